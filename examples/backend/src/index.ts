@@ -1,0 +1,11 @@
+import { createBackend } from '@backstage/backend-defaults';
+import { httpRouterServiceFactory } from '../../../src';
+import { ensureExampleKeys } from './ensureExampleKeys';
+import { examplePlugin } from './examplePlugin';
+
+ensureExampleKeys();
+
+const backend = createBackend();
+backend.add(httpRouterServiceFactory);
+backend.add(examplePlugin);
+backend.start();

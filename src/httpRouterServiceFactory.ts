@@ -1,0 +1,97 @@
+import {
+  coreServices,
+  createServiceFactory,
+  type HttpRouterService,
+  type ServiceFactory,
+} from '@backstage/backend-plugin-api';
+import type { Handler } from 'express';
+import Router from 'express-promise-router';
+import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
+import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
+import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
+import { createErrorHandler } from './middleware/createErrorHandler';
+import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+
+/**
+ * Options for {@link httpRouterServiceFactory}.
+ *
+ * @public
+ */
+export interface HttpRouterFactoryOptions {
+  /** Where a plugin's router is mounted on the root router. Defaults to `/api/<pluginId>`. */
+  getPath?(pluginId: string): string;
+}
+
+function defaultGetPath(pluginId: string): string {
+  return `/api/${pluginId}`;
+}
+
+function createHttpRouterServiceFactory(
+  options?: HttpRouterFactoryOptions,
+): ServiceFactory<HttpRouterService, 'plugin', 'singleton'> {
+  const getPath = options?.getPath ?? defaultGetPath;
+  return createServiceFactory({
+    service: coreServices.httpRouter,
+    initialization: 'always',
+    deps: {
+      plugin: coreServices.pluginMetadata,
+      config: coreServices.rootConfig,
+      lifecycle: coreServices.lifecycle,
+      rootHttpRouter: coreServices.rootHttpRouter,
+      auth: coreServices.auth,
+      httpAuth: coreServices.httpAuth,
+      logger: coreServices.logger,
+    },
+    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
+      const pluginId = plugin.getId();
+      const router = Router();
+      const pluginRoutes = Router();
+      const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
+
+      router.use(createRateLimitMiddleware({ pluginId, config }));
+      router.use(createAuthIntegrationRouter({ auth }));
+      router.use(createLifecycleMiddleware({ config, lifecycle }));
+      router.use(credentialsBarrier.middleware);
+      router.use(createCookieAuthRefreshMiddleware({ auth, httpAuth }));
+      router.use(pluginRoutes);
+      router.use(createErrorHandler({ logger }));
+      rootHttpRouter.use(getPath(pluginId), router);
+
+      lifecycle.addStartupHook(() => {
+        const policies = credentialsBarrier.authPolicies();
+        const opened = policies.length
+          ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ')
+          : 'none';
+        logger.info(`Auth policies for plugin '${pluginId}': ${opened}`);
+      });
+
+      return {
+        use(handler: Handler) {
+          pluginRoutes.use(handler);
+        },
+        addAuthPolicy(policy) {
+          credentialsBarrier.addAuthPolicy(policy);
+        },
+      };
+    },
+  });
+}
+
+/**
+ * The `httpRouter` service: a drop-in replacement for the one in `@backstage/backend-defaults`.
+ *
+ * @remarks
+ * Mounts one promise-aware router per plugin at `/api/<pluginId>` (see {@link HttpRouterFactoryOptions}) that
+ * applies, in order: rate limiting ({@link createRateLimitMiddleware}), the auth integration routes
+ * ({@link createAuthIntegrationRouter}), the lifecycle gate ({@link createLifecycleMiddleware}), the
+ * credentials barrier ({@link createCredentialsBarrier}), the cookie refresh routes
+ * ({@link createCookieAuthRefreshMiddleware}), the plugin's own routes and an error handler. Use it bare,
+ * `backend.add(httpRouterServiceFactory)`, or with options, `backend.add(httpRouterServiceFactory({ getPath }))`.
+ *
+ * @public
+ */
+export const httpRouterServiceFactory = Object.assign(
+  createHttpRouterServiceFactory,
+  createHttpRouterServiceFactory(),
+);

@@ -1,0 +1,17 @@
+export { httpRouterServiceFactory } from './httpRouterServiceFactory';
+export type { HttpRouterFactoryOptions } from './httpRouterServiceFactory';
+export { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMiddleware';
+export { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
+export { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
+export type {
+  CredentialsBarrier,
+  CredentialsBarrierOptions,
+} from './middleware/createCredentialsBarrier';
+export { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
+export { createErrorHandler } from './middleware/createErrorHandler';
+export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
+export { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+export type { RateLimitMiddlewareOptions } from './rateLimit/createRateLimitMiddleware';
+export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
+export { AuthPolicyError, ERROR_CODES, HttpRouterConfigError } from './errors';

@@ -1,0 +1,34 @@
+import type { AuthService, HttpAuthService } from '@backstage/backend-plugin-api';
+import type express from 'express';
+import Router from 'express-promise-router';
+
+/** Where a user's browser refreshes or clears its Backstage auth cookie for a plugin. */
+export const WELL_KNOWN_COOKIE_PATH_V1 = '/.backstage/auth/v1/cookie';
+
+/**
+ * Creates a router that issues and clears the user cookie at `/.backstage/auth/v1/cookie`.
+ *
+ * @remarks
+ * `GET` issues a cookie for the request's user credentials and answers `{ expiresAt }` as an ISO string.
+ * `DELETE` replaces it with a cookie for none credentials and answers 204. It sits behind the credentials
+ * barrier, so `GET` requires user credentials.
+ *
+ * @public
+ */
+export function createCookieAuthRefreshMiddleware(options: {
+  auth: AuthService;
+  httpAuth: HttpAuthService;
+}): express.Router {
+  const { auth, httpAuth } = options;
+  const router = Router();
+  router.get(WELL_KNOWN_COOKIE_PATH_V1, async function issueUserCookie(_req, res) {
+    const { expiresAt } = await httpAuth.issueUserCookie(res);
+    res.json({ expiresAt: expiresAt.toISOString() });
+  });
+  router.delete(WELL_KNOWN_COOKIE_PATH_V1, async function clearUserCookie(_req, res) {
+    const credentials = await auth.getNoneCredentials();
+    await httpAuth.issueUserCookie(res, { credentials });
+    res.status(204).end();
+  });
+  return router;
+}

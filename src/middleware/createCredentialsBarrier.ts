@@ -1,0 +1,97 @@
+import type {
+  HttpAuthService,
+  HttpRouterServiceAuthPolicy,
+  LoggerService,
+  RootConfigService,
+} from '@backstage/backend-plugin-api';
+import type { RequestHandler } from 'express';
+import { createAuthPolicyRegistry } from '../authPolicy';
+import type { AuthPolicy } from '../authPolicy';
+import { HttpRouterConfigError, describeValue } from '../errors';
+
+const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
+
+/**
+ * Options for {@link createCredentialsBarrier}.
+ *
+ * @public
+ */
+export interface CredentialsBarrierOptions {
+  /** Reads and checks the request's credentials. */
+  httpAuth: HttpAuthService;
+  /** The root config; `backend.auth.dangerouslyDisableDefaultAuthPolicy` is read from it. */
+  config: RootConfigService;
+  /** The plugin the barrier guards, named in policy errors. Defaults to none. */
+  pluginId?: string;
+  /** Where the warning about a disabled barrier goes. Defaults to none. */
+  logger?: LoggerService;
+}
+
+/**
+ * What {@link createCredentialsBarrier} returns.
+ *
+ * @public
+ */
+export interface CredentialsBarrier {
+  /** Lets a request through only with credentials its path's policies accept. */
+  middleware: RequestHandler;
+  /** Opens a path; throws an `AuthPolicyError` for a policy that cannot be used. */
+  addAuthPolicy: (policy: HttpRouterServiceAuthPolicy) => void;
+  /** The policies added so far, in order. */
+  authPolicies: () => readonly AuthPolicy[];
+}
+
+/**
+ * Creates the middleware that refuses requests without user or service credentials, and the way to open paths.
+ *
+ * @remarks
+ * Every request needs full user or service credentials; limited-access (cookie) credentials are refused unless a
+ * `user-cookie` policy covers the path, and no credentials are needed on a path an `unauthenticated` policy
+ * covers (it wins when both cover a path). Policies added later apply to later requests.
+ * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
+ * are still validated.
+ *
+ * @public
+ */
+export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
+  const { httpAuth, config, pluginId, logger } = options;
+  const registry = createAuthPolicyRegistry({ pluginId });
+  const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => registry.add(policy);
+  const authPolicies = () => registry.list();
+
+  const disabled = config.getOptional(DISABLE_CONFIG_KEY);
+  if (disabled !== undefined && typeof disabled !== 'boolean') {
+    throw new HttpRouterConfigError(
+      DISABLE_CONFIG_KEY,
+      `expected true or false, got ${describeValue(disabled)}`,
+    );
+  }
+  if (disabled) {
+    logger?.warn(
+      `${DISABLE_CONFIG_KEY} is true: requests reach this plugin without any credentials check`,
+    );
+    return {
+      middleware: function credentialsBarrierDisabled(_req, _res, next) {
+        next();
+      },
+      addAuthPolicy,
+      authPolicies,
+    };
+  }
+
+  const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {
+    const access = registry.lookup(req.path);
+    if (access === 'unauthenticated') {
+      next();
+      return;
+    }
+    httpAuth
+      .credentials(req, {
+        allow: ['user', 'service'],
+        allowLimitedAccess: access === 'user-cookie',
+      })
+      .then(() => next(), next);
+  };
+
+  return { middleware, addAuthPolicy, authPolicies };
+}

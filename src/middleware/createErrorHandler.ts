@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  AuthenticationError,
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  NotImplementedError,
+  NotModifiedError,
+  ServiceUnavailableError,
+  isError,
+  serializeError,
+  toError,
+} from '@backstage/errors';
+import type { ErrorRequestHandler } from 'express';
+
+/** Status codes for the `@backstage/errors` names, used when an error carries no status of its own. */
+const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
+  [NotModifiedError.name, 304],
+  [InputError.name, 400],
+  [AuthenticationError.name, 401],
+  [NotAllowedError.name, 403],
+  [NotFoundError.name, 404],
+  [ConflictError.name, 409],
+  [NotImplementedError.name, 501],
+  [ServiceUnavailableError.name, 503],
+]);
+
+/**
+ * Options for {@link createErrorHandler}.
+ *
+ * @public
+ */
+export interface ErrorHandlerOptions {
+  /** Where 5xx errors are logged. */
+  logger: LoggerService;
+  /** Include the stack in response bodies. Defaults to `process.env.NODE_ENV === 'development'`. */
+  showStackTraces?: boolean;
+}
+
+/**
+ * Reads the HTTP status an error asks for.
+ *
+ * @remarks
+ * A whole `statusCode` or `status` between 100 and 599 wins; otherwise the `@backstage/errors` name decides;
+ * anything else is 500.
+ *
+ * @internal
+ */
+export function getErrorStatus(error: Error): number {
+  for (const field of ['statusCode', 'status'] as const) {
+    const value = (error as unknown as Record<string, unknown>)[field];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) {
+      return value;
+    }
+  }
+  return STATUS_BY_ERROR_NAME.get(error.name) ?? 500;
+}
+
+/**
+ * Creates the error handler that ends each plugin router.
+ *
+ * @remarks
+ * Answers with Backstage's error body `{ error: { name, message }, request: { method, url }, response:
+ * { statusCode } }`. Errors of 500 and above are logged. Values thrown that are not errors, and database errors,
+ * are replaced by a generic error with a log id so that internals never reach a client. When headers were already
+ * sent the error is passed on to express.
+ *
+ * @public
+ */
+export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {
+  const { logger, showStackTraces = process.env.NODE_ENV === 'development' } = options;
+  const errorLogger = logger.child({ type: 'errorHandler' });
+
+  const hideInternals = (error: Error): Error => {
+    const logId = randomBytes(10).toString('hex');
+    errorLogger.error(`Filtered internal error with logId=${logId} from response`, error);
+    const replacement = new Error(`An internal error occurred logId=${logId}`);
+    delete replacement.stack;
+    return replacement;
+  };
+
+  return function answerWithErrorBody(thrown, req, res, next) {
+    const error =
+      !isError(thrown) || (thrown as Error).constructor?.name === 'DatabaseError'
+        ? hideInternals(toError(thrown))
+        : (thrown as Error);
+    const statusCode = getErrorStatus(error);
+    if (statusCode >= 500) {
+      errorLogger.error(`Request failed with status ${statusCode}`, error);
+    }
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    res.status(statusCode).json({
+      error: serializeError(error, { includeStack: showStackTraces }),
+      request: { method: req.method, url: req.url },
+      response: { statusCode },
+    });
+  };
+}
