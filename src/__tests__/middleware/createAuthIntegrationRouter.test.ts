@@ -1,0 +1,40 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { createAuthIntegrationRouter } from '../../middleware/createAuthIntegrationRouter';
+import { createTestApp } from '../helpers/createTestApp';
+import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
+
+describe('createAuthIntegrationRouter', () => {
+  function setup() {
+    const auth = mockServices.auth.mock({
+      listPublicServiceKeys: async () => ({ keys: [TEST_PUBLIC_KEY] }),
+    });
+    return createTestApp(createAuthIntegrationRouter({ auth }), (_req, res) => {
+      res.status(418).json({ fellThrough: true });
+    });
+  }
+
+  it('serves the public service keys', async () => {
+    const res = await request(setup()).get('/.backstage/auth/v1/jwks.json');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ keys: [TEST_PUBLIC_KEY] });
+  });
+
+  it('passes other paths and methods on', async () => {
+    expect((await request(setup()).get('/.backstage/auth/v1/other')).status).toBe(418);
+    expect((await request(setup()).post('/.backstage/auth/v1/jwks.json')).status).toBe(418);
+  });
+
+  it('answers a failing key listing with the error body', async () => {
+    const auth = mockServices.auth.mock({
+      listPublicServiceKeys: async () => {
+        throw new Error('key store down');
+      },
+    });
+    const res = await request(createTestApp(createAuthIntegrationRouter({ auth }))).get(
+      '/.backstage/auth/v1/jwks.json',
+    );
+    expect(res.status).toBe(500);
+    expect(res.body.error.message).toBe('key store down');
+  });
+});

@@ -1,0 +1,137 @@
+import type { JsonObject } from '@backstage/types';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { createCredentialsBarrier } from '../../middleware/createCredentialsBarrier';
+import { createTestApp } from '../helpers/createTestApp';
+
+function setup(config: JsonObject = {}) {
+  const logger = mockServices.logger.mock();
+  const barrier = createCredentialsBarrier({
+    httpAuth: mockServices.httpAuth({ defaultCredentials: mockCredentials.none() }),
+    config: mockServices.rootConfig({ data: config }),
+    pluginId: 'catalog',
+    logger,
+  });
+  const app = createTestApp(barrier.middleware, (req, res) => {
+    res.json({ path: req.path });
+  });
+  return { app, logger, ...barrier };
+}
+
+describe('createCredentialsBarrier', () => {
+  it('refuses a request without credentials, then lets it through once an unauthenticated policy covers it', async () => {
+    const { app, addAuthPolicy } = setup();
+    const refused = await request(app).get('/static/logo.png');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.name).toBe('AuthenticationError');
+
+    addAuthPolicy({ path: '/static', allow: 'unauthenticated' });
+
+    expect((await request(app).get('/static/logo.png')).status).toBe(200);
+    expect((await request(app).get('/other')).status).toBe(401);
+  });
+
+  it.each([
+    ['user', mockCredentials.user.header()],
+    ['service', mockCredentials.service.header()],
+  ])('lets %s credentials through without any policy', async (_name, header) => {
+    const { app } = setup();
+    expect((await request(app).get('/anything').set('Authorization', header)).status).toBe(200);
+  });
+
+  it('refuses limited user credentials until a user-cookie policy covers the path', async () => {
+    const { app, addAuthPolicy } = setup();
+    const cookie = mockCredentials.limitedUser.cookie();
+    expect((await request(app).get('/assets/app.js').set('Cookie', cookie)).status).toBe(401);
+
+    addAuthPolicy({ path: '/assets', allow: 'user-cookie' });
+
+    expect((await request(app).get('/assets/app.js').set('Cookie', cookie)).status).toBe(200);
+    expect((await request(app).get('/assets/app.js')).status).toBe(401);
+    expect((await request(app).get('/api').set('Cookie', cookie)).status).toBe(401);
+  });
+
+  it('lets unauthenticated win when both kinds of policy cover a path', async () => {
+    const { app, addAuthPolicy } = setup();
+    addAuthPolicy({ path: '/docs', allow: 'user-cookie' });
+    addAuthPolicy({ path: '/docs', allow: 'unauthenticated' });
+    expect((await request(app).get('/docs/index.html')).status).toBe(200);
+  });
+
+  it('refuses an invalid token even on a user-cookie path', async () => {
+    const { app, addAuthPolicy } = setup();
+    addAuthPolicy({ path: '/assets', allow: 'user-cookie' });
+    const res = await request(app)
+      .get('/assets/x')
+      .set('Authorization', mockCredentials.user.invalidHeader());
+    expect(res.status).toBe(401);
+  });
+
+  it('lists the policies in the order they were added', () => {
+    const { addAuthPolicy, authPolicies } = setup();
+    addAuthPolicy({ path: '/a', allow: 'unauthenticated' });
+    addAuthPolicy({ path: '/b', allow: 'user-cookie' });
+    expect(authPolicies()).toEqual([
+      { path: '/a', allow: 'unauthenticated' },
+      { path: '/b', allow: 'user-cookie' },
+    ]);
+  });
+
+  it.each([
+    [
+      'an unknown allow value',
+      { path: '/x', allow: 'everyone' },
+      ['catalog', '"/x"', '"everyone"', "'unauthenticated', 'user-cookie'"],
+    ],
+    ['a missing allow value', { path: '/x' }, ['catalog', '"/x"', 'undefined']],
+    [
+      'a path that is not a string',
+      { path: 42, allow: 'unauthenticated' },
+      ['catalog', '42', 'non-empty string'],
+    ],
+    [
+      'an empty path',
+      { path: '', allow: 'unauthenticated' },
+      ['catalog', '""', 'non-empty string'],
+    ],
+    ['no object at all', null, ['catalog', '{ path, allow }']],
+  ])(
+    'rejects %s with an error naming the plugin, the path and what is allowed',
+    (_name, policy, fragments) => {
+      const { addAuthPolicy, authPolicies } = setup();
+      const add = () => addAuthPolicy(policy as never);
+      expect(add).toThrow(
+        expect.objectContaining({ code: 'ERR_HTTP_ROUTER_AUTH_POLICY', pluginId: 'catalog' }),
+      );
+      for (const fragment of fragments) {
+        expect(add).toThrow(fragment);
+      }
+      expect(authPolicies()).toEqual([]);
+    },
+  );
+
+  it('lets everything through and warns once when the default policy is dangerously disabled', async () => {
+    const { app, logger, addAuthPolicy } = setup({
+      backend: { auth: { dangerouslyDisableDefaultAuthPolicy: true } },
+    });
+    expect((await request(app).get('/anything')).status).toBe(200);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringContaining('backend.auth.dangerouslyDisableDefaultAuthPolicy'),
+    );
+    expect(() => addAuthPolicy({ path: '/x', allow: 'nobody' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_HTTP_ROUTER_AUTH_POLICY' }),
+    );
+  });
+
+  it('fails at creation when dangerouslyDisableDefaultAuthPolicy is not a boolean', () => {
+    expect(() =>
+      setup({ backend: { auth: { dangerouslyDisableDefaultAuthPolicy: 'yes' } } }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HTTP_ROUTER_CONFIG',
+        key: 'backend.auth.dangerouslyDisableDefaultAuthPolicy',
+      }),
+    );
+  });
+});

@@ -1,0 +1,162 @@
+import type { JsonObject } from '@backstage/types';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import { mockServices } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { createLifecycleMiddleware } from '../../middleware/createLifecycleMiddleware';
+import { createTestApp } from '../helpers/createTestApp';
+import { createTestLifecycle } from '../helpers/createTestLifecycle';
+
+/** Starts an app with the lifecycle gate and a route behind it; `arrived` resolves when a request reaches the gate. */
+async function setup(config: JsonObject = {}) {
+  const { lifecycle, startup, shutdown } = createTestLifecycle();
+  const gate = createLifecycleMiddleware({
+    config: mockServices.rootConfig({ data: config }),
+    lifecycle,
+  });
+  let arrivals = 0;
+  const waiters: Array<() => void> = [];
+  const app = createTestApp(
+    (_req, _res, next) => {
+      arrivals += 1;
+      waiters.splice(0).forEach(wake => wake());
+      next();
+    },
+    gate,
+    (_req, res) => {
+      res.json({ ok: true });
+    },
+  );
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const arrived = (count: number) =>
+    new Promise<void>(resolve => {
+      const check = () => (arrivals >= count ? resolve() : waiters.push(check));
+      check();
+    });
+  return { url, server, arrived, startup, shutdown };
+}
+
+describe('createLifecycleMiddleware', () => {
+  let cleanup: Array<() => void> = [];
+
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+    cleanup.forEach(close => close());
+    cleanup = [];
+  });
+
+  it('holds a request until the plugin has started, then lets it through', async () => {
+    const { url, server, arrived, startup } = await setup();
+    cleanup.push(() => server.close());
+
+    const pending = request(url).get('/');
+    const answer = pending.then(res => res);
+    await arrived(1);
+    jest.advanceTimersByTime(4999);
+    await startup();
+
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true });
+  });
+
+  it('answers 503 with Retry-After when the plugin has not started within the default 5 seconds', async () => {
+    const { url, server, arrived } = await setup();
+    cleanup.push(() => server.close());
+
+    const answer = request(url)
+      .get('/')
+      .then(res => res);
+    await arrived(1);
+    jest.advanceTimersByTime(5000);
+
+    const res = await answer;
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.body.error).toEqual({
+      name: 'ServiceUnavailableError',
+      message: 'Service has not started up yet',
+    });
+  });
+
+  it.each([['10s'], ['PT10S'], [{ seconds: 10 }]])(
+    'reads the time-out %j from backend.lifecycle.startupRequestPauseTimeout',
+    async timeout => {
+      const { url, server, arrived, startup } = await setup({
+        backend: { lifecycle: { startupRequestPauseTimeout: timeout } },
+      });
+      cleanup.push(() => server.close());
+
+      const late = request(url)
+        .get('/')
+        .then(res => res);
+      await arrived(1);
+      jest.advanceTimersByTime(9999);
+      const onTime = request(url)
+        .get('/')
+        .then(res => res);
+      await arrived(2);
+      jest.advanceTimersByTime(1);
+      expect((await late).status).toBe(503);
+      await startup();
+      expect((await onTime).status).toBe(200);
+    },
+  );
+
+  it('answers 503 with Retry-After to waiting and new requests once shutdown starts', async () => {
+    const { url, server, arrived, shutdown } = await setup();
+    cleanup.push(() => server.close());
+
+    const waiting = request(url)
+      .get('/')
+      .then(res => res);
+    await arrived(1);
+    await shutdown();
+    const waited = await waiting;
+    expect(waited.status).toBe(503);
+    expect(waited.headers['retry-after']).toBe('5');
+    expect(waited.body.error.message).toBe('Service is shutting down');
+
+    const late = await request(url).get('/');
+    expect(late.status).toBe(503);
+    expect(late.headers['retry-after']).toBe('5');
+  });
+
+  it('turns requests away after shutdown even when it started', async () => {
+    const { url, server, startup, shutdown } = await setup();
+    cleanup.push(() => server.close());
+    await startup();
+    expect((await request(url).get('/')).status).toBe(200);
+    await shutdown();
+    expect((await request(url).get('/')).status).toBe(503);
+  });
+
+  it.each([
+    ['ten seconds', '"ten seconds"'],
+    [{ seconds: 'ten' }, '{"seconds":"ten"}'],
+    [[], '[]'],
+  ])('fails at creation on the unreadable time-out %j', (timeout, shown) => {
+    const { lifecycle } = createTestLifecycle();
+    const create = () =>
+      createLifecycleMiddleware({
+        config: mockServices.rootConfig({
+          data: { backend: { lifecycle: { startupRequestPauseTimeout: timeout } } },
+        }),
+        lifecycle,
+      });
+    expect(create).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HTTP_ROUTER_CONFIG',
+        key: 'backend.lifecycle.startupRequestPauseTimeout',
+      }),
+    );
+    expect(create).toThrow(shown);
+  });
+});
