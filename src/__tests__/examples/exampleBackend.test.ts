@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '../helpers/freePort';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const TOKEN = 'example-static-token-0123456789';
+
+/**
+ * Runs the example backend the way `npm start` does, on a free port instead of 7007, and sends it the
+ * requests the README shows with curl.
+ */
+describe('the example backend', () => {
+  let child: ChildProcess;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    child = spawn(
+      process.execPath,
+      [
+        require.resolve('ts-node/dist/bin.js'),
+        '--transpile-only',
+        'examples/backend/src/index.ts',
+        '--config',
+        'examples/backend/app-config.yaml',
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          APP_CONFIG_backend_listen_port: String(port),
+          APP_CONFIG_backend_baseUrl: baseUrl,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Plugin initialization complete')) {
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('exit', code => reject(new Error(`example exited with ${code}:\n${output}`)));
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise(resolve => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('refuses /hello without a token', async () => {
+    const res = await fetch(`${baseUrl}/api/example/hello`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({
+      error: { name: 'AuthenticationError', message: 'Missing credentials' },
+      request: { method: 'GET', url: '/hello' },
+      response: { statusCode: 401 },
+    });
+  });
+
+  it('serves /hello with the static token', async () => {
+    const res = await fetch(`${baseUrl}/api/example/hello`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ hello: 'world' });
+  });
+
+  it('serves the public route without a token', async () => {
+    const res = await fetch(`${baseUrl}/api/example/public/42`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: '42', public: true });
+  });
+
+  it('answers a missing public item with 404', async () => {
+    const res = await fetch(`${baseUrl}/api/example/public/missing`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toEqual({
+      name: 'NotFoundError',
+      message: "No item with id 'missing'",
+    });
+  });
+
+  it('publishes its service keys', async () => {
+    const res = await fetch(`${baseUrl}/api/example/.backstage/auth/v1/jwks.json`);
+    expect(res.status).toBe(200);
+    const { keys } = await res.json();
+    expect(keys).toEqual([expect.objectContaining({ kid: 'example-backend', alg: 'ES256' })]);
+  });
+});
