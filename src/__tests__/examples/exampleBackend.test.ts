@@ -85,7 +85,7 @@ describe('the example backend', () => {
   it('answers a missing public item with 404', async () => {
     const res = await fetch(`${baseUrl}/api/example/public/missing`);
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toEqual({
+    expect(((await res.json()) as { error: unknown }).error).toEqual({
       name: 'NotFoundError',
       message: "No item with id 'missing'",
     });
@@ -94,7 +94,7 @@ describe('the example backend', () => {
   it('publishes its service keys', async () => {
     const res = await fetch(`${baseUrl}/api/example/.backstage/auth/v1/jwks.json`);
     expect(res.status).toBe(200);
-    const { keys } = await res.json();
+    const { keys } = (await res.json()) as { keys: unknown };
     expect(keys).toEqual([expect.objectContaining({ kid: 'example-backend', alg: 'ES256' })]);
   });
 });
