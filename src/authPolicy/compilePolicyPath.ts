@@ -1,18 +1,31 @@
-import { pathToRegexp } from 'path-to-regexp';
+import { compileExpress4Path } from './compileExpress4Path';
+import { compileUpstreamPath } from './compileUpstreamPath';
+import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+import type { CompiledPolicyPath } from './types';
 
 /**
- * Compiles one policy path into a predicate over request paths relative to the plugin's mount path.
+ * Compiles one policy path, in either accepted syntax, into what the policy matcher indexes.
  *
  * @remarks
- * `'/'` and `'*'` cover every path. Other paths use path-to-regexp 8 syntax with prefix matching, as
- * `router.use(path)` would. Throws the parser's error for a path it cannot read.
+ * `'/'` and `'*'` cover every path. A path that path-to-regexp 8 reads keeps exactly upstream's meaning (see
+ * {@link compileUpstreamPath}), so no existing policy changes. Only a path it rejects is read as Express 4 syntax
+ * and gets the meaning `router.use(path)` gives it (see {@link compileExpress4Path}). When both reject the path,
+ * the Express 4 error is reported, since that grammar is the wider one.
  *
+ * @param path - The policy path, relative to the plugin's mount path.
+ * @throws {@link PolicyPathSyntaxError} when neither syntax accepts the path.
  * @internal
  */
-export function compilePolicyPath(path: string): (requestPath: string) => boolean {
+export function compilePolicyPath(path: string): CompiledPolicyPath {
   if (path === '/' || path === '*') {
-    return () => true;
+    return { path, syntax: 'everything', prefix: [], tail: undefined, hasCaptures: false };
   }
-  const { regexp } = pathToRegexp(path, { end: false });
-  return requestPath => regexp.test(requestPath);
+  try {
+    return compileUpstreamPath(path);
+  } catch (upstreamError) {
+    if (!(upstreamError instanceof PolicyPathSyntaxError)) {
+      throw upstreamError;
+    }
+    return compileExpress4Path(path);
+  }
 }

@@ -1,7 +1,13 @@
 import { AuthPolicyError } from '../errors';
 import { compilePolicyPath } from './compilePolicyPath';
+import { createPolicyMatcher } from './createPolicyMatcher';
+import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
 import { AUTH_POLICY_ACCESS_VALUES } from './types';
-import type { AuthPolicy, AuthPolicyAccess, AuthPolicyLookup } from './types';
+import type { AuthPolicy, AuthPolicyAccess, AuthPolicyLookup, CompiledPolicyPath } from './types';
+
+/** What an unreadable path's error adds about the syntax that is accepted. */
+const PATH_SYNTAX_HINT =
+  "Accepted: literal segments, ':name', ':name?', ':name(pattern)', '*', '*name', '{optional}' groups (see docs/auth-policy-paths.md)";
 
 /**
  * A plugin's auth policies: validated when added, looked up per request.
@@ -20,17 +26,28 @@ export interface AuthPolicyRegistry {
 /**
  * Creates an empty policy registry for one plugin.
  *
+ * @remarks
+ * Paths are read by {@link compilePolicyPath}. Every {@link AuthPolicyRegistry.add} rebuilds one matcher over
+ * all the plugin's policies ({@link createPolicyMatcher}), so a lookup costs about the same with one policy or a
+ * thousand.
+ *
  * @param options - `pluginId` names the plugin in error messages.
  * @internal
  */
 export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
   const { pluginId } = options;
   const policies: AuthPolicy[] = [];
-  const unauthenticated: Array<(path: string) => boolean> = [];
-  const userCookie: Array<(path: string) => boolean> = [];
+  const compiled: Array<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }> = [];
+  let lookup: AuthPolicyLookup = createPolicyMatcher(compiled);
 
-  const fail = (path: unknown, message: string): never => {
-    throw new AuthPolicyError({ pluginId, path, message });
+  const fail = (path: unknown, message: string, position?: number): never => {
+    throw new AuthPolicyError({
+      pluginId,
+      path,
+      message,
+      position,
+      hint: position === undefined ? undefined : PATH_SYNTAX_HINT,
+    });
   };
 
   return {
@@ -48,23 +65,21 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
           `'allow' is ${JSON.stringify(allow)}, expected one of ${AUTH_POLICY_ACCESS_VALUES.map(v => `'${v}'`).join(', ')}`,
         );
       }
-      let predicate: (requestPath: string) => boolean;
+      let entry: CompiledPolicyPath;
       try {
-        predicate = compilePolicyPath(path as string);
+        entry = compilePolicyPath(path as string);
       } catch (error) {
-        return fail(path, (error as Error).message);
+        if (error instanceof PolicyPathSyntaxError) {
+          return fail(path, error.message, error.position);
+        }
+        throw error;
       }
-      (allow === 'unauthenticated' ? unauthenticated : userCookie).push(predicate);
+      compiled.push({ compiled: entry, allow: allow as AuthPolicyAccess });
+      lookup = createPolicyMatcher(compiled);
       policies.push({ path: path as string, allow: allow as AuthPolicyAccess });
     },
     lookup(path) {
-      if (unauthenticated.some(covers => covers(path))) {
-        return 'unauthenticated';
-      }
-      if (userCookie.some(covers => covers(path))) {
-        return 'user-cookie';
-      }
-      return undefined;
+      return lookup(path);
     },
     list() {
       return policies;

@@ -1,4 +1,13 @@
 export { createAuthPolicyRegistry } from './createAuthPolicyRegistry';
 export type { AuthPolicyRegistry } from './createAuthPolicyRegistry';
+export { compilePolicyPath } from './compilePolicyPath';
+export { createPolicyMatcher } from './createPolicyMatcher';
+export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
 export { AUTH_POLICY_ACCESS_VALUES } from './types';
-export type { AuthPolicy, AuthPolicyAccess, AuthPolicyLookup } from './types';
+export type {
+  AuthPolicy,
+  AuthPolicyAccess,
+  AuthPolicyLookup,
+  CompiledPolicyPath,
+  PolicyPathSyntax,
+} from './types';
