@@ -1,0 +1,128 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisReply, SendCommandClusterDetails } from 'rate-limit-redis';
+import type { RedisConnection, RedisConnectionListeners, RedisConnectionTarget } from './types';
+
+/** How long one attempt to open a socket to Redis may take. Requests never wait for it. */
+const CONNECT_TIMEOUT_MS = 2_000;
+/** The longest pause between two reconnection attempts, so that counting resumes soon after Redis is back. */
+const MAX_RECONNECT_DELAY_MS = 1_000;
+/**
+ * How long a closed client waits for its socket to close gracefully before destroying it. ioredis reads this
+ * option although its types omit it; its default of 2 s keeps a process (or a test run) alive after shutdown when
+ * the socket had already gone, for example after a failed AUTH.
+ */
+const DISCONNECT_TIMEOUT_MS = 100;
+/** Shows in `CLIENT LIST`, so that operators can tell these connections apart. */
+const CONNECTION_NAME = 'backstage-http-router-rate-limit';
+
+function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
+}
+
+/**
+ * Opens the ioredis client (a `Redis`, or a `Cluster` for a list of nodes) behind the Redis rate-limit store.
+ *
+ * @remarks
+ * This is the only file that knows ioredis. The client never queues commands while disconnected
+ * (`enableOfflineQueue: false`), never retries or resends a command after a connection loss, and times commands
+ * out after `commandTimeoutMs`, so a request either gets an answer quickly or an error it can act on. It keeps
+ * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called.
+ *
+ * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
+ * would otherwise load a script on a node other than the one that owns the key.
+ *
+ * @internal
+ */
+export function createIoredisConnection(options: {
+  target: RedisConnectionTarget;
+  commandTimeoutMs: number;
+  listeners: RedisConnectionListeners;
+}): RedisConnection {
+  const { target, commandTimeoutMs, listeners } = options;
+  const untypedOptions = { disconnectTimeout: DISCONNECT_TIMEOUT_MS };
+  const perNode: RedisOptions = {
+    ...untypedOptions,
+    username: target.username,
+    password: target.password,
+    tls: target.tls ? {} : undefined,
+    connectionName: CONNECTION_NAME,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+  };
+  const client =
+    target.mode === 'cluster'
+      ? new Cluster(target.nodes, {
+          enableOfflineQueue: false,
+          clusterRetryStrategy: reconnectDelay,
+          clusterNodeRetryStrategy: reconnectDelay,
+          redisOptions: perNode,
+        })
+      : new Redis({
+          ...perNode,
+          host: target.nodes[0].host,
+          port: target.nodes[0].port,
+          db: target.db,
+          enableOfflineQueue: false,
+          retryStrategy: reconnectDelay,
+        });
+
+  let closed = false;
+  let attempting = true;
+  let endFirstAttempt: () => void = () => undefined;
+  const firstAttempt = new Promise<void>(resolve => {
+    endFirstAttempt = () => {
+      attempting = false;
+      resolve();
+    };
+  });
+  const reportError = (error: Error) => {
+    endFirstAttempt();
+    if (!closed) {
+      listeners.onError(error);
+    }
+  };
+  // Without an 'error' listener ioredis would print every failed reconnection attempt to the console.
+  client.on('error', reportError);
+  client.on('node error', reportError);
+  // A dropped connection emits no error until the next reconnection attempt fails, which may be a while.
+  client.on('close', () => reportError(new Error('the connection to Redis was closed')));
+  client.on('ready', () => {
+    endFirstAttempt();
+    if (!closed) {
+      listeners.onReady();
+    }
+  });
+
+  const sendCommand = async ({ command }: SendCommandClusterDetails): Promise<RedisReply> => {
+    const [name, ...args] = command;
+    if (
+      client instanceof Cluster &&
+      name.toUpperCase() === 'SCRIPT' &&
+      args[0]?.toUpperCase() === 'LOAD'
+    ) {
+      const loads = await Promise.allSettled(
+        client.nodes('master').map(node => node.call(name, ...args)),
+      );
+      const loaded = loads.find(load => load.status === 'fulfilled');
+      if (loaded) {
+        return loaded.value as RedisReply;
+      }
+      const failed = loads.find(load => load.status === 'rejected');
+      throw failed ? failed.reason : new Error('No Redis Cluster master is known yet');
+    }
+    return (await client.call(name, ...args)) as RedisReply;
+  };
+
+  return {
+    sendCommand,
+    isReady: () => client.status === 'ready',
+    firstAttempt: () => (attempting ? firstAttempt : undefined),
+    close() {
+      closed = true;
+      endFirstAttempt();
+      client.disconnect();
+    },
+  };
+}

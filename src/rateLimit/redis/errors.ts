@@ -1,0 +1,56 @@
+import { ServiceUnavailableError } from '@backstage/errors';
+
+/**
+ * Stable codes of the errors raised by the Redis rate-limit store, so that callers and tests can tell them apart
+ * without parsing messages.
+ *
+ * @public
+ */
+export const REDIS_STORE_ERROR_CODES = {
+  /** An option of {@link createRedisRateLimitStore}, such as `connection` or `timeoutMs`, cannot be used. */
+  option: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
+  /** Redis could not count a request and the store fails closed (`passOnStoreError: false`). */
+  unavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
+} as const;
+
+/**
+ * An option given to the Redis rate-limit store cannot be used.
+ *
+ * @remarks
+ * The message names the option, the value received and what is accepted. A bad `timeoutMs` is thrown at
+ * construction; a bad `connection` is logged at start-up instead, because the backend must keep serving.
+ *
+ * @public
+ */
+export class RedisStoreOptionError extends Error {
+  readonly code = REDIS_STORE_ERROR_CODES.option;
+  /** The option at fault, for example `connection`. */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(`Invalid Redis rate-limit store option '${option}': ${message}`);
+    this.name = 'RedisStoreOptionError';
+    this.option = option;
+  }
+}
+
+/**
+ * The rate-limit store could not count a request and fails closed, so the request must not go through.
+ *
+ * @remarks
+ * Its name is `ServiceUnavailableError` and its `statusCode` 503, so the plugin error handler answers 503.
+ * `retryAfterSeconds` is what the `Retry-After` header should say.
+ *
+ * @public
+ */
+export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
+  readonly code = REDIS_STORE_ERROR_CODES.unavailable;
+  readonly statusCode = 503;
+  /** How long a client should wait before trying again, in whole seconds. */
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, cause?: unknown) {
+    super('Rate limiting is unavailable because its Redis store cannot be reached', cause);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
