@@ -2,6 +2,7 @@ import {
   coreServices,
   createServiceFactory,
   type HttpRouterService,
+  type RootLifecycleService,
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import type { Handler } from 'express';
@@ -12,6 +13,7 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+import { closeRedisRateLimitClients } from './rateLimit/redis';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -21,6 +23,17 @@ import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware
 export interface HttpRouterFactoryOptions {
   /** Where a plugin's router is mounted on the root router. Defaults to `/api/<pluginId>`. */
   getPath?(pluginId: string): string;
+}
+
+/** Root lifecycles that already close the shared Redis clients, so that the hook is added once per backend. */
+const rootLifecyclesClosingRedis = new WeakSet<RootLifecycleService>();
+
+function closeRedisClientsAtShutdown(rootLifecycle: RootLifecycleService): void {
+  if (!rootLifecyclesClosingRedis.has(rootLifecycle)) {
+    rootLifecyclesClosingRedis.add(rootLifecycle);
+    // Plugins give their share of a Redis client back when they stop; this closes whatever is left.
+    rootLifecycle.addShutdownHook(() => closeRedisRateLimitClients());
+  }
 }
 
 function defaultGetPath(pluginId: string): string {
@@ -38,18 +51,29 @@ function createHttpRouterServiceFactory(
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
+      rootLifecycle: coreServices.rootLifecycle,
       rootHttpRouter: coreServices.rootHttpRouter,
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
     },
-    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
+    async factory({
+      plugin,
+      config,
+      lifecycle,
+      rootLifecycle,
+      rootHttpRouter,
+      auth,
+      httpAuth,
+      logger,
+    }) {
       const pluginId = plugin.getId();
+      closeRedisClientsAtShutdown(rootLifecycle);
       const router = Router();
       const pluginRoutes = Router();
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
 
-      router.use(createRateLimitMiddleware({ pluginId, config }));
+      router.use(createRateLimitMiddleware({ pluginId, config, logger, lifecycle }));
       router.use(createAuthIntegrationRouter({ auth }));
       router.use(createLifecycleMiddleware({ config, lifecycle }));
       router.use(credentialsBarrier.middleware);

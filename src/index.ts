@@ -11,7 +11,35 @@ export type {
 export { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
 export { createErrorHandler } from './middleware/createErrorHandler';
 export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
-export { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
-export type { RateLimitMiddlewareOptions } from './rateLimit/createRateLimitMiddleware';
+export {
+  createRateLimitMiddleware,
+  createRateLimitHandler,
+  createRateLimitStore,
+  readRateLimitOptions,
+  DEFAULT_IP_ALLOW_LIST,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT_OPTIONS,
+  DEFAULT_RATE_LIMIT_WINDOW_MS,
+  TooManyRequestsError,
+} from './rateLimit';
+export type {
+  RateLimitHandlerOptions,
+  RateLimitMemoryStoreOptions,
+  RateLimitMiddlewareOptions,
+  RateLimitOptions,
+  RateLimitRedisStoreOptions,
+  RateLimitSettings,
+  RateLimitStoreFactoryOptions,
+  RateLimitStoreOptions,
+} from './rateLimit';
+export { createRedisRateLimitStore } from './rateLimit/createRedisRateLimitStore';
+export {
+  closeRedisRateLimitClients,
+  getRateLimitKeyPrefix,
+  RateLimitStoreUnavailableError,
+  REDIS_STORE_ERROR_CODES,
+  RedisStoreOptionError,
+} from './rateLimit/redis';
+export type { RedisRateLimitStoreOptions } from './rateLimit/redis';
 export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
 export { AuthPolicyError, ERROR_CODES, HttpRouterConfigError } from './errors';

@@ -1,5 +1,13 @@
-import type { RootConfigService } from '@backstage/backend-plugin-api';
+import type {
+  LifecycleService,
+  LoggerService,
+  RootConfigService,
+} from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
+import { createRateLimitHandler } from './createRateLimitHandler';
+import { createRateLimitStore } from './createRateLimitStore';
+import { readRateLimitOptions } from './readRateLimitOptions';
+import { getRateLimitKeyPrefix } from './redis/getRateLimitKeyPrefix';
 
 /**
  * Options for {@link createRateLimitMiddleware}.
@@ -7,22 +15,88 @@ import type { RequestHandler } from 'express';
  * @public
  */
 export interface RateLimitMiddlewareOptions {
-  /** The plugin whose router the limiter guards; leave out for the all-plugins limiter. */
+  /**
+   * The plugin whose router the limiter guards, limited by `backend.rateLimit.plugin.<pluginId>`.
+   * Defaults to none: the all-plugins limiter, configured by the top-level `backend.rateLimit` keys.
+   */
   pluginId?: string;
-  /** The root config; `backend.rateLimit` is read from it. */
+  /** The root config; `backend.rateLimit` and `backend.trustProxy` are read from it. No default: required. */
   config: RootConfigService;
+  /** Receives config warnings, the start-up summary and store failures. Defaults to none (store failures go to the console). */
+  logger?: LoggerService;
+  /**
+   * Stops the store (the memory store's timer, a Redis connection) at shutdown; a plugin's or the root
+   * lifecycle. Defaults to none: the memory store's timer is unref'd, so it never holds the process open.
+   */
+  lifecycle?: LifecycleService;
 }
 
+/** Config warnings already logged, per config, so that each shows once rather than once per plugin. */
+const loggedWarnings = new WeakMap<RootConfigService, Set<string>>();
+
 /**
- * Creates the rate-limit middleware for one plugin, or for all plugins when `pluginId` is left out.
+ * Creates the rate limiter of one plugin, or the all-plugins limiter when `pluginId` is left out.
  *
  * @remarks
- * Not implemented yet: a pass-through.
+ * Reads `backend.rateLimit` with {@link readRateLimitOptions} when called, so bad config fails at start-up,
+ * and builds the limiter with {@link createRateLimitHandler} and {@link createRateLimitStore}. A plugin is
+ * limited only when it has a `plugin.<pluginId>` block (as upstream); the block takes every key it leaves out
+ * from the top-level block. The all-plugins limiter follows the top-level keys and is off with `global: false`.
+ * When there is nothing to limit, the returned handler passes every request on.
+ *
+ * In a Backstage backend the all-plugins limiter belongs in the root router, in place of
+ * `middleware.rateLimit()` in `rootHttpRouterServiceFactory({ configure })`. Which address counts is express's
+ * `trust proxy` setting, which the root router takes from `backend.trustProxy`; this middleware never changes
+ * app settings.
  *
  * @public
  */
-export function createRateLimitMiddleware(_options: RateLimitMiddlewareOptions): RequestHandler {
-  return function rateLimitOff(_req, _res, next) {
-    next();
-  };
+export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
+  const { pluginId, config, logger, lifecycle } = options;
+  const settings = readRateLimitOptions(config);
+  if (logger) {
+    logWarningsOnce(config, settings.warnings, logger);
+  }
+
+  const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
+  const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
+  if (!limiterOptions) {
+    logger?.info(`Rate limiting is off for ${name}`);
+    return function rateLimitOff(_req, _res, next) {
+      next();
+    };
+  }
+
+  const store = createRateLimitStore({
+    store: limiterOptions.store,
+    prefix: getRateLimitKeyPrefix(pluginId),
+    passOnStoreError: limiterOptions.passOnStoreError,
+    logger,
+  });
+  lifecycle?.addShutdownHook(async () => {
+    await store.shutdown?.();
+  });
+  logger?.info(
+    `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
+      `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}`,
+  );
+  return createRateLimitHandler({ options: limiterOptions, pluginId, store, logger });
+}
+
+function logWarningsOnce(
+  config: RootConfigService,
+  warnings: readonly string[],
+  logger: LoggerService,
+): void {
+  let logged = loggedWarnings.get(config);
+  if (!logged) {
+    logged = new Set();
+    loggedWarnings.set(config, logged);
+  }
+  for (const warning of warnings) {
+    if (!logged.has(warning)) {
+      logged.add(warning);
+      logger.warn(warning);
+    }
+  }
 }

@@ -1,0 +1,120 @@
+import type { HumanDuration } from '@backstage/types';
+
+/**
+ * Settings of one rate limiter, shared by the top-level `backend.rateLimit` block and its
+ * `backend.rateLimit.plugin.<pluginId>` blocks. A plugin block takes every key it leaves out from the top-level
+ * block.
+ */
+interface RateLimitBlock {
+  /**
+   * How long a client's requests are counted before its count starts again: a duration string such as `'1m'`,
+   * an ISO duration such as `'PT1M'`, or an object such as `{ minutes: 1 }`. At most about 24 days with the
+   * memory store. Defaults to one minute.
+   * @visibility backend
+   */
+  window?: string | HumanDuration;
+  /**
+   * How many requests one client (one IPv4 address, or one IPv6 /56 network) may make per window; the next
+   * one is refused with 429. A positive whole number. Defaults to 1000, which a busy Backstage UI user with
+   * several tabs stays well under (upstream's default is express-rate-limit's 5).
+   * @visibility backend
+   */
+  incomingRequestLimit?: number;
+  /**
+   * Addresses and CIDR ranges (IPv4 or IPv6, such as `'10.0.0.0/8'` or `'2001:db8::/32'`) that are never
+   * limited. Matched against the client address that `backend.trustProxy` yields, never against the proxy
+   * that connected. Defaults to `['127.0.0.1', '::1']`.
+   * @visibility backend
+   */
+  ipAllowList?: string[];
+  /**
+   * Do not count requests answered with a status below 400. Defaults to false.
+   * @visibility backend
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * Deprecated misspelling of `skipSuccessfulRequests`, accepted with a warning. Setting both is an error.
+   * @visibility backend
+   * @deprecated Use skipSuccessfulRequests.
+   */
+  skipSuccesfulRequests?: boolean;
+  /**
+   * Do not count requests answered with a status of 400 or more, or that were never answered. Defaults to
+   * false.
+   * @visibility backend
+   */
+  skipFailedRequests?: boolean;
+  /**
+   * What happens when the store cannot count a request: true lets it through (the Redis store counts in
+   * memory meanwhile), false refuses it with 503. Defaults to false.
+   * @visibility backend
+   */
+  passOnStoreError?: boolean;
+  /**
+   * Where requests are counted. `memory` counts per backend instance; `redis` shares counts between instances.
+   * An unknown type is a start-up error. Defaults to `{ type: 'memory' }`.
+   */
+  store?:
+    | {
+        /**
+         * Count in the memory of each backend instance.
+         * @visibility backend
+         */
+        type: 'memory';
+      }
+    | {
+        /**
+         * Count in Redis, shared by every backend instance.
+         * @visibility backend
+         */
+        type: 'redis';
+        /**
+         * A `redis://` or `rediss://` URL such as `redis://:password@redis.internal:6379/0`. No default:
+         * required. Declared as a string only, as `@backstage/backend-defaults` declares it: Backstage merges
+         * both schemas, so a list of cluster nodes here would never validate.
+         * @visibility secret
+         */
+        connection: string;
+        // Further Redis settings are declared by the Redis store's owner below this line.
+      };
+}
+
+/** The top-level `backend.rateLimit` block: the all-plugins limiter, and the defaults of plugin blocks. */
+interface RateLimitTopLevelBlock extends RateLimitBlock {
+  /**
+   * Whether the all-plugins limiter is on. `false` turns off only that limiter; plugin blocks still apply.
+   * Defaults to true.
+   * @visibility backend
+   */
+  global?: boolean;
+  /**
+   * One limiter per plugin, keyed by plugin id, in front of that plugin's routes. A plugin without a block here
+   * gets no limiter of its own. Defaults to none.
+   */
+  plugin?: {
+    [pluginId: string]: RateLimitBlock;
+  };
+}
+
+export interface Config {
+  backend?: {
+    /**
+     * Rate limiting of incoming requests. `true` turns on the all-plugins limiter with the defaults; an object
+     * sets the all-plugins limiter with its top-level keys and adds a limiter per plugin under `plugin`.
+     * Leaving it out turns rate limiting off.
+     */
+    rateLimit?: true | RateLimitTopLevelBlock;
+
+    /**
+     * The express `trust proxy` setting, which decides the client address that rate limiting counts and
+     * allow-lists: false (the socket peer), a hop count, or proxy addresses and CIDR ranges. `true` trusts
+     * every X-Forwarded-For entry, so any client can pick its address; a start-up warning says so when rate
+     * limiting is on. Applied by the root HTTP router. Defaults to false.
+     * @visibility backend
+     */
+    trustProxy?: boolean | number | string | string[];
+
+    // Keys read by the rest of this package (owned by the lead), for example
+    // backend.lifecycle.startupRequestPauseTimeout and backend.auth.dangerouslyDisableDefaultAuthPolicy, go here.
+  };
+}

@@ -1,0 +1,65 @@
+import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { createExamplePlugin } from '../helpers/createExamplePlugin';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+
+describe('two backends sharing one Redis rate-limit store', () => {
+  let redis: RedisServerHandle;
+  const backends: Array<Awaited<ReturnType<typeof startTestBackend>>> = [];
+
+  const startBackend = () =>
+    startTestBackend({
+      features: [
+        httpRouterServiceFactory,
+        ...TEST_AUTH_SERVICES,
+        createExamplePlugin(),
+        mockServices.rootConfig.factory({
+          data: {
+            backend: {
+              rateLimit: {
+                global: false,
+                // Test requests come from 127.0.0.1, which the default allow list exempts.
+                ipAllowList: [],
+                incomingRequestLimit: 3,
+                window: '1m',
+                passOnStoreError: true,
+                store: { type: 'redis', connection: redis.url },
+                plugin: { example: {} },
+              },
+            },
+          },
+        }),
+      ],
+    });
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    backends.push(await startBackend(), await startBackend());
+  });
+
+  afterAll(async () => {
+    await Promise.all(backends.map(backend => backend.stop()));
+    await closeRedisRateLimitClients();
+    await redis.stop();
+  });
+
+  it('gives a client one budget across both instances', async () => {
+    const [first, second] = backends;
+    const hello = (backend: (typeof backends)[number]) =>
+      request(backend.server)
+        .get('/api/example/hello')
+        .set('Authorization', mockCredentials.user.header());
+
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(second)).status).toBe(200);
+    const limited = await hello(second);
+
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect(Number(await redis.cli('GET', 'rl:plugin:example:127.0.0.1'))).toBe(4);
+  });
+});

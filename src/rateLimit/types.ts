@@ -1,0 +1,87 @@
+/**
+ * Where a rate limiter keeps its hit counts, as read from `backend.rateLimit.store`.
+ *
+ * @remarks
+ * `memory` counts in the process, so each backend instance limits on its own; `redis` shares counts between
+ * instances. See {@link createRateLimitStore}.
+ *
+ * @public
+ */
+export type RateLimitStoreOptions = RateLimitMemoryStoreOptions | RateLimitRedisStoreOptions;
+
+/**
+ * Counts hits in the memory of this process.
+ *
+ * @public
+ */
+export interface RateLimitMemoryStoreOptions {
+  type: 'memory';
+}
+
+/**
+ * Counts hits in Redis, shared by every backend instance that uses the same server.
+ *
+ * @public
+ */
+export interface RateLimitRedisStoreOptions {
+  type: 'redis';
+  /**
+   * A Redis URL such as `redis://host:6379` (`rediss://` for TLS), or the node URLs of a Redis cluster, as a list
+   * or one comma-separated string. No default: required.
+   */
+  connection: string | string[];
+  /** The longest a request waits for Redis, in milliseconds, from `store.timeout`. Defaults to 100. */
+  timeoutMs?: number;
+  /** The `Retry-After` of a fail-closed 503, in seconds, from `store.retryAfter`. Defaults to 5. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * The settings of one limiter: the all-plugins limiter or the limiter of one plugin.
+ *
+ * @remarks
+ * Produced by {@link readRateLimitOptions} from `backend.rateLimit`, with every default filled in, and used by
+ * {@link createRateLimitHandler}, which never reads config itself.
+ *
+ * @public
+ */
+export interface RateLimitOptions {
+  /** How long a client's hits are counted before its count starts again, in milliseconds. Defaults to 60 000. */
+  windowMs: number;
+  /** How many requests a client may make in one window; the next one is refused with 429. Defaults to 1000. */
+  limit: number;
+  /**
+   * Addresses and CIDR ranges that are never limited, compared with `req.ip` only.
+   * Defaults to `['127.0.0.1', '::1']`.
+   */
+  ipAllowList: readonly string[];
+  /** Do not count requests answered with a status below 400. Defaults to `false`. */
+  skipSuccessfulRequests: boolean;
+  /** Do not count requests answered with a status of 400 or more, or never answered. Defaults to `false`. */
+  skipFailedRequests: boolean;
+  /**
+   * What happens when the store cannot count: `true` fails open (the Redis store counts in memory on this
+   * instance meanwhile; another store lets the request through uncounted), `false` fails closed with 503 and
+   * `Retry-After`. Defaults to `true`.
+   */
+  passOnStoreError: boolean;
+  /** Where hits are counted. Defaults to `{ type: 'memory' }`. */
+  store: RateLimitStoreOptions;
+}
+
+/**
+ * Everything {@link readRateLimitOptions} reads from `backend.rateLimit` and `backend.trustProxy`.
+ *
+ * @public
+ */
+export interface RateLimitSettings {
+  /** The all-plugins limiter, or `undefined` when rate limiting is off or `global` is `false`. */
+  global: RateLimitOptions | undefined;
+  /**
+   * One limiter per plugin that has a `plugin.<pluginId>` block, with the keys the block leaves out taken from
+   * the top-level block.
+   */
+  plugins: Readonly<Record<string, RateLimitOptions>>;
+  /** Problems that do not stop the backend (unknown keys, deprecated spellings, a risky `trustProxy`). */
+  warnings: readonly string[];
+}
