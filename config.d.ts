@@ -45,8 +45,8 @@ interface RateLimitBlock {
    */
   skipFailedRequests?: boolean;
   /**
-   * What happens when the store cannot count a request: true lets it through (the Redis store counts in
-   * memory meanwhile), false refuses it with 503. Defaults to false.
+   * What happens when the store cannot count a request: true fails open (the Redis store counts in memory on
+   * each instance meanwhile), false fails closed with 503 and `Retry-After`. Defaults to true.
    * @visibility backend
    */
   passOnStoreError?: boolean;
@@ -69,13 +69,26 @@ interface RateLimitBlock {
          */
         type: 'redis';
         /**
-         * A `redis://` or `rediss://` URL such as `redis://:password@redis.internal:6379/0`. No default:
-         * required. Declared as a string only, as `@backstage/backend-defaults` declares it: Backstage merges
-         * both schemas, so a list of cluster nodes here would never validate.
+         * A `redis://` or `rediss://` (TLS) URL such as `redis://:password@redis.internal:6379/0`, or the
+         * nodes of a Redis Cluster separated by commas (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`). No
+         * default: required. A string, as `@backstage/backend-defaults` declares it, since Backstage merges
+         * both schemas.
          * @visibility secret
          */
         connection: string;
-        // Further Redis settings are declared by the Redis store's owner below this line.
+        /**
+         * The longest a request waits for Redis before it is counted in memory on this instance (or refused,
+         * with `passOnStoreError: false`): a duration such as `'100ms'` or `{ milliseconds: 100 }`.
+         * Defaults to 100 milliseconds.
+         * @visibility backend
+         */
+        timeout?: string | HumanDuration;
+        /**
+         * The `Retry-After` sent with the 503 of a store that fails closed: a whole number of seconds as a
+         * duration, such as `'5s'`. Defaults to 5 seconds.
+         * @visibility backend
+         */
+        retryAfter?: string | HumanDuration;
       };
 }
 
@@ -114,7 +127,22 @@ export interface Config {
      */
     trustProxy?: boolean | number | string | string[];
 
-    // Keys read by the rest of this package (owned by the lead), for example
-    // backend.lifecycle.startupRequestPauseTimeout and backend.auth.dangerouslyDisableDefaultAuthPolicy, go here.
+    lifecycle?: {
+      /**
+       * How long a request that arrives before its plugin has started waits for it, before it is answered
+       * with 503: a duration such as `'10s'`, `'PT10S'` or `{ seconds: 10 }`. Defaults to 5 seconds.
+       * @visibility backend
+       */
+      startupRequestPauseTimeout?: string | HumanDuration;
+    };
+
+    auth?: {
+      /**
+       * Turns off the credentials barrier: requests reach plugins without user or service credentials. A
+       * warning is logged at start-up. Defaults to false.
+       * @visibility backend
+       */
+      dangerouslyDisableDefaultAuthPolicy?: boolean;
+    };
   };
 }
