@@ -1,6 +1,7 @@
 import type { Config } from '@backstage/config';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import { readDurationMs } from '../readDurationMs';
+import { parseRedisConnection } from './redis/parseRedisConnection';
 import { parseIpAllowListEntry } from './createIpAllowList';
 import { findClosestKey } from './findClosestKey';
 import type { RateLimitOptions, RateLimitSettings, RateLimitStoreOptions } from './types';
@@ -292,9 +293,19 @@ function readStore(block: Config, fullKey: string): RateLimitStoreOptions | unde
   if (type === 'memory') {
     return { type };
   }
+  const connection = readRedisConnection(store, storeKey);
+  try {
+    parseRedisConnection(connection);
+  } catch (error) {
+    // A URL that cannot be read is a config mistake and stops the backend; a server that cannot be reached is
+    // an outage, which the store rides out.
+    throw new HttpRouterConfigError(`${storeKey}.connection`, (error as Error).message, {
+      cause: error,
+    });
+  }
   return {
     type,
-    connection: readRedisConnection(store, storeKey),
+    connection,
     timeoutMs: store.has('timeout')
       ? readDurationMs(store, 'timeout', { fullKey: `${storeKey}.timeout`, fallbackMs: 0 })
       : undefined,

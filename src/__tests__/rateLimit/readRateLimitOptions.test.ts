@@ -268,6 +268,16 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.store.connection',
     ],
     [
+      'a Redis URL with another scheme',
+      { store: { type: 'redis', connection: 'http://127.0.0.1:6379' } },
+      'backend.rateLimit.store.connection',
+    ],
+    [
+      'a Redis URL that is not a URL',
+      { store: { type: 'redis', connection: 'localhost port 6379' } },
+      'backend.rateLimit.store.connection',
+    ],
+    [
       'an unreadable Redis timeout',
       { store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: 'soon' } },
       'backend.rateLimit.store.timeout',
