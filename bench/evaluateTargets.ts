@@ -1,0 +1,95 @@
+import type { TargetResult, VariantResult } from './types';
+
+interface TargetDefinition {
+  description: string;
+  threshold: number;
+  scenarioId: string;
+  numerator: string;
+  denominator: string;
+}
+
+/** The targets of issue 6, all on the plugin stack, as ratios of median req/s within one scenario. */
+export const TARGETS: readonly TargetDefinition[] = [
+  {
+    description: 'unauthenticated policy route: ours ≥ 0.92× bare express',
+    threshold: 0.92,
+    scenarioId: 'plugin/public',
+    numerator: 'ours',
+    denominator: 'bare',
+  },
+  {
+    description: 'unauthenticated policy route: ours ≥ 1.1× upstream',
+    threshold: 1.1,
+    scenarioId: 'plugin/public',
+    numerator: 'ours',
+    denominator: 'upstream',
+  },
+  {
+    description: 'authenticated route (service token): ours ≥ 0.90× bare express',
+    threshold: 0.9,
+    scenarioId: 'plugin/service-token',
+    numerator: 'ours',
+    denominator: 'bare',
+  },
+  {
+    description: '1,000 policies, request matches the last: ≥ 0.95× 1 policy',
+    threshold: 0.95,
+    scenarioId: 'plugin/policies-last',
+    numerator: 'ours-1000',
+    denominator: 'ours-1',
+  },
+  {
+    description: '1,000 policies, request matches none: ≥ 0.95× 1 policy',
+    threshold: 0.95,
+    scenarioId: 'plugin/policies-none',
+    numerator: 'ours-1000',
+    denominator: 'ours-1',
+  },
+  {
+    description: 'rate limiting, memory store: ≥ 0.95× without rate limiting',
+    threshold: 0.95,
+    scenarioId: 'plugin/rate-limit',
+    numerator: 'ours-memory',
+    denominator: 'ours-off',
+  },
+  {
+    description: 'rate limiting, Redis store: ≥ 0.85× without rate limiting',
+    threshold: 0.85,
+    scenarioId: 'plugin/rate-limit',
+    numerator: 'ours-redis',
+    denominator: 'ours-off',
+  },
+];
+
+/**
+ * Says, for each target, whether the run meets it.
+ *
+ * @param results - every measured variant of the run.
+ */
+export function evaluateTargets(results: readonly VariantResult[]): TargetResult[] {
+  const find = (scenarioId: string, variantId: string) =>
+    results.find(r => r.scenarioId === scenarioId && r.variantId === variantId);
+  return TARGETS.map(({ description, threshold, scenarioId, numerator, denominator }) => {
+    const top = find(scenarioId, numerator);
+    const bottom = find(scenarioId, denominator);
+    if (!top || !bottom) {
+      return {
+        description,
+        threshold,
+        status: 'not available',
+        reason: `${scenarioId} was not run`,
+      };
+    }
+    const missing = [top, bottom].find(r => r.unavailable || r.medianReqPerSec === undefined);
+    if (missing) {
+      return {
+        description,
+        threshold,
+        status: 'not available',
+        reason: `${missing.label}: ${missing.unavailable ?? 'no numbers'}`,
+      };
+    }
+    const ratio = top.medianReqPerSec! / bottom.medianReqPerSec!;
+    return { description, threshold, ratio, status: ratio >= threshold ? 'holds' : 'misses' };
+  });
+}

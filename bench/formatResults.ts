@@ -1,0 +1,110 @@
+import type { BenchOptions } from './readBenchOptions';
+import type { Scenario, TargetResult, VariantResult } from './types';
+
+/** Where and when a run happened, for the report header. */
+export interface RunInfo {
+  date: string;
+  node: string;
+  cpus: string;
+  options: BenchOptions;
+}
+
+const STATUS_MARK: Record<TargetResult['status'], string> = {
+  holds: '✅ holds',
+  misses: '❌ misses',
+  'not available': '⚪ not available',
+};
+
+function formatNumber(value: number | undefined, digits = 0): string {
+  return value === undefined
+    ? '–'
+    : value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function formatScenario(scenario: Scenario, results: readonly VariantResult[]): string {
+  const rows = scenario.variants.map(variant =>
+    results.find(r => r.scenarioId === scenario.id && r.variantId === variant.id),
+  );
+  const baseline = rows[0];
+  const lines = [
+    `### ${scenario.title}`,
+    '',
+    `| | median req/s | median p99 (ms) | × ${baseline?.label ?? 'first row'} | req/s per round |`,
+    '|---|---:|---:|---:|---|',
+  ];
+  for (const row of rows) {
+    if (!row) {
+      continue;
+    }
+    if (row.unavailable) {
+      lines.push(`| ${row.label} | not available | | | ${row.unavailable.replace(/\|/g, '\\|')} |`);
+      continue;
+    }
+    const ratio =
+      baseline?.medianReqPerSec && row.medianReqPerSec
+        ? `${(row.medianReqPerSec / baseline.medianReqPerSec).toFixed(2)}×`
+        : '–';
+    const perRound = row.rounds.map(round => formatNumber(round.reqPerSec)).join(', ');
+    lines.push(
+      `| ${row.label} | ${formatNumber(row.medianReqPerSec)} | ${formatNumber(row.medianP99Ms, 1)} | ${ratio} | ${perRound} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The line for the project README that points at the latest run.
+ *
+ * @param info - when and where the run happened.
+ */
+export function formatReadmeLine(info: RunInfo): string {
+  return `- \`npm run bench\` — last run ${info.date} (Node ${info.node}, ${info.cpus}); results in [bench/results.md](bench/results.md).`;
+}
+
+/**
+ * Renders a run as markdown: settings, targets, then one table per scenario.
+ *
+ * @param info - when and where the run happened.
+ * @param scenarios - the scenarios that ran, in order.
+ * @param results - every variant's numbers.
+ * @param targets - how the run did against each target.
+ */
+export function formatResults(
+  info: RunInfo,
+  scenarios: readonly Scenario[],
+  results: readonly VariantResult[],
+  targets: readonly TargetResult[],
+): string {
+  const { durationS, warmupS, rounds, connections } = info.options;
+  const sections = [
+    '# `npm run bench` results',
+    '',
+    `${info.date} · Node ${info.node} · ${info.cpus} · ${rounds} interleaved rounds of ${durationS} s ` +
+      `after ${warmupS} s warm-up · ${connections} connections · servers in child processes, autocannon in the parent.`,
+    '',
+    '## Targets (plugin stack)',
+    '',
+    '| target | ratio | |',
+    '|---|---:|---|',
+    ...targets.map(
+      t =>
+        `| ${t.description} | ${t.ratio === undefined ? '–' : `${t.ratio.toFixed(2)}×`} | ${STATUS_MARK[t.status]}${t.reason ? `: ${t.reason.replace(/\|/g, '\\|')}` : ''} |`,
+    ),
+  ];
+  for (const stack of ['full', 'plugin']) {
+    const group = scenarios.filter(s => s.id.startsWith(`${stack}/`));
+    if (group.length === 0) {
+      continue;
+    }
+    sections.push(
+      '',
+      stack === 'full'
+        ? '## Full backend (upstream production root router in front)'
+        : '## Plugin stack (plugin router on a plain express app)',
+    );
+    for (const scenario of group) {
+      sections.push('', formatScenario(scenario, results));
+    }
+  }
+  return `${sections.join('\n')}\n`;
+}

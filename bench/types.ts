@@ -1,0 +1,105 @@
+/**
+ * Which implementation serves a request: bare express, our factory or the upstream one.
+ *
+ * @remarks
+ * Each kind runs in its own child process, so that the sides never share a JIT or a heap.
+ */
+export type ServerKind = 'bare' | 'ours' | 'upstream';
+
+/**
+ * What sits in front of the plugin router.
+ *
+ * @remarks
+ * `full` is a backend with upstream's production root router (helmet, cors, compression, request
+ * logging, health routes); `plugin` mounts the plugin router on a plain express app.
+ */
+export type Stack = 'full' | 'plugin';
+
+/** Which rate-limit store a factory backend is configured with; leave out for no rate limiting. */
+export type RateLimitStoreType = 'memory' | 'redis';
+
+/** Everything a child process needs to build one server. */
+export interface ServerSpec {
+  kind: ServerKind;
+  stack: Stack;
+  /** How many numbered policies the plugin adds after `/public`. */
+  policies: number;
+  rateLimit?: RateLimitStoreType;
+  /** The `redis://` URL of the bench's own redis-server, for `rateLimit: 'redis'`. */
+  redisUrl?: string;
+}
+
+/** The one request a variant sends over and over. */
+export interface RequestSpec {
+  path: string;
+  headers?: Record<string, string>;
+}
+
+/** One side of a scenario: a server and the request sent to it. */
+export interface Variant {
+  /** Stable key, unique within its scenario; used by targets and in results.json. */
+  id: string;
+  label: string;
+  server: ServerSpec;
+  request: RequestSpec;
+  /** Statuses the request may get; anything else makes the numbers meaningless. */
+  expectStatus: readonly number[];
+  /** The response must carry rate-limit headers, or the limiter is not active. */
+  expectRateLimitHeaders?: boolean;
+  /** The request must write keys into the bench's redis, or the Redis store is not used. */
+  expectRedisKeys?: boolean;
+}
+
+/** A group of variants measured in interleaved rounds. */
+export interface Scenario {
+  /** `<stack>/<name>`, matched by `BENCH_SCENARIOS`. */
+  id: string;
+  title: string;
+  variants: Variant[];
+}
+
+/** What the parent asks a server child to do. */
+export type ChildCommand =
+  | { type: 'start'; key: string; spec: ServerSpec }
+  | { type: 'stop'; key: string }
+  | { type: 'exit' };
+
+/** What a server child answers. */
+export type ChildReply =
+  | { type: 'started'; key: string; port: number }
+  | { type: 'stopped'; key: string }
+  | { type: 'failed'; key: string; message: string };
+
+/** One autocannon run against one variant. */
+export interface RoundResult {
+  reqPerSec: number;
+  p99Ms: number;
+  requests: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+}
+
+/** All rounds of one variant and their medians, or why it could not be measured. */
+export interface VariantResult {
+  scenarioId: string;
+  variantId: string;
+  label: string;
+  rounds: RoundResult[];
+  medianReqPerSec?: number;
+  medianP99Ms?: number;
+  /** Set when the variant was not measured, or its responses were not the expected ones. */
+  unavailable?: string;
+}
+
+/** One performance target and how the run did against it. */
+export interface TargetResult {
+  description: string;
+  /** The lowest ratio that still holds. */
+  threshold: number;
+  ratio?: number;
+  status: 'holds' | 'misses' | 'not available';
+  /** Why the target could not be evaluated. */
+  reason?: string;
+}
