@@ -7,6 +7,28 @@ import type { CompiledPolicyPath } from './types';
 /** path-to-regexp 8 reports positions as `at index N` in its messages. */
 const INDEX_IN_MESSAGE = /at index (\d+)/;
 
+/** Whether a token list can only start with `/`: a text token that does, or a group whose content does. */
+function startsWithSlash(tokens: readonly Token[]): boolean {
+  const first = tokens[0];
+  if (first?.type === 'text') {
+    return first.value.startsWith('/');
+  }
+  return first?.type === 'group' && startsWithSlash(first.tokens);
+}
+
+/**
+ * Whether a segment boundary, or the end of the path, follows the leading literal whatever optional groups
+ * are taken: nothing follows it, or what follows starts with `/`, or an optional group that starts with `/` and
+ * is itself followed by nothing or by `/` (`/docs{/:page}`, `/docs{/:page}/raw`).
+ */
+function literalEndsAtBoundary(after: readonly Token[]): boolean {
+  if (after.length === 0 || (after[0].type === 'text' && after[0].value.startsWith('/'))) {
+    return true;
+  }
+  const [first, ...rest] = after;
+  return first.type === 'group' && startsWithSlash(first.tokens) && literalEndsAtBoundary(rest);
+}
+
 /**
  * Compiles a path in path-to-regexp 8 syntax exactly as upstream's credentials barrier reads it.
  *
@@ -40,7 +62,10 @@ export function compileUpstreamPath(path: string): CompiledPolicyPath {
 
   const first = tokens[0];
   const literal = first?.type === 'text' ? first.value : '';
-  const { segments, length } = splitLiteralPrefix(literal, tokens.length <= 1);
+  const { segments, length } = splitLiteralPrefix(
+    literal,
+    literal !== '' && literalEndsAtBoundary(tokens.slice(1)),
+  );
   const rest: Token[] = tokens.slice(literal === '' ? 0 : 1);
   if (length < literal.length) {
     rest.unshift({ type: 'text', value: literal.slice(length) });
