@@ -8,6 +8,9 @@ import {
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
 import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
+import { createHandlerChain } from './middleware/createHandlerChain';
+import { onlyUnderPath } from './middleware/onlyUnderPath';
+import { passThrough } from './middleware/passThrough';
 import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
@@ -35,6 +38,9 @@ function closeRedisClientsAtShutdown(rootLifecycle: RootLifecycleService): void 
     rootLifecycle.addShutdownHook(() => closeRedisRateLimitClients());
   }
 }
+
+/** The lower-cased prefix of the auth integration and cookie routes; no other request can reach them. */
+const AUTH_ROUTES_PREFIX = '/.backstage/auth/v1/';
 
 function defaultGetPath(pluginId: string): string {
   return `/api/${pluginId}`;
@@ -69,18 +75,23 @@ function createHttpRouterServiceFactory(
     }) {
       const pluginId = plugin.getId();
       closeRedisClientsAtShutdown(rootLifecycle);
-      const router = Router();
       const pluginRoutes = Router();
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
 
-      router.use(createRateLimitMiddleware({ pluginId, config, logger, lifecycle }));
-      router.use(createAuthIntegrationRouter({ auth }));
-      router.use(createLifecycleMiddleware({ config, lifecycle }));
-      router.use(credentialsBarrier.middleware);
-      router.use(createCookieAuthRefreshMiddleware({ auth, httpAuth }));
-      router.use(pluginRoutes);
-      router.use(createErrorHandler({ logger }));
-      rootHttpRouter.use(getPath(pluginId), router);
+      // One handler runs the whole chain, instead of a router with a layer (and two nested routers) per step:
+      // same order and behaviour, fewer layers for every request to cross. Switched-off steps are left out.
+      const steps = [
+        createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
+        onlyUnderPath(AUTH_ROUTES_PREFIX, createAuthIntegrationRouter({ auth })),
+        createLifecycleMiddleware({ config, lifecycle }),
+        credentialsBarrier.middleware,
+        onlyUnderPath(AUTH_ROUTES_PREFIX, createCookieAuthRefreshMiddleware({ auth, httpAuth })),
+        pluginRoutes,
+      ].filter(step => step !== passThrough);
+      rootHttpRouter.use(
+        getPath(pluginId),
+        createHandlerChain(steps, createErrorHandler({ logger })),
+      );
 
       lifecycle.addStartupHook(() => {
         const policies = credentialsBarrier.authPolicies();

@@ -14,7 +14,7 @@ import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
  * - an invalid policy throws an error naming the plugin, path and allowed values (createCredentialsBarrier.test.ts).
  */
 const REQUESTS: Array<{
-  method: 'get' | 'delete' | 'post';
+  method: 'get' | 'delete' | 'post' | 'head';
   path: string;
   headers?: Record<string, string>;
 }> = [
@@ -88,6 +88,12 @@ const REQUESTS: Array<{
   },
   { method: 'get', path: '/api/example/nowhere' },
   { method: 'get', path: '/api/example/.backstage/auth/v1/jwks.json' },
+  { method: 'get', path: '/api/example/.BACKSTAGE/Auth/v1/JWKS.json/' },
+  { method: 'get', path: '/api/example/.backstage/auth/v1/jwks.json?x=1' },
+  { method: 'head', path: '/api/example/.backstage/auth/v1/jwks.json' },
+  { method: 'post', path: '/api/example/.backstage/auth/v1/jwks.json' },
+  { method: 'get', path: '/api/example/.backstage/auth/v1/jwks.jsonx' },
+  { method: 'get', path: '/api/example/.backstage/auth/v1' },
   { method: 'get', path: '/api/example/.backstage/auth/v1/cookie' },
   {
     method: 'get',
@@ -96,6 +102,17 @@ const REQUESTS: Array<{
   },
   {
     method: 'delete',
+    path: '/api/example/.backstage/auth/v1/cookie',
+    headers: { Authorization: mockCredentials.user.header() },
+  },
+  {
+    method: 'get',
+    path: '/api/example/.Backstage/AUTH/v1/Cookie/',
+    headers: { Authorization: mockCredentials.user.header() },
+  },
+  { method: 'delete', path: '/api/example/.backstage/auth/v1/cookie' },
+  {
+    method: 'post',
     path: '/api/example/.backstage/auth/v1/cookie',
     headers: { Authorization: mockCredentials.user.header() },
   },

@@ -8,6 +8,7 @@ import type { RequestHandler } from 'express';
 import { createAuthPolicyRegistry } from '../authPolicy';
 import type { AuthPolicy } from '../authPolicy';
 import { HttpRouterConfigError, describeValue } from '../errors';
+import { passThrough } from './passThrough';
 
 const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
@@ -71,9 +72,7 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
       `${DISABLE_CONFIG_KEY} is true: requests reach this plugin without any credentials check`,
     );
     return {
-      middleware: function credentialsBarrierDisabled(_req, _res, next) {
-        next();
-      },
+      middleware: passThrough,
       addAuthPolicy,
       authPolicies,
     };

@@ -4,6 +4,7 @@ import type {
   RootConfigService,
 } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
+import { passThrough } from '../middleware/passThrough';
 import { createRateLimitHandler } from './createRateLimitHandler';
 import { createRateLimitStore } from './createRateLimitStore';
 import { readRateLimitOptions } from './readRateLimitOptions';
@@ -62,9 +63,7 @@ export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): 
   const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
   if (!limiterOptions) {
     logger?.info(`Rate limiting is off for ${name}`);
-    return function rateLimitOff(_req, _res, next) {
-      next();
-    };
+    return passThrough;
   }
 
   const store = createRateLimitStore({
