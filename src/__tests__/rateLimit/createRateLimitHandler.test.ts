@@ -3,7 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockServices } from '@backstage/backend-test-utils';
 import express, { type Request } from 'express';
-import { MemoryStore, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
+import {
+  ipKeyGenerator,
+  MemoryStore,
+  rateLimit,
+  type ClientRateLimitInfo,
+  type Store,
+} from 'express-rate-limit';
 import request from 'supertest';
 import { createRateLimitHandler } from '../../rateLimit/createRateLimitHandler';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/readRateLimitOptions';
@@ -97,6 +103,38 @@ describe('createRateLimitHandler', () => {
     expect(res.headers['x-ratelimit-remaining']).toBe('2');
     expect(res.headers['x-ratelimit-reset']).toBe(String(Date.now() / 1000 + 60));
     expect(res.headers['retry-after']).toBeUndefined();
+  });
+
+  it("sends the same rate limit headers as express-rate-limit's own middleware", async () => {
+    const { app: ours } = setup();
+    const reference = createTestApp(
+      rateLimit({
+        windowMs: 60_000,
+        limit: 3,
+        standardHeaders: 'draft-8',
+        legacyHeaders: true,
+        identifier: 'plugin-catalog',
+        keyGenerator: req => ipKeyGenerator(req.ip!, 56),
+        validate: false,
+      }),
+      routes(),
+    );
+    const limitHeaders = (res: request.Response) =>
+      Object.fromEntries(
+        [
+          'ratelimit',
+          'ratelimit-policy',
+          'x-ratelimit-limit',
+          'x-ratelimit-remaining',
+          'x-ratelimit-reset',
+          'retry-after',
+        ].map(name => [name, res.headers[name]]),
+      );
+    for (let i = 0; i < 5; i++) {
+      const [a, b] = [await request(ours).get('/ok'), await request(reference).get('/ok')];
+      expect([a.status, limitHeaders(a)]).toEqual([b.status, limitHeaders(b)]);
+      jest.advanceTimersByTime(7_000);
+    }
   });
 
   it('refuses the request over the limit with 429, Retry-After and the Backstage error body', async () => {
