@@ -50,11 +50,14 @@ export function createIoredisConnection(options: {
     commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // Every request sends one command; under load, those issued in the same tick share one write.
+    enableAutoPipelining: true,
   };
   const client =
     target.mode === 'cluster'
       ? new Cluster(target.nodes, {
           enableOfflineQueue: false,
+          enableAutoPipelining: true,
           clusterRetryStrategy: reconnectDelay,
           clusterNodeRetryStrategy: reconnectDelay,
           redisOptions: perNode,
