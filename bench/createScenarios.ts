@@ -82,10 +82,10 @@ function longPath(): string {
  */
 export function createScenarios(): Scenario[] {
   const max = POLICY_COUNTS[POLICY_COUNTS.length - 1];
-  const rateLimited = (store: RateLimitStoreType): Variant => ({
-    id: `ours-${store}`,
-    label: `ours, ${store} store`,
-    server: server('ours', 'plugin', 0, store),
+  const rateLimited = (store: RateLimitStoreType, kind: 'ours' | 'upstream' = 'ours'): Variant => ({
+    id: `${kind}-${store}`,
+    label: `${kind}, ${store} store`,
+    server: server(kind, 'plugin', 0, store),
     request: { path: PUBLIC_PATH },
     expectStatus: [200],
     expectRateLimitHeaders: true,
@@ -146,6 +146,21 @@ export function createScenarios(): Scenario[] {
         },
         rateLimited('memory'),
         rateLimited('redis'),
+      ],
+    },
+    {
+      id: 'plugin/rate-limit-upstream',
+      title: 'Plugin stack: upstream with per-plugin rate limiting, for comparison',
+      variants: [
+        {
+          id: 'upstream-off',
+          label: 'upstream, no rate limiting',
+          server: server('upstream', 'plugin'),
+          request: { path: PUBLIC_PATH },
+          expectStatus: [200],
+        },
+        rateLimited('memory', 'upstream'),
+        rateLimited('redis', 'upstream'),
       ],
     },
   ];
