@@ -2,11 +2,11 @@ import {
   coreServices,
   createServiceFactory,
   type HttpRouterService,
-  type RootLifecycleService,
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
+import { describeValue, HttpRouterConfigError } from './errors';
 import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
 import { createHandlerChain } from './middleware/createHandlerChain';
 import { onlyUnderPath } from './middleware/onlyUnderPath';
@@ -16,7 +16,6 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
-import { closeRedisRateLimitClients } from './rateLimit/redis';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -28,19 +27,19 @@ export interface HttpRouterFactoryOptions {
   getPath?(pluginId: string): string;
 }
 
-/** Root lifecycles that already close the shared Redis clients, so that the hook is added once per backend. */
-const rootLifecyclesClosingRedis = new WeakSet<RootLifecycleService>();
-
-function closeRedisClientsAtShutdown(rootLifecycle: RootLifecycleService): void {
-  if (!rootLifecyclesClosingRedis.has(rootLifecycle)) {
-    rootLifecyclesClosingRedis.add(rootLifecycle);
-    // Plugins give their share of a Redis client back when they stop; this closes whatever is left.
-    rootLifecycle.addShutdownHook(() => closeRedisRateLimitClients());
-  }
-}
-
 /** The lower-cased prefix of the auth integration and cookie routes; no other request can reach them. */
 const AUTH_ROUTES_PREFIX = '/.backstage/auth/v1/';
+
+function readMountPath(getPath: (pluginId: string) => string, pluginId: string): string {
+  const path = getPath(pluginId);
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new HttpRouterConfigError(
+      'getPath',
+      `expected getPath('${pluginId}') to return a path starting with '/', got ${describeValue(path)}`,
+    );
+  }
+  return path;
+}
 
 function defaultGetPath(pluginId: string): string {
   return `/api/${pluginId}`;
@@ -57,24 +56,13 @@ function createHttpRouterServiceFactory(
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
-      rootLifecycle: coreServices.rootLifecycle,
       rootHttpRouter: coreServices.rootHttpRouter,
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
     },
-    async factory({
-      plugin,
-      config,
-      lifecycle,
-      rootLifecycle,
-      rootHttpRouter,
-      auth,
-      httpAuth,
-      logger,
-    }) {
+    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
       const pluginId = plugin.getId();
-      closeRedisClientsAtShutdown(rootLifecycle);
       const pluginRoutes = Router();
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
 
@@ -89,7 +77,7 @@ function createHttpRouterServiceFactory(
         pluginRoutes,
       ].filter(step => step !== passThrough);
       rootHttpRouter.use(
-        getPath(pluginId),
+        readMountPath(getPath, pluginId),
         createHandlerChain(steps, createErrorHandler({ logger })),
       );
 

@@ -34,7 +34,6 @@ export type {
 } from './rateLimit';
 export { createRedisRateLimitStore } from './rateLimit/createRedisRateLimitStore';
 export {
-  closeRedisRateLimitClients,
   getRateLimitKeyPrefix,
   RateLimitStoreUnavailableError,
   REDIS_STORE_ERROR_CODES,

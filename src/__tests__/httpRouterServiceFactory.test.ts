@@ -127,6 +127,20 @@ describe('httpRouterServiceFactory options', () => {
     }
   });
 
+  it('refuses a mount path that does not start with a slash, naming the plugin', async () => {
+    await expect(
+      startTestBackend({
+        features: [
+          httpRouterServiceFactory({ getPath: id => `api/${id}` }),
+          ...TEST_AUTH_SERVICES,
+          createExamplePlugin(),
+        ],
+      }),
+    ).rejects.toThrow(
+      "expected getPath('example') to return a path starting with '/', got \"api/example\"",
+    );
+  });
+
   it('lists the opened paths once the plugin has started', async () => {
     const logger = mockServices.rootLogger.mock();
     const messages: string[] = [];

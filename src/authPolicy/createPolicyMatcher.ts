@@ -1,8 +1,5 @@
+import { ASCII_ONLY } from './splitLiteralPrefix';
 import type { AuthPolicyAccess, AuthPolicyLookup, CompiledPolicyPath } from './types';
-
-/** Matches a string made only of ASCII characters. */
-// eslint-disable-next-line no-control-regex -- the range is the point: it classifies raw characters
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /** The tails of one access kind hanging off one trie node. */
 interface TailSet {

@@ -1,6 +1,10 @@
-/** Matches a string made only of ASCII characters. */
+/**
+ * Matches a string made only of ASCII characters: the segments that lower-casing folds exactly as the `i` flag.
+ *
+ * @internal
+ */
 // eslint-disable-next-line no-control-regex -- the range is the point: it classifies raw characters
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
+export const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /**
  * Splits the literal start of a policy path into whole segments that a trie can index.

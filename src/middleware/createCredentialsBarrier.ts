@@ -4,6 +4,7 @@ import type {
   LoggerService,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
+import { AuthenticationError } from '@backstage/errors';
 import type { RequestHandler } from 'express';
 import { createAuthPolicyRegistry } from '../authPolicy';
 import type { AuthPolicy } from '../authPolicy';
@@ -60,11 +61,15 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => registry.add(policy);
   const authPolicies = () => registry.list();
 
-  const disabled = config.getOptional(DISABLE_CONFIG_KEY);
-  if (disabled !== undefined && typeof disabled !== 'boolean') {
+  let disabled: boolean | undefined;
+  try {
+    // Read as upstream reads it, so that `${ENV_VAR}` substitutions such as 'true' keep working.
+    disabled = config.getOptionalBoolean(DISABLE_CONFIG_KEY);
+  } catch (error) {
     throw new HttpRouterConfigError(
       DISABLE_CONFIG_KEY,
-      `expected true or false, got ${describeValue(disabled)}`,
+      `expected true or false, got ${describeValue(config.getOptional(DISABLE_CONFIG_KEY))}`,
+      { cause: error },
     );
   }
   if (disabled) {
@@ -89,7 +94,11 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
         allow: ['user', 'service'],
         allowLimitedAccess: access === 'user-cookie',
       })
-      .then(() => next(), next);
+      // A rejection without a reason must still refuse the request: `next(undefined)` would let it through.
+      .then(
+        () => next(),
+        (error: unknown) => next(error ?? new AuthenticationError('Missing credentials')),
+      );
   };
 
   return { middleware, addAuthPolicy, authPolicies };

@@ -75,7 +75,9 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
 
   const hideInternals = (error: Error): Error => {
     const logId = randomBytes(10).toString('hex');
-    errorLogger.error(`Filtered internal error with logId=${logId} from response`, error);
+    errorLogger
+      .child({ logId })
+      .error(`Filtered internal error with logId=${logId} from response`, error);
     const replacement = new Error(`An internal error occurred logId=${logId}`);
     delete replacement.stack;
     return replacement;

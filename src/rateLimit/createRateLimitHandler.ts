@@ -10,6 +10,9 @@ import type { RateLimitOptions } from './types';
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
 const IPV6_SUBNET = 56;
 
+/** The key of requests whose client address is unknown. */
+const UNKNOWN_CLIENT_KEY = 'unknown-client';
+
 /** How many client addresses (and partition keys) are remembered before a cache starts again. */
 const CLIENT_CACHE_SIZE = 10_000;
 
@@ -79,7 +82,10 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
   const partitionKeyOf = createBoundedCache(CLIENT_CACHE_SIZE, toPartitionKey);
   const countsOutcome = skipSuccessfulRequests || skipFailedRequests;
 
-  store.init?.({ windowMs } as Options);
+  // A custom store may initialise asynchronously; its failure is logged rather than left unhandled.
+  Promise.resolve(store.init?.({ windowMs } as Options)).catch(error =>
+    logger?.error(`Rate limiter '${policyName}' could not initialise its store`, toError(error)),
+  );
 
   const setHeaders = (res: Response, info: RateLimitInfo) => {
     if (res.headersSent) {
@@ -147,9 +153,10 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
   };
 
   return function rateLimitMiddleware(req, res, next) {
+    // A request without an address (its socket already gone) is still counted, under one shared key, so that no
+    // request escapes the limit; upstream counts those under an empty key too.
     const ip = req.ip;
-    // A request without an address has lost its socket; nobody is left to answer or to count.
-    const key = ip === undefined ? null : clientOf(ip);
+    const key = ip === undefined ? UNKNOWN_CLIENT_KEY : clientOf(ip);
     if (key === null) {
       next();
       return;
@@ -169,37 +176,40 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
       onStoreError(res, next, error);
       return;
     }
-    counting.then(
-      ({ totalHits, resetTime }) => {
-        const info: RateLimitInfo = {
-          limit,
-          used: totalHits,
-          remaining: Math.max(limit - totalHits, 0),
-          resetTime,
-          key,
-        };
-        (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
-        setHeaders(res, info);
-        if (countsOutcome) {
-          uncountWhenSkipped(res, key, resetTime);
-        }
-        if (totalHits <= limit) {
-          next();
-          return;
-        }
-        const retryAfterSeconds = secondsUntil(resetTime, windowMs);
-        if (!res.headersSent) {
-          res.setHeader('Retry-After', String(retryAfterSeconds));
-        }
-        next(
-          new TooManyRequestsError(
-            `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
-            { retryAfterSeconds },
-          ),
-        );
-      },
-      error => onStoreError(res, next, error),
-    );
+    counting
+      .then(
+        ({ totalHits, resetTime }) => {
+          const info: RateLimitInfo = {
+            limit,
+            used: totalHits,
+            remaining: Math.max(limit - totalHits, 0),
+            resetTime,
+            key,
+          };
+          (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
+          setHeaders(res, info);
+          if (countsOutcome) {
+            uncountWhenSkipped(res, key, resetTime);
+          }
+          if (totalHits <= limit) {
+            next();
+            return;
+          }
+          const retryAfterSeconds = secondsUntil(resetTime, windowMs);
+          if (!res.headersSent) {
+            res.setHeader('Retry-After', String(retryAfterSeconds));
+          }
+          next(
+            new TooManyRequestsError(
+              `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
+              { retryAfterSeconds },
+            ),
+          );
+        },
+        error => onStoreError(res, next, error),
+      )
+      // Whatever goes wrong past the count still answers the request.
+      .catch(next);
   };
 }
 

@@ -13,6 +13,9 @@ import { withTimeout } from './redis/withTimeout';
 
 /** How long a request may wait for Redis by default, in milliseconds. */
 const DEFAULT_TIMEOUT_MS = 100;
+
+/** The longest delay `setTimeout` and `setInterval` accept. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** The `Retry-After` of a request refused while Redis is down, by default, in seconds. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /**
@@ -58,7 +61,9 @@ class RedisRateLimitStore implements Store {
   }
 
   init(options: Options): void {
-    this.#memory.init(options);
+    // The fallback's clean-up runs on setInterval, which fires every millisecond for a delay beyond 2^31-1 ms;
+    // a window that long (Redis has no such limit) gets a fallback that forgets a little early instead.
+    this.#memory.init({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
     // rate-limit-redis's own init loads its scripts and keeps the promises; when Redis is down at start-up those
     // stay rejected and every later call fails with them. Scripts are loaded on first use instead.
     this.#redis.windowMs = options.windowMs;
@@ -175,8 +180,8 @@ class RedisRateLimitStore implements Store {
  * one budget per client.
  *
  * @remarks
- * Built on rate-limit-redis over one ioredis client per `connection` per process, shared by every store (see
- * {@link closeRedisRateLimitClients}). Counters are kept under `prefix` and expire with their window.
+ * Built on rate-limit-redis over one ioredis client per `connection` (and timeout) per process, shared by every
+ * store and closed when the last of them shuts down. Counters are kept under `prefix` and expire with their window.
  *
  * No request waits for Redis longer than `timeoutMs`. While Redis cannot answer (down, restarting, hanging, wrong
  * URL or password), the store counts in an in-memory store with the same window on this instance, or, with

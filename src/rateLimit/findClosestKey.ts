@@ -22,7 +22,8 @@ export function editDistance(a: string, b: string): number {
  * Picks the known key nearest to an unknown one, for "did you mean" hints.
  *
  * @remarks
- * Ties go to the key listed first. Returns `undefined` only when `known` is empty.
+ * Ties go to the key listed first. Returns `undefined` when no known key is near enough to be a likely typo:
+ * more edits away than a third of the longer name (at least 2), so that an unrelated key gets no misleading hint.
  *
  * @internal
  */
@@ -35,6 +36,12 @@ export function findClosestKey(unknown: string, known: readonly string[]): strin
       best = candidate;
       bestDistance = distance;
     }
+  }
+  if (
+    best === undefined ||
+    bestDistance > Math.max(2, Math.floor(Math.max(unknown.length, best.length) / 3))
+  ) {
+    return undefined;
   }
   return best;
 }

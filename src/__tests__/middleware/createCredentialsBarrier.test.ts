@@ -126,7 +126,7 @@ describe('createCredentialsBarrier', () => {
 
   it('fails at creation when dangerouslyDisableDefaultAuthPolicy is not a boolean', () => {
     expect(() =>
-      setup({ backend: { auth: { dangerouslyDisableDefaultAuthPolicy: 'yes' } } }),
+      setup({ backend: { auth: { dangerouslyDisableDefaultAuthPolicy: 'maybe' } } }),
     ).toThrow(
       expect.objectContaining({
         code: 'ERR_HTTP_ROUTER_CONFIG',

@@ -17,6 +17,7 @@ function setup(thrown: unknown, options: { showStackTraces?: boolean } = {}) {
   const logger = mockServices.logger.mock();
   const errorLogger = mockServices.logger.mock();
   logger.child.mockReturnValue(errorLogger);
+  errorLogger.child.mockReturnValue(errorLogger);
   const app = express();
   app.get('/fail', () => {
     throw thrown;
@@ -86,8 +87,10 @@ describe('createErrorHandler', () => {
     expect(res.status).toBe(500);
     expect(res.body.error.message).toMatch(/^An internal error occurred logId=[0-9a-f]{20}$/);
     expect(JSON.stringify(res.body)).not.toContain('secrets');
+    const logId = /logId=([0-9a-f]{20})$/.exec(res.body.error.message)?.[1];
+    expect(errorLogger.child).toHaveBeenCalledWith({ logId });
     expect(errorLogger.error).toHaveBeenCalledWith(
-      expect.stringMatching(/^Filtered internal error with logId=/),
+      `Filtered internal error with logId=${logId} from response`,
       expect.any(Error),
     );
   });

@@ -128,17 +128,31 @@ describe('createHandlerChain', () => {
   });
 
   it('runs each request through its own position in the chain', async () => {
+    let releaseSlow: () => void = () => undefined;
+    let markSlowArrived: () => void = () => undefined;
+    const slowArrived = new Promise<void>(resolve => {
+      markSlowArrived = resolve;
+    });
     const { app } = setup([
-      (req, _res, next) => setTimeout(next, req.path === '/slow' ? 30 : 0),
+      (req, _res, next) => {
+        if (req.path === '/slow') {
+          releaseSlow = next;
+          markSlowArrived();
+        } else {
+          next();
+        }
+      },
       (req, res) => {
         res.json({ path: req.path });
       },
     ]);
-    const [slow, fast] = await Promise.all([
-      request(app).get('/api/p/slow'),
-      request(app).get('/api/p/fast'),
-    ]);
-    expect(slow.body).toEqual({ path: '/slow' });
+    const slow = request(app)
+      .get('/api/p/slow')
+      .then(res => res);
+    await slowArrived;
+    const fast = await request(app).get('/api/p/fast');
     expect(fast.body).toEqual({ path: '/fast' });
+    releaseSlow();
+    expect((await slow).body).toEqual({ path: '/slow' });
   });
 });

@@ -16,15 +16,19 @@ async function setup(config: JsonObject = {}) {
     lifecycle,
   });
   let arrivals = 0;
+  let served = 0;
   const waiters: Array<() => void> = [];
+  const closed: Array<Promise<unknown>> = [];
   const app = createTestApp(
-    (_req, _res, next) => {
+    (_req, res, next) => {
       arrivals += 1;
+      closed.push(once(res, 'close'));
       waiters.splice(0).forEach(wake => wake());
       next();
     },
     gate,
     (_req, res) => {
+      served += 1;
       res.json({ ok: true });
     },
   );
@@ -36,7 +40,7 @@ async function setup(config: JsonObject = {}) {
       const check = () => (arrivals >= count ? resolve() : waiters.push(check));
       check();
     });
-  return { url, server, arrived, startup, shutdown };
+  return { url, server, arrived, startup, shutdown, closed, served: () => served };
 }
 
 describe('createLifecycleMiddleware', () => {
@@ -127,6 +131,22 @@ describe('createLifecycleMiddleware', () => {
     const late = await request(url).get('/');
     expect(late.status).toBe(503);
     expect(late.headers['retry-after']).toBe('5');
+  });
+
+  it('forgets a waiting request whose client disconnects', async () => {
+    const { url, server, arrived, startup, closed, served } = await setup();
+    cleanup.push(() => server.close());
+
+    const client = http.get(url);
+    client.on('error', () => undefined);
+    await arrived(1);
+    client.destroy();
+    await closed[0];
+    await startup();
+
+    expect(served()).toBe(0);
+    expect((await request(url).get('/')).status).toBe(200);
+    expect(served()).toBe(1);
   });
 
   it('turns requests away after shutdown even when it started', async () => {

@@ -137,6 +137,21 @@ describe('createRateLimitHandler', () => {
     }
   });
 
+  it('counts requests whose client address is unknown under one shared key', async () => {
+    const options: RateLimitOptions = { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] };
+    const limiter = createRateLimitHandler({ options, store: new MemoryStore() });
+    const app = createTestApp(
+      (req, _res, next) => {
+        // The address express reports once the socket is gone.
+        Object.defineProperty(req, 'ip', { value: undefined });
+        next();
+      },
+      limiter,
+      routes(),
+    );
+    expect(await hit(app, 3)).toEqual([200, 200, 429]);
+  });
+
   it('refuses the request over the limit with 429, Retry-After and the Backstage error body', async () => {
     const { app } = setup();
     expect(await hit(app, 3)).toEqual([200, 200, 200]);

@@ -27,6 +27,13 @@ describe('findClosestKey', () => {
     expect(findClosestKey(unknown, known)).toBe(expected);
   });
 
+  it.each([['color'], ['plugins2x'], ['x']])(
+    'suggests nothing for the unrelated key %s',
+    unknown => {
+      expect(findClosestKey(unknown, known)).toBeUndefined();
+    },
+  );
+
   it('has nothing to suggest from no keys', () => {
     expect(findClosestKey('window', [])).toBeUndefined();
   });

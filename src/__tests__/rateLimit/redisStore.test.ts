@@ -1,4 +1,4 @@
-import { MemoryStore, type Store } from 'express-rate-limit';
+import { MemoryStore, type Options, type Store } from 'express-rate-limit';
 import request from 'supertest';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { REDIS_STORE_ERROR_CODES } from '../../rateLimit/redis/errors';
@@ -58,6 +58,20 @@ describe('createRedisRateLimitStore', () => {
       await store.resetKey('client-a');
       expect(await sendRequests(app, 'client-a', 1)).toEqual([200]);
     });
+  });
+
+  it('keeps the fallback clean-up timer within range for a window longer than a timer can wait', async () => {
+    // Beyond 2^31-1 ms Node replaces the delay by 1 ms: the clean-up would then run a thousand times a second.
+    const setIntervalSpy = jest.spyOn(global, 'setInterval');
+    try {
+      const store = createRedisRateLimitStore({ connection: redis.url, prefix: freshPrefix() });
+      store.init?.({ windowMs: 30 * 24 * 3600 * 1000 } as Options);
+      const delays = setIntervalSpy.mock.calls.map(([, delay]) => delay);
+      expect(delays).toEqual([2 ** 31 - 1]);
+      await store.shutdown?.();
+    } finally {
+      setIntervalSpy.mockRestore();
+    }
   });
 
   it('shares one budget between two apps, as two backend instances would', async () => {

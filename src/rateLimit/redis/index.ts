@@ -1,4 +1,3 @@
-export { closeRedisRateLimitClients } from './redisConnectionRegistry';
 export { getRateLimitKeyPrefix } from './getRateLimitKeyPrefix';
 export {
   REDIS_STORE_ERROR_CODES,

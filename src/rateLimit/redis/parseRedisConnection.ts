@@ -17,7 +17,9 @@ interface ParsedNode {
 
 /** Masks the password of a URL-like string that may not parse, so that error messages never show it. */
 function maskPassword(value: string): string {
-  return value.replace(/^([^:/]*:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+  // Everything up to the last `@` is masked, user name included: a password may hold `/`, `:` or `@`, which
+  // would end a narrower pattern early and print the rest of the password.
+  return value.replace(/^([^:/]*:\/\/)[^]*@/, '$1***@');
 }
 
 function parseNodeUrl(input: unknown, option: string): ParsedNode {

@@ -67,8 +67,9 @@ function openEntry(
  *
  * @remarks
  * Every plugin's store and the all-plugins store on the same Redis share one client, so a backend opens one
- * connection per Redis (per node in a cluster) rather than one per plugin. The first caller's `commandTimeoutMs`
- * and `logger` are the ones the shared client uses. An unusable `connection` is logged once, as an outage that
+ * connection per Redis (per node in a cluster) rather than one per plugin. Stores with another `commandTimeoutMs`
+ * get a client of their own, so that each store's timeout holds; the first caller's `logger` reports the shared
+ * client's outages. The client closes when its last store gives it back. An unusable `connection` is logged once, as an outage that
  * never ends.
  *
  * @internal
@@ -79,7 +80,7 @@ export function acquireRedisConnection(options: {
   logger?: LoggerService;
 }): RedisConnectionLease {
   const { connection, commandTimeoutMs, logger } = options;
-  const key = JSON.stringify(connection);
+  const key = JSON.stringify([connection, commandTimeoutMs]);
   let entry = entries.get(key);
   if (!entry) {
     entry = openEntry(connection, commandTimeoutMs, logger);
@@ -106,13 +107,14 @@ export function acquireRedisConnection(options: {
 }
 
 /**
- * Closes every Redis client that rate-limit stores opened in this process.
+ * Closes every Redis client that rate-limit stores opened in this process, whoever holds them.
  *
  * @remarks
- * Call it once, from the root lifecycle's shutdown hook, so that open sockets and reconnection timers do not
- * keep the process alive. Stores still in use afterwards count in memory (or fail closed) as if Redis were down.
+ * For tests that must leave no socket open whatever happened. Not for a backend: several backends may share the
+ * process, and stores still in use afterwards would count in memory (or fail closed) for good. Stores give their
+ * share back on `shutdown()`, which each limiter's lifecycle hook calls.
  *
- * @public
+ * @internal
  */
 export async function closeRedisRateLimitClients(): Promise<void> {
   const open = [...entries.values()];

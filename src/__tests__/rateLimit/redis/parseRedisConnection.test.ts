@@ -64,7 +64,8 @@ describe('parseRedisConnection', () => {
     [['redis://a:7000/1'], 'connection', /only has database 0/],
     [['redis://a:7000', 'rediss://b:7000'], 'connection', /same scheme/],
     [['redis://:x@a:7000', 'redis://:y@b:7000'], 'connection', /same password/],
-    ['redis://:x@a:7000?tls=1', 'connection', /'redis:\/\/:\*\*\*@a:7000\?tls=1' has a query/],
+    ['redis://:x@a:7000?tls=1', 'connection', /'redis:\/\/\*\*\*@a:7000\?tls=1' has a query/],
+    ['redis://:x/secret@a:7000', 'connection', /'redis:\/\/\*\*\*@a:7000'/],
   ])('rejects %j, naming %s', (connection, option, message) => {
     let thrown: unknown;
     try {
@@ -74,6 +75,6 @@ describe('parseRedisConnection', () => {
     }
     expect(thrown).toMatchObject({ code: REDIS_STORE_ERROR_CODES.option, option });
     expect((thrown as Error).message).toMatch(message);
-    expect((thrown as Error).message).not.toMatch(/:x@|:y@/);
+    expect((thrown as Error).message).not.toMatch(/:x@|:y@|secret/);
   });
 });
