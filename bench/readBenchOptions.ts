@@ -1,10 +1,10 @@
 /** How a bench run is shaped; see bench/README.md for the variables. */
 export interface BenchOptions {
-  /** Seconds per measured autocannon run. Defaults to 1.5. */
+  /** Seconds per measured autocannon run (autocannon rounds it up to whole seconds). Defaults to 1. */
   durationS: number;
   /** Seconds of unmeasured load per variant before its first round. Defaults to 1. */
   warmupS: number;
-  /** Interleaved rounds per scenario. Defaults to 4. */
+  /** Interleaved rounds per scenario. Defaults to 5. */
   rounds: number;
   /** Concurrent autocannon connections. Defaults to 10. */
   connections: number;
@@ -18,10 +18,11 @@ export interface BenchOptions {
 
 const DEFAULTS = {
   // Several short rounds rather than a few long ones: on a shared two-core machine the median shrugs
-  // off a bad round. Five rounds took five minutes; four keep the run under that.
-  BENCH_DURATION_S: 1.5,
+  // off a bad round. autocannon stops at its next one-second sample, so a run lasts whole seconds: 1.5 s
+  // took 2 s, and four such rounds ran for 4 min 57 s over all 32 variants. Five rounds of 1 s take about 4.5.
+  BENCH_DURATION_S: 1,
   BENCH_WARMUP_S: 1,
-  BENCH_ROUNDS: 4,
+  BENCH_ROUNDS: 5,
   BENCH_CONNECTIONS: 10,
 };
 
