@@ -9,6 +9,10 @@ export const ERROR_CODES = {
   config: 'ERR_HTTP_ROUTER_CONFIG',
   /** An auth policy passed to `addAuthPolicy` is invalid. */
   authPolicy: 'ERR_HTTP_ROUTER_AUTH_POLICY',
+  /** An option given to `createRedisRateLimitStore` cannot be used. */
+  redisStoreOption: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
+  /** The rate-limit store could not count a request and fails closed (`passOnStoreError: false`). */
+  rateLimitStoreUnavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
 } as const;
 
 /**

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './freePort';
 
 const execFileAsync = promisify(execFile);
 
@@ -73,21 +74,6 @@ function assertRedisInstalled(): void {
   }
 }
 
-/** Asks the kernel for a free loopback port by listening on port 0. */
-export async function findFreePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>(resolve => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') {
-    throw new Error(`Expected a TCP address when looking for a free port, got ${String(address)}`);
-  }
-  return address.port;
-}
-
 /** Resolves when something answers a RESP `PING` on the port; a NOAUTH error counts as an answer. */
 function pingOnce(port: number): Promise<boolean> {
   return new Promise(resolve => {
@@ -154,7 +140,7 @@ export async function startRedisServer(
 ): Promise<RedisServerHandle> {
   assertRedisInstalled();
   const { password, args = [] } = options;
-  const port = options.port ?? (await findFreePort());
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), `redis-${port}-`));
   const serverArgs = [
     '--port', String(port),
@@ -233,9 +219,9 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const nodes: RedisServerHandle[] = [];
   try {
     for (let i = 0; i < 3; i++) {
-      const port = await findFreePort();
+      const port = await freePort();
       // The bus port defaults to port + 10000, which may be taken or out of range, so pick one too.
-      const busPort = await findFreePort();
+      const busPort = await freePort();
       nodes.push(
         await startRedisServer({
           port,

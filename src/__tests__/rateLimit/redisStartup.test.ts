@@ -1,7 +1,8 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { findFreePort, type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { freePort } from '../helpers/freePort';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { createLimitedApp, sendRequests } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
@@ -20,7 +21,7 @@ describe('the Redis rate-limit store at start-up', () => {
   });
 
   it('serves while Redis is down at boot, limiting in memory, and counts in Redis once it comes up', async () => {
-    const port = await findFreePort();
+    const port = await freePort();
     const app = createLimitedApp({
       store: createRedisRateLimitStore({
         connection: `redis://127.0.0.1:${port}`,

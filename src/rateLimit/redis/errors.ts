@@ -1,16 +1,16 @@
 import { ServiceUnavailableError } from '@backstage/errors';
+import { ERROR_CODES } from '../../errors';
 
 /**
- * Stable codes of the errors raised by the Redis rate-limit store, so that callers and tests can tell them apart
- * without parsing messages.
+ * The codes of the Redis rate-limit store's errors, under short names; the same values as in {@link ERROR_CODES}.
  *
  * @public
  */
 export const REDIS_STORE_ERROR_CODES = {
   /** An option of {@link createRedisRateLimitStore}, such as `connection` or `timeoutMs`, cannot be used. */
-  option: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
+  option: ERROR_CODES.redisStoreOption,
   /** Redis could not count a request and the store fails closed (`passOnStoreError: false`). */
-  unavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
+  unavailable: ERROR_CODES.rateLimitStoreUnavailable,
 } as const;
 
 /**
