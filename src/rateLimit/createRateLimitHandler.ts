@@ -98,8 +98,8 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
       res.setHeader('X-RateLimit-Reset', String(Math.ceil(info.resetTime.getTime() / 1000)));
     }
     // Appended, so that the all-plugins limiter and a plugin's limiter both show on one response.
-    res.append('RateLimit', `"${policyName}"; r=${info.remaining}; t=${resetSeconds}`);
-    res.append('RateLimit-Policy', `${policyPrefix}${partitionKeyOf(info.key)}:`);
+    appendHeader(res, 'RateLimit', `"${policyName}"; r=${info.remaining}; t=${resetSeconds}`);
+    appendHeader(res, 'RateLimit-Policy', `${policyPrefix}${partitionKeyOf(info.key)}:`);
   };
 
   const uncountWhenSkipped = (res: Response, key: string, resetTime: Date | undefined) => {
@@ -152,6 +152,39 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     next(new ServiceUnavailableError('Rate limiting is unavailable; try again later'));
   };
 
+  /** Records a counted request and returns the error that refuses it, or `undefined` to let it through. */
+  const count = (
+    req: Request,
+    res: Response,
+    key: string,
+    totalHits: number,
+    resetTime: Date | undefined,
+  ): TooManyRequestsError | undefined => {
+    const info: RateLimitInfo = {
+      limit,
+      used: totalHits,
+      remaining: Math.max(limit - totalHits, 0),
+      resetTime,
+      key,
+    };
+    (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
+    setHeaders(res, info);
+    if (countsOutcome) {
+      uncountWhenSkipped(res, key, resetTime);
+    }
+    if (totalHits <= limit) {
+      return undefined;
+    }
+    const retryAfterSeconds = secondsUntil(resetTime, windowMs);
+    if (!res.headersSent) {
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+    }
+    return new TooManyRequestsError(
+      `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
+      { retryAfterSeconds },
+    );
+  };
+
   return function rateLimitMiddleware(req, res, next) {
     // A request without an address (its socket already gone) is still counted, under one shared key, so that no
     // request escapes the limit; upstream counts those under an empty key too.
@@ -179,38 +212,32 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     counting
       .then(
         ({ totalHits, resetTime }) => {
-          const info: RateLimitInfo = {
-            limit,
-            used: totalHits,
-            remaining: Math.max(limit - totalHits, 0),
-            resetTime,
-            key,
-          };
-          (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
-          setHeaders(res, info);
-          if (countsOutcome) {
-            uncountWhenSkipped(res, key, resetTime);
+          let refusal: unknown;
+          try {
+            refusal = count(req, res, key, totalHits, resetTime);
+          } catch (error) {
+            refusal = error;
           }
-          if (totalHits <= limit) {
-            next();
-            return;
-          }
-          const retryAfterSeconds = secondsUntil(resetTime, windowMs);
-          if (!res.headersSent) {
-            res.setHeader('Retry-After', String(retryAfterSeconds));
-          }
-          next(
-            new TooManyRequestsError(
-              `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
-              { retryAfterSeconds },
-            ),
-          );
+          // Outside the try: what runs after the limiter must not be mistaken for the limiter's own failure.
+          next(refusal);
         },
         error => onStoreError(res, next, error),
       )
-      // Whatever goes wrong past the count still answers the request.
-      .catch(next);
+      // next() has already been called; a throw from further down only needs to be seen, not answered twice.
+      .catch(error =>
+        logger?.error(`Rate limiter '${policyName}': a later handler threw`, toError(error)),
+      );
   };
+}
+
+/** Adds a value to a header that another limiter may have set already, as express's `res.append` does. */
+function appendHeader(res: Response, name: string, value: string): void {
+  const previous = res.getHeader(name);
+  if (previous === undefined) {
+    res.setHeader(name, value);
+  } else {
+    res.setHeader(name, ([] as string[]).concat(previous as string | string[], value));
+  }
 }
 
 /** Whole seconds until `resetTime`, or the whole window when the store does not say. */
