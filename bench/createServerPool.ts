@@ -21,6 +21,8 @@ export interface ServerPool {
   start(key: string, spec: ServerSpec): Promise<number>;
   /** Stops a server that {@link ServerPool.start} started. */
   stop(key: string, kind: ServerKind): Promise<void>;
+  /** The CPU time, in microseconds, that a kind's child has used so far. */
+  cpuUs(kind: ServerKind): Promise<number>;
   /** Stops every server and lets every child exit. */
   close(): Promise<void>;
 }
@@ -108,6 +110,13 @@ export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
       if (children.has(kind)) {
         await ask(kind, key, child => child.send({ type: 'stop', key }));
       }
+    },
+    async cpuUs(kind) {
+      const reply = await ask(kind, 'cpu', child => child.send({ type: 'cpu', key: 'cpu' }));
+      if (reply.type !== 'cpu') {
+        throw new Error(reply.type === 'failed' ? reply.message : `unexpected reply ${reply.type}`);
+      }
+      return reply.userUs + reply.systemUs;
     },
     async close() {
       await Promise.all(

@@ -90,6 +90,16 @@ export function evaluateTargets(results: readonly VariantResult[]): TargetResult
       };
     }
     const ratio = top.medianReqPerSec! / bottom.medianReqPerSec!;
-    return { description, threshold, ratio, status: ratio >= threshold ? 'holds' : 'misses' };
+    const cpuRatio =
+      top.medianCpuUsPerRequest && bottom.medianCpuUsPerRequest
+        ? bottom.medianCpuUsPerRequest / top.medianCpuUsPerRequest
+        : undefined;
+    return {
+      description,
+      threshold,
+      ratio,
+      cpuRatio,
+      status: ratio >= threshold ? 'holds' : 'misses',
+    };
   });
 }

@@ -100,12 +100,17 @@ async function runScenario(
   }
   for (let round = 1; round <= options.rounds; round++) {
     for (const { port, variant, result } of measurable()) {
+      // The child hosts only idle servers besides the one under load, so its CPU time is this run's cost.
+      const cpuBefore = await pool.cpuUs(variant.server.kind);
       const measured = await runAutocannon({
         port: port!,
         request: variant.request,
         durationS: options.durationS,
         connections: options.connections,
       });
+      const cpuAfter = await pool.cpuUs(variant.server.kind);
+      measured.cpuUsPerRequest =
+        measured.requests > 0 ? (cpuAfter - cpuBefore) / measured.requests : undefined;
       result.rounds.push(measured);
       result.unavailable = unexpectedStatuses(variant, measured);
       log(
@@ -125,6 +130,9 @@ async function runScenario(
     if (!result.unavailable) {
       result.medianReqPerSec = median(result.rounds.map(r => r.reqPerSec));
       result.medianP99Ms = median(result.rounds.map(r => r.p99Ms));
+      result.medianCpuUsPerRequest = median(
+        result.rounds.flatMap(r => (r.cpuUsPerRequest === undefined ? [] : [r.cpuUsPerRequest])),
+      );
     }
   }
   return live.map(entry => entry.result);

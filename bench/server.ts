@@ -36,6 +36,11 @@ async function handle(command: ChildCommand) {
       reply({ type: 'stopped', key: command.key });
       return;
     }
+    case 'cpu': {
+      const { user, system } = process.cpuUsage();
+      reply({ type: 'cpu', key: command.key, userUs: user, systemUs: system });
+      return;
+    }
     case 'exit': {
       await Promise.all([...servers.values()].map(server => server.stop().catch(() => undefined)));
       process.exit(0);

@@ -62,17 +62,21 @@ export interface Scenario {
 export type ChildCommand =
   | { type: 'start'; key: string; spec: ServerSpec }
   | { type: 'stop'; key: string }
+  | { type: 'cpu'; key: string }
   | { type: 'exit' };
 
 /** What a server child answers. */
 export type ChildReply =
   | { type: 'started'; key: string; port: number }
   | { type: 'stopped'; key: string }
+  | { type: 'cpu'; key: string; userUs: number; systemUs: number }
   | { type: 'failed'; key: string; message: string };
 
 /** One autocannon run against one variant. */
 export interface RoundResult {
   reqPerSec: number;
+  /** CPU time (user + system) the server child spent per response during the run, in microseconds. */
+  cpuUsPerRequest?: number;
   p99Ms: number;
   requests: number;
   /** Responses by status code. */
@@ -89,6 +93,7 @@ export interface VariantResult {
   rounds: RoundResult[];
   medianReqPerSec?: number;
   medianP99Ms?: number;
+  medianCpuUsPerRequest?: number;
   /** Set when the variant was not measured, or its responses were not the expected ones. */
   unavailable?: string;
 }
@@ -99,6 +104,11 @@ export interface TargetResult {
   /** The lowest ratio that still holds. */
   threshold: number;
   ratio?: number;
+  /**
+   * The same ratio from the server's CPU time per request (denominator's over numerator's): what the req/s ratio
+   * would be if the server were the only thing running. Not what the target is judged on.
+   */
+  cpuRatio?: number;
   status: 'holds' | 'misses' | 'not available';
   /** Why the target could not be evaluated. */
   reason?: string;
