@@ -32,6 +32,12 @@ export interface RateLimitHandlerOptions {
   logger?: LoggerService;
 }
 
+/** A client address as the limiter counts it: its store key and its `RateLimit-Policy` header value. */
+interface Client {
+  key: string;
+  policyHeader: string;
+}
+
 /** What the limiter leaves on `req.rateLimit`, as express-rate-limit does. */
 interface RateLimitInfo {
   limit: number;
@@ -72,14 +78,21 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
   const { windowMs, limit, passOnStoreError, skipSuccessfulRequests, skipFailedRequests } = options;
   const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const isAllowed = createIpAllowList(options.ipAllowList);
-  // Parsing an address for the allow list and its /56 key costs microseconds; a client sends many requests.
-  const clientOf = createBoundedCache(CLIENT_CACHE_SIZE, (ip: string) =>
-    isAllowed(ip) ? null : ipKeyGenerator(ip, IPV6_SUBNET),
-  );
-  const warnOnce = createWarnOnce(logger);
   const limitHeader = String(limit);
   const policyPrefix = `"${policyName}"; q=${limit}; w=${Math.ceil(windowMs / 1000)}; pk=:`;
-  const partitionKeyOf = createBoundedCache(CLIENT_CACHE_SIZE, toPartitionKey);
+  const toClient = (key: string): Client => ({
+    key,
+    policyHeader: `${policyPrefix}${toPartitionKey(key)}:`,
+  });
+  // Parsing an address for the allow list and its /56 key, and hashing the key for the draft 8 partition key,
+  // cost microseconds; a client sends many requests, so all three are worked out once per address.
+  const clientOf = createBoundedCache(CLIENT_CACHE_SIZE, (ip: string) =>
+    isAllowed(ip) ? null : toClient(ipKeyGenerator(ip, IPV6_SUBNET)),
+  );
+  // A request without an address (its socket already gone) is still counted, under one shared key, so that no
+  // request escapes the limit; upstream counts those under an empty key too.
+  const unknownClient = toClient(UNKNOWN_CLIENT_KEY);
+  let warnedAboutForwardedFor = false;
   const countsOutcome = skipSuccessfulRequests || skipFailedRequests;
 
   // A custom store may initialise asynchronously; its failure is logged rather than left unhandled.
@@ -87,7 +100,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     logger?.error(`Rate limiter '${policyName}' could not initialise its store`, toError(error)),
   );
 
-  const setHeaders = (res: Response, info: RateLimitInfo) => {
+  const setHeaders = (res: Response, info: RateLimitInfo, client: Client) => {
     if (res.headersSent) {
       return;
     }
@@ -99,7 +112,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     }
     // Appended, so that the all-plugins limiter and a plugin's limiter both show on one response.
     appendHeader(res, 'RateLimit', `"${policyName}"; r=${info.remaining}; t=${resetSeconds}`);
-    appendHeader(res, 'RateLimit-Policy', `${policyPrefix}${partitionKeyOf(info.key)}:`);
+    appendHeader(res, 'RateLimit-Policy', client.policyHeader);
   };
 
   const uncountWhenSkipped = (res: Response, key: string, resetTime: Date | undefined) => {
@@ -156,7 +169,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
   const count = (
     req: Request,
     res: Response,
-    key: string,
+    client: Client,
     totalHits: number,
     resetTime: Date | undefined,
   ): TooManyRequestsError | undefined => {
@@ -165,12 +178,12 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
       used: totalHits,
       remaining: Math.max(limit - totalHits, 0),
       resetTime,
-      key,
+      key: client.key,
     };
     (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
-    setHeaders(res, info);
+    setHeaders(res, info, client);
     if (countsOutcome) {
-      uncountWhenSkipped(res, key, resetTime);
+      uncountWhenSkipped(res, client.key, resetTime);
     }
     if (totalHits <= limit) {
       return undefined;
@@ -186,17 +199,19 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
   };
 
   return function rateLimitMiddleware(req, res, next) {
-    // A request without an address (its socket already gone) is still counted, under one shared key, so that no
-    // request escapes the limit; upstream counts those under an empty key too.
     const ip = req.ip;
-    const key = ip === undefined ? UNKNOWN_CLIENT_KEY : clientOf(ip);
-    if (key === null) {
+    const client = ip === undefined ? unknownClient : clientOf(ip);
+    if (client === null) {
       next();
       return;
     }
-    if (req.headers['x-forwarded-for'] !== undefined && !req.app.get('trust proxy')) {
-      warnOnce(
-        'x-forwarded-for',
+    if (
+      !warnedAboutForwardedFor &&
+      req.headers['x-forwarded-for'] !== undefined &&
+      !req.app.get('trust proxy')
+    ) {
+      warnedAboutForwardedFor = true;
+      logger?.warn(
         `Rate limiter '${policyName}' saw an X-Forwarded-For header while express 'trust proxy' is off, so ` +
           'every client behind that proxy shares one limit. If the backend runs behind a proxy, set ' +
           'backend.trustProxy to the number of proxies or their addresses.',
@@ -204,7 +219,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     }
     let counting;
     try {
-      counting = Promise.resolve(store.increment(key));
+      counting = Promise.resolve(store.increment(client.key));
     } catch (error) {
       onStoreError(res, next, error);
       return;
@@ -214,7 +229,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
         ({ totalHits, resetTime }) => {
           let refusal: unknown;
           try {
-            refusal = count(req, res, key, totalHits, resetTime);
+            refusal = count(req, res, client, totalHits, resetTime);
           } catch (error) {
             refusal = error;
           }
@@ -266,15 +281,5 @@ function createBoundedCache<T>(size: number, compute: (input: string) => T): (in
     }
     cache.set(input, value);
     return value;
-  };
-}
-
-function createWarnOnce(logger: LoggerService | undefined): (id: string, message: string) => void {
-  const warned = new Set<string>();
-  return (id, message) => {
-    if (logger && !warned.has(id)) {
-      warned.add(id);
-      logger.warn(message);
-    }
   };
 }
