@@ -125,17 +125,18 @@ class RedisRateLimitStore implements Store {
     this.#probing ||= probing;
     let disconnected = false;
     try {
-      const result = await withTimeout(
-        (async () => {
-          if (firstAttempt) {
-            await firstAttempt;
+      // Only the first requests after start-up wait for the first connection attempt; later ones go straight on.
+      const attempt = firstAttempt
+        ? firstAttempt.then(() => {
             if (!connection.isReady()) {
               disconnected = true;
               throw new Error('Redis could not be reached at start-up');
             }
-          }
-          return viaRedis();
-        })(),
+            return viaRedis();
+          })
+        : viaRedis();
+      const result = await withTimeout(
+        attempt,
         this.#timeoutMs,
         () => new Error(`Redis did not answer within ${this.#timeoutMs} ms`),
       );
