@@ -5,7 +5,6 @@ import {
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import type { Handler } from 'express';
-import Router from 'express-promise-router';
 import { describeValue, HttpRouterConfigError } from './errors';
 import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
 import { createHandlerChain } from './middleware/createHandlerChain';
@@ -41,6 +40,23 @@ function readMountPath(getPath: (pluginId: string) => string, pluginId: string):
   return path;
 }
 
+/**
+ * The handlers `http.use(handler)` adds: one function, or (as express's `router.use` takes them) arrays of
+ * functions, nested to any depth. Anything else is refused at once, naming the plugin.
+ */
+function readHandlers(pluginId: string, handler: unknown): Handler[] {
+  const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
+  for (const item of handlers) {
+    if (typeof item !== 'function') {
+      throw new TypeError(
+        `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), ` +
+          `got ${describeValue(item)}`,
+      );
+    }
+  }
+  return handlers as Handler[];
+}
+
 function defaultGetPath(pluginId: string): string {
   return `/api/${pluginId}`;
 }
@@ -63,23 +79,20 @@ function createHttpRouterServiceFactory(
     },
     async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
       const pluginId = plugin.getId();
-      const pluginRoutes = Router();
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
 
-      // One handler runs the whole chain, instead of a router with a layer (and two nested routers) per step:
-      // same order and behaviour, fewer layers for every request to cross. Switched-off steps are left out.
+      // One handler runs the whole chain, the plugin's own handlers included, instead of a router with a layer
+      // (and two nested routers) per step and a router for the plugin's handlers: same order and behaviour, fewer
+      // layers for every request to cross. Switched-off steps are left out.
       const steps = [
         createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
         onlyUnderPath(AUTH_ROUTES_PREFIX, createAuthIntegrationRouter({ auth })),
         createLifecycleMiddleware({ config, lifecycle }),
         credentialsBarrier.middleware,
         onlyUnderPath(AUTH_ROUTES_PREFIX, createCookieAuthRefreshMiddleware({ auth, httpAuth })),
-        pluginRoutes,
       ].filter(step => step !== passThrough);
-      rootHttpRouter.use(
-        readMountPath(getPath, pluginId),
-        createHandlerChain(steps, createErrorHandler({ logger })),
-      );
+      const chain = createHandlerChain(steps, createErrorHandler({ logger }));
+      rootHttpRouter.use(readMountPath(getPath, pluginId), chain.handle);
 
       lifecycle.addStartupHook(() => {
         const policies = credentialsBarrier.authPolicies();
@@ -91,7 +104,9 @@ function createHttpRouterServiceFactory(
 
       return {
         use(handler: Handler) {
-          pluginRoutes.use(handler);
+          for (const step of readHandlers(pluginId, handler)) {
+            chain.use(step);
+          }
         },
         addAuthPolicy(policy) {
           credentialsBarrier.addAuthPolicy(policy);

@@ -1,50 +1,136 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isThenable } from '../isThenable';
 
 /**
- * Runs handlers one after another as one handler, and sends any error they pass on to `errorHandler`.
+ * A step of the chain. Typed as a request handler, as `router.use` takes it; one with four parameters is an
+ * error handler, as express tells them apart.
+ */
+type Step = RequestHandler;
+
+/** Steps that call `next` synchronously one after another before the chain yields once, as express does. */
+const MAX_SYNC_STEPS = 100;
+
+/**
+ * A plugin's handler chain: the steps it was created with, then whatever {@link HandlerChain.use} appends.
+ *
+ * @internal
+ */
+export interface HandlerChain {
+  /** Runs a request through the chain; mount it on the root router. */
+  handle: RequestHandler;
+  /** Appends a step, as `router.use(step)` on an express-promise-router would. */
+  use(step: Step): void;
+}
+
+/**
+ * Runs a plugin's steps one after another as one promise-aware handler, and answers what none of them handled
+ * with `errorHandler`.
  *
  * @remarks
- * Behaves as an express router with `router.use(step)` for each step and `router.use(errorHandler)` last, without
- * the router's per-layer path matching and bookkeeping, which a plugin's fixed chain does not need: `next(err)`
- * skips to the error handler, `next('route')` goes on to the next step as it does after a `use` layer,
- * `next('router')` leaves the chain, and a step that throws is treated as `next(err)`. When the last step passes
- * the request on, the chain's own `next` is called, so that the root router answers 404.
+ * Behaves as an express-promise-router with `router.use(step)` for each of `steps`, then a nested
+ * express-promise-router holding the steps that {@link HandlerChain.use} appends, then `router.use(errorHandler)`;
+ * it does so without a router's per-layer path matching and bookkeeping, which a chain of `use` layers at `/`
+ * does not need. As in those routers:
+ * - an error from one of `steps` goes straight to `errorHandler`; an error from an appended step goes to the
+ *   next appended step with four parameters (an error handler), and to `errorHandler` when none is left. An error
+ *   handler that calls `next()` resumes the appended steps after it;
+ * - `next('route')` goes on to the next step, as after a `use` layer, and `next('router')` leaves the chain;
+ * - a step that throws, or returns a promise that rejects, is treated as `next(err)`; a promise that resolves to
+ *   `'next'` or `'route'` is treated as `next()` or `next('route')`. A nullish error is replaced by an `Error`,
+ *   so that it can never be mistaken for a pass;
+ * - `req.next` is the chain's own `next` while the request is inside the chain (express's `res.format` and
+ *   `res.render` report errors through it);
+ * - after {@link MAX_SYNC_STEPS} steps that call `next` synchronously, the chain goes on in `setImmediate`, so
+ *   that a long chain cannot overflow the stack.
+ * When the last step passes the request on, the chain's own `next` is called, so that the root router answers
+ * 404.
  *
- * @param steps - The handlers, in order.
- * @param errorHandler - Answers errors from any step.
+ * @param steps - The chain's own steps, in order.
+ * @param errorHandler - Answers errors that no step handled.
  * @internal
  */
 export function createHandlerChain(
-  steps: readonly RequestHandler[],
+  steps: readonly Step[],
   errorHandler: ErrorRequestHandler,
-): RequestHandler {
-  const chain = [...steps];
-  return function handlerChain(req: Request, res: Response, done: NextFunction) {
+): HandlerChain {
+  const chain: Step[] = [...steps];
+  const ownSteps = steps.length;
+
+  function handle(req: Request, res: Response, done: NextFunction) {
     let index = 0;
-    const next = (err?: unknown) => {
+    let sync = 0;
+    const leave = (err?: unknown) => {
+      req.next = done;
+      done(err);
+    };
+    const next = (err?: unknown): void => {
       if (err === 'router') {
-        done();
+        leave();
         return;
       }
-      if (err !== undefined && err !== null && err !== 'route') {
-        try {
-          errorHandler(err, req, res, done);
-        } catch (thrown) {
-          done(thrown);
+      if (++sync > MAX_SYNC_STEPS) {
+        sync = 0;
+        setImmediate(next, err);
+        return;
+      }
+      const failed = err !== undefined && err !== null && err !== 'route';
+      if (failed && index <= ownSteps) {
+        runErrorHandler(err);
+        return;
+      }
+      let step = chain[index++];
+      // A step with four parameters handles errors only; any other handles requests only.
+      while (step !== undefined && (step.length === 4) !== failed) {
+        step = chain[index++];
+      }
+      if (step === undefined) {
+        if (failed) {
+          runErrorHandler(err);
+        } else {
+          leave();
         }
         return;
       }
-      const step = chain[index++];
-      if (step === undefined) {
-        done();
-        return;
-      }
       try {
-        step(req, res, next);
+        const returned: unknown = failed
+          ? (step as unknown as ErrorRequestHandler)(err, req, res, next)
+          : step(req, res, next);
+        if (isThenable(returned)) {
+          returned.then(settleWith, rejectWith);
+        }
       } catch (thrown) {
         next(thrown ?? new Error('A request handler threw a nullish value'));
       }
+      sync = 0;
     };
+    const settleWith = (value: unknown) => {
+      if (value === 'next') {
+        next();
+      } else if (value === 'route') {
+        next('route');
+      }
+    };
+    const rejectWith = (reason: unknown) => {
+      next(
+        reason ?? new Error('A request handler returned a promise that rejected without a reason'),
+      );
+    };
+    const runErrorHandler = (err: unknown) => {
+      req.next = done;
+      try {
+        errorHandler(err, req, res, done);
+      } catch (thrown) {
+        done(thrown);
+      }
+    };
+    req.next = next;
     next();
+  }
+
+  return {
+    handle,
+    use(step) {
+      chain.push(step);
+    },
   };
 }
