@@ -14,6 +14,7 @@ export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export {
   createRateLimitMiddleware,
   createRateLimitHandler,
+  createMemoryRateLimitStore,
   createRateLimitStore,
   readRateLimitOptions,
   DEFAULT_IP_ALLOW_LIST,

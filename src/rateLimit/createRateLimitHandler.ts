@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError, toError } from '@backstage/errors';
-import type { Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, type Options, type Store } from 'express-rate-limit';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  ipKeyGenerator,
+  type IncrementResponse,
+  type Options,
+  type Store,
+} from 'express-rate-limit';
+import { isThenable } from '../isThenable';
 import { createIpAllowList } from './createIpAllowList';
 import { TooManyRequestsError } from './TooManyRequestsError';
 import type { RateLimitOptions } from './types';
@@ -198,6 +204,24 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
     );
   };
 
+  /** Counts the store's answer and lets the request on, or refuses it. */
+  const settle = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    client: Client,
+    response: IncrementResponse,
+  ) => {
+    let refusal: unknown;
+    try {
+      refusal = count(req, res, client, response.totalHits, response.resetTime);
+    } catch (error) {
+      refusal = error;
+    }
+    // Outside the try: what runs after the limiter must not be mistaken for the limiter's own failure.
+    next(refusal);
+  };
+
   return function rateLimitMiddleware(req, res, next) {
     const ip = req.ip;
     const client = ip === undefined ? unknownClient : clientOf(ip);
@@ -217,29 +241,25 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
           'backend.trustProxy to the number of proxies or their addresses.',
       );
     }
-    let counting;
+    let counted: ReturnType<Store['increment']>;
     try {
-      counting = Promise.resolve(store.increment(client.key));
+      counted = store.increment(client.key);
     } catch (error) {
       onStoreError(res, next, error);
       return;
     }
-    counting
+    // A store that answers at once (the memory store does) lets the request on without waiting for a promise.
+    if (!isThenable(counted)) {
+      settle(req, res, next, client, counted);
+      return;
+    }
+    counted
       .then(
-        ({ totalHits, resetTime }) => {
-          let refusal: unknown;
-          try {
-            refusal = count(req, res, client, totalHits, resetTime);
-          } catch (error) {
-            refusal = error;
-          }
-          // Outside the try: what runs after the limiter must not be mistaken for the limiter's own failure.
-          next(refusal);
-        },
+        response => settle(req, res, next, client, response),
         error => onStoreError(res, next, error),
       )
       // next() has already been called; a throw from further down only needs to be seen, not answered twice.
-      .catch(error =>
+      .then(undefined, error =>
         logger?.error(`Rate limiter '${policyName}': a later handler threw`, toError(error)),
       );
   };

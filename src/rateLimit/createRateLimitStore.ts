@@ -1,6 +1,7 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { MemoryStore, type Store } from 'express-rate-limit';
+import type { Store } from 'express-rate-limit';
 import { HttpRouterConfigError } from '../errors';
+import { createMemoryRateLimitStore } from './createMemoryRateLimitStore';
 import { createRedisRateLimitStore } from './createRedisRateLimitStore';
 import { RATE_LIMIT_CONFIG_KEY } from './readRateLimitOptions';
 import type { RateLimitStoreOptions } from './types';
@@ -31,8 +32,8 @@ export interface RateLimitStoreFactoryOptions {
  * Creates the hit-count store for one limiter.
  *
  * @remarks
- * Each limiter needs a store of its own: express-rate-limit refuses a store shared between limiters. `memory`
- * gives express-rate-limit's `MemoryStore`, whose clean-up timer is unref'd and stopped by `shutdown()`.
+ * Each limiter needs a store of its own, as express-rate-limit requires. `memory` gives
+ * {@link createMemoryRateLimitStore}, whose clean-up timer is unref'd and stopped by `shutdown()`.
  * `redis` gives {@link createRedisRateLimitStore}, which shares one connection per URL in the process and gives
  * its share back on `shutdown()`. Any other type throws {@link HttpRouterConfigError}; it never falls back to
  * memory.
@@ -43,7 +44,7 @@ export function createRateLimitStore(options: RateLimitStoreFactoryOptions): Sto
   const { store, prefix, passOnStoreError = true, logger } = options;
   switch (store.type) {
     case 'memory':
-      return new MemoryStore();
+      return createMemoryRateLimitStore();
     case 'redis':
       return createRedisRateLimitStore({
         connection: store.connection,

@@ -11,6 +11,7 @@ import {
   type Store,
 } from 'express-rate-limit';
 import request from 'supertest';
+import { createMemoryRateLimitStore } from '../../rateLimit/createMemoryRateLimitStore';
 import { createRateLimitHandler } from '../../rateLimit/createRateLimitHandler';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/readRateLimitOptions';
 import type { RateLimitOptions } from '../../rateLimit/types';
@@ -64,7 +65,7 @@ function setup(
     ...overrides,
   };
   const pluginId = extra.pluginId === null ? undefined : (extra.pluginId ?? 'catalog');
-  const store = extra.store ?? new MemoryStore();
+  const store = extra.store ?? makeStore();
   const limiter = createRateLimitHandler({ options, pluginId, store, logger });
   const app = createTestApp(limiter, routes());
   if (extra.trustProxy !== undefined) {
@@ -72,6 +73,9 @@ function setup(
   }
   return { app, logger, store };
 }
+
+/** The store a test's limiter counts in unless it brings its own; each describe.each case sets it. */
+let makeStore: () => Store = () => new MemoryStore();
 
 async function hit(app: express.Express, times: number, path = '/ok') {
   const statuses: number[] = [];
@@ -81,8 +85,12 @@ async function hit(app: express.Express, times: number, path = '/ok') {
   return statuses;
 }
 
-describe('createRateLimitHandler', () => {
+describe.each([
+  ["express-rate-limit's MemoryStore, which answers with a promise", () => new MemoryStore()],
+  ['createMemoryRateLimitStore, which answers at once', createMemoryRateLimitStore],
+])('createRateLimitHandler counting in %s', (_name, storeFactory: () => Store) => {
   beforeEach(() => {
+    makeStore = storeFactory;
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     jest.setSystemTime(new Date('2030-01-01T00:00:00Z'));
   });
@@ -139,7 +147,7 @@ describe('createRateLimitHandler', () => {
 
   it('counts requests whose client address is unknown under one shared key', async () => {
     const options: RateLimitOptions = { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] };
-    const limiter = createRateLimitHandler({ options, store: new MemoryStore() });
+    const limiter = createRateLimitHandler({ options, store: makeStore() });
     const app = createTestApp(
       (req, _res, next) => {
         // The address express reports once the socket is gone.
@@ -315,13 +323,13 @@ describe('createRateLimitHandler', () => {
     const logger = mockServices.logger.mock();
     const global = createRateLimitHandler({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 5, ipAllowList: [] },
-      store: new MemoryStore(),
+      store: makeStore(),
       logger,
     });
     const plugin = createRateLimitHandler({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] },
       pluginId: 'catalog',
-      store: new MemoryStore(),
+      store: makeStore(),
       logger,
     });
     const app = createTestApp(global, plugin, routes());
@@ -329,5 +337,33 @@ describe('createRateLimitHandler', () => {
     expect(res.headers['ratelimit']).toBe('"global"; r=4; t=60, "plugin-catalog"; r=1; t=60');
     expect(await hit(app, 2)).toEqual([200, 429]);
     expect(logger.error).not.toHaveBeenCalled();
+  });
+});
+
+describe('createRateLimitHandler with a store that answers at once', () => {
+  it('lets the request on in the same tick, without waiting for a promise', async () => {
+    const seen: boolean[] = [];
+    const app = express();
+    app.use((req, _res, next) => {
+      const marked = req as Request & { sameTick?: boolean };
+      marked.sameTick = true;
+      queueMicrotask(() => {
+        marked.sameTick = false;
+      });
+      next();
+    });
+    const options = { ...DEFAULT_RATE_LIMIT_OPTIONS, ipAllowList: [] };
+    for (const store of [createMemoryRateLimitStore(), new MemoryStore()]) {
+      const limiter = createRateLimitHandler({ options, store });
+      const probe = express();
+      probe.use(limiter, (req, res) => {
+        seen.push((req as Request & { sameTick?: boolean }).sameTick === true);
+        res.end();
+      });
+      app.use(`/${seen.length}`, probe);
+      await request(app).get(`/${seen.length}`);
+    }
+    // The memory store answers at once; express-rate-limit's MemoryStore answers with a promise.
+    expect(seen).toEqual([true, false]);
   });
 });
