@@ -87,6 +87,38 @@ describe('the Redis rate-limit store when Redis fails', () => {
     expect(warnings()).toHaveLength(2);
   });
 
+  it('keeps each store to its own timeout while Redis hangs, on one shared connection', async () => {
+    const longTimeoutMs = 400;
+    const short = createLimitedApp({ store: createStore('rl:plugin:short:'), limit: 100 });
+    const long = createLimitedApp({
+      store: createRedisRateLimitStore({
+        connection: redis.url,
+        prefix: 'rl:plugin:long:',
+        timeoutMs: longTimeoutMs,
+        logger,
+      }),
+      limit: 100,
+    });
+    expect(await sendRequests(short, 'client-a', 1)).toEqual([200]);
+    expect(await sendRequests(long, 'client-a', 1)).toEqual([200]);
+    const clients = await redis.cli('CLIENT', 'LIST');
+    expect(clients.split('\n').filter(line => line.includes('backstage-http-router'))).toHaveLength(
+      1,
+    );
+
+    redis.pause();
+    const [fast, slow] = await Promise.all([
+      timedRequest(short, 'client-b'),
+      timedRequest(long, 'client-b'),
+    ]);
+
+    expect([fast.status, slow.status]).toEqual([200, 200]);
+    // Each waited for its own timeout: the short one did not wait for the long one, nor the long one give up early.
+    expect(fast.ms).toBeLessThan(longTimeoutMs);
+    expect(slow.ms).toBeGreaterThanOrEqual(longTimeoutMs - 5);
+    expect(slow.ms).toBeLessThan(longTimeoutMs + NO_HANG_MS);
+  });
+
   it('keeps counting in Redis, with no error reaching a client, after SCRIPT FLUSH and FLUSHALL', async () => {
     const app = createLimitedApp({ store: createStore('rl:plugin:flush:'), limit: 100 });
     expect(await sendRequests(app, 'client-a', 3)).toEqual([200, 200, 200]);

@@ -24,9 +24,11 @@ function reconnectDelay(attempt: number): number {
  *
  * @remarks
  * This is the only file that knows ioredis. The client never queues commands while disconnected
- * (`enableOfflineQueue: false`), never retries or resends a command after a connection loss, and times commands
- * out after `commandTimeoutMs`, so a request either gets an answer quickly or an error it can act on. It keeps
- * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called.
+ * (`enableOfflineQueue: false`) and never retries or resends a command after a connection loss, so a command
+ * either reaches Redis at once or fails at once. It sets no command timeout: each store bounds its own wait (see
+ * `createRedisRateLimitStore`), so stores with different timeouts share one client, and no request pays for a
+ * second timer. It keeps reconnecting in the background, every second at most, until
+ * {@link RedisConnection.close} is called.
  *
  * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
  * would otherwise load a script on a node other than the one that owns the key.
@@ -35,10 +37,9 @@ function reconnectDelay(attempt: number): number {
  */
 export function createIoredisConnection(options: {
   target: RedisConnectionTarget;
-  commandTimeoutMs: number;
   listeners: RedisConnectionListeners;
 }): RedisConnection {
-  const { target, commandTimeoutMs, listeners } = options;
+  const { target, listeners } = options;
   const untypedOptions = { disconnectTimeout: DISCONNECT_TIMEOUT_MS };
   const perNode: RedisOptions = {
     ...untypedOptions,
@@ -47,7 +48,6 @@ export function createIoredisConnection(options: {
     tls: target.tls ? {} : undefined,
     connectionName: CONNECTION_NAME,
     connectTimeout: CONNECT_TIMEOUT_MS,
-    commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     // Every request sends one command; under load, those issued in the same tick share one write.
@@ -98,24 +98,29 @@ export function createIoredisConnection(options: {
     }
   });
 
-  const sendCommand = async ({ command }: SendCommandClusterDetails): Promise<RedisReply> => {
+  const loadScriptOnEveryMaster = async (cluster: Cluster, command: string[]) => {
     const [name, ...args] = command;
+    const loads = await Promise.allSettled(
+      cluster.nodes('master').map(node => node.call(name, ...args)),
+    );
+    const loaded = loads.find(load => load.status === 'fulfilled');
+    if (loaded) {
+      return loaded.value as RedisReply;
+    }
+    const failed = loads.find(load => load.status === 'rejected');
+    throw failed ? failed.reason : new Error('No Redis Cluster master is known yet');
+  };
+
+  // Not async: every counted request goes through here, and the common path needs no promise of its own.
+  const sendCommand = ({ command }: SendCommandClusterDetails): Promise<RedisReply> => {
     if (
       client instanceof Cluster &&
-      name.toUpperCase() === 'SCRIPT' &&
-      args[0]?.toUpperCase() === 'LOAD'
+      command[0].toUpperCase() === 'SCRIPT' &&
+      command[1]?.toUpperCase() === 'LOAD'
     ) {
-      const loads = await Promise.allSettled(
-        client.nodes('master').map(node => node.call(name, ...args)),
-      );
-      const loaded = loads.find(load => load.status === 'fulfilled');
-      if (loaded) {
-        return loaded.value as RedisReply;
-      }
-      const failed = loads.find(load => load.status === 'rejected');
-      throw failed ? failed.reason : new Error('No Redis Cluster master is known yet');
+      return loadScriptOnEveryMaster(client, command);
     }
-    return (await client.call(name, ...args)) as RedisReply;
+    return client.call(command[0], ...command.slice(1)) as Promise<RedisReply>;
   };
 
   return {

@@ -29,7 +29,6 @@ const entries = new Map<string, RegistryEntry>();
 
 function openEntry(
   connectionOption: string | string[],
-  commandTimeoutMs: number,
   logger: LoggerService | undefined,
 ): RegistryEntry {
   let target;
@@ -53,7 +52,6 @@ function openEntry(
   const outages = createRedisOutageTracker({ description: target.description, logger });
   const connection = createIoredisConnection({
     target,
-    commandTimeoutMs,
     listeners: {
       onError: error => outages.reportFailure(error),
       onReady: () => outages.reportSuccess(),
@@ -66,24 +64,22 @@ function openEntry(
  * Hands out the process-wide connection for a `connection` option value, opening it on first use.
  *
  * @remarks
- * Every plugin's store and the all-plugins store on the same Redis share one client, so a backend opens one
- * connection per Redis (per node in a cluster) rather than one per plugin. Stores with another `commandTimeoutMs`
- * get a client of their own, so that each store's timeout holds; the first caller's `logger` reports the shared
- * client's outages. The client closes when its last store gives it back. An unusable `connection` is logged once, as an outage that
- * never ends.
+ * Every plugin's store and the all-plugins store on the same Redis share one client, whatever their timeouts, so
+ * a backend opens one connection per Redis (per node in a cluster) rather than one per plugin; the first caller's
+ * `logger` reports the shared client's outages. The client closes when its last store gives it back. An unusable
+ * `connection` is logged once, as an outage that never ends.
  *
  * @internal
  */
 export function acquireRedisConnection(options: {
   connection: string | string[];
-  commandTimeoutMs: number;
   logger?: LoggerService;
 }): RedisConnectionLease {
-  const { connection, commandTimeoutMs, logger } = options;
-  const key = JSON.stringify([connection, commandTimeoutMs]);
+  const { connection, logger } = options;
+  const key = JSON.stringify(connection);
   let entry = entries.get(key);
   if (!entry) {
-    entry = openEntry(connection, commandTimeoutMs, logger);
+    entry = openEntry(connection, logger);
     entries.set(key, entry);
   }
   const leased = entry;

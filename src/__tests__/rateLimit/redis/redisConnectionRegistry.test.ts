@@ -34,8 +34,8 @@ describe('the Redis connection registry', () => {
   }
 
   /** Acquires a lease on the test server and waits until its connection answers PING. */
-  async function acquireReady(commandTimeoutMs: number): Promise<RedisConnectionLease> {
-    const lease = acquireRedisConnection({ connection: redis.url, commandTimeoutMs });
+  async function acquireReady(connection = redis.url): Promise<RedisConnectionLease> {
+    const lease = acquireRedisConnection({ connection });
     await lease.connection.firstAttempt();
     await waitUntil('the connection is ready', () => lease.connection.isReady());
     return lease;
@@ -44,9 +44,9 @@ describe('the Redis connection registry', () => {
   const ping = (lease: RedisConnectionLease) =>
     lease.connection.sendCommand({ isReadOnly: true, command: ['PING'] });
 
-  it('shares one connection between leases with the same connection and timeout', async () => {
-    const first = await acquireReady(100);
-    const second = await acquireReady(100);
+  it('shares one connection between leases with the same connection', async () => {
+    const first = await acquireReady();
+    const second = await acquireReady();
 
     expect(second.connection).toBe(first.connection);
     expect(second.outages).toBe(first.outages);
@@ -54,24 +54,13 @@ describe('the Redis connection registry', () => {
     expect(await clientCount()).toBe(1);
   });
 
-  it('opens a connection of its own for another command timeout', async () => {
-    const short = await acquireReady(100);
-    const long = await acquireReady(250);
-
-    expect(long.connection).not.toBe(short.connection);
-    expect(long.outages).not.toBe(short.outages);
-    await expect(ping(short)).resolves.toBe('PONG');
-    await expect(ping(long)).resolves.toBe('PONG');
-    expect(await clientCount()).toBe(2);
-  });
-
   it('keeps the connection open while a lease remains, even when another lease is released twice', async () => {
-    const first = await acquireReady(100);
-    const second = await acquireReady(100);
+    const first = await acquireReady();
+    const second = await acquireReady();
 
     first.release();
     first.release();
-    const third = acquireRedisConnection({ connection: redis.url, commandTimeoutMs: 100 });
+    const third = acquireRedisConnection({ connection: redis.url });
 
     expect(third.connection).toBe(second.connection);
     expect(second.connection.isReady()).toBe(true);
@@ -80,8 +69,8 @@ describe('the Redis connection registry', () => {
   });
 
   it('closes the connection when its last lease is released', async () => {
-    const first = await acquireReady(100);
-    const second = await acquireReady(100);
+    const first = await acquireReady();
+    const second = await acquireReady();
     expect(await clientCount()).toBe(1);
 
     first.release();
@@ -93,10 +82,10 @@ describe('the Redis connection registry', () => {
   });
 
   it('opens a new connection for a lease taken after the last one was released', async () => {
-    const before = await acquireReady(100);
+    const before = await acquireReady();
     before.release();
 
-    const after = await acquireReady(100);
+    const after = await acquireReady();
 
     expect(after.connection).not.toBe(before.connection);
     await expect(ping(after)).resolves.toBe('PONG');
@@ -106,12 +95,10 @@ describe('the Redis connection registry', () => {
     const logger = mockServices.logger.mock();
     const first = acquireRedisConnection({
       connection: 'not a url',
-      commandTimeoutMs: 100,
       logger,
     });
     const second = acquireRedisConnection({
       connection: 'not a url',
-      commandTimeoutMs: 100,
       logger,
     });
 
@@ -133,8 +120,9 @@ describe('the Redis connection registry', () => {
   });
 
   it('closes every connection on closeRedisRateLimitClients, whoever holds it', async () => {
-    const short = await acquireReady(100);
-    const long = await acquireReady(250);
+    const short = await acquireReady();
+    // Another connection value (database 0, named) is another client, on the same server.
+    const long = await acquireReady(`${redis.url}/0`);
     expect(await clientCount()).toBe(2);
 
     await closeRedisRateLimitClients();
@@ -146,9 +134,9 @@ describe('the Redis connection registry', () => {
   });
 
   it('does not close a newer connection when a lease from before closeRedisRateLimitClients is released', async () => {
-    const stale = await acquireReady(100);
+    const stale = await acquireReady();
     await closeRedisRateLimitClients();
-    const fresh = await acquireReady(100);
+    const fresh = await acquireReady();
     expect(fresh.connection).not.toBe(stale.connection);
 
     stale.release();
