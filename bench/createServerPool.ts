@@ -1,18 +1,43 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { callgrindArgs } from './countInstructions';
 import type { ChildReply, ServerKind, ServerSpec } from './types';
 
 /** Where `BENCH_CPU_PROF=1` writes the children's profiles. */
 export const PROFILE_DIR = join(__dirname, 'profiles');
 
+/** The server child, compiled by {@link compileBench}. */
+const COMPILED_SERVER = join(__dirname, '.build', 'bench', 'server.js');
+
+/**
+ * Compiles the bench and the library to JavaScript in `bench/.build`, for the server children.
+ *
+ * @remarks
+ * The children run compiled code, as a backend in production does, rather than through ts-node: ts-node keeps
+ * the TypeScript compiler in the child's heap, which makes every full garbage collection of the child slower,
+ * and its start-up under valgrind takes minutes.
+ */
+export function compileBench(): void {
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', join(__dirname, 'tsconfig.json')],
+    { stdio: 'inherit' },
+  );
+}
+
 /** How long a server may take to start or stop before the bench gives up on it. */
 const COMMAND_TIMEOUT_MS = 60_000;
+
+/** The same under valgrind, which runs a backend's start-up some twenty times slower. */
+const CALLGRIND_COMMAND_TIMEOUT_MS = 600_000;
 
 /** Options for {@link createServerPool}. */
 export interface ServerPoolOptions {
   /** Run each child with `--cpu-prof` into {@link PROFILE_DIR}. Defaults to false. */
   cpuProf?: boolean;
+  /** Run each child under valgrind's callgrind, writing its dumps here. Defaults to none (plain node). */
+  callgrindDir?: string;
 }
 
 /** Server children, one per {@link ServerKind}, forked on first use. */
@@ -23,6 +48,9 @@ export interface ServerPool {
   stop(key: string, kind: ServerKind): Promise<void>;
   /** The CPU time, in microseconds, that a kind's child has used so far. */
   cpuUs(kind: ServerKind): Promise<number>;
+  /** The process id of a kind's child, once it runs. */
+  pid(kind: ServerKind): number | undefined;
+
   /** Stops every server and lets every child exit. */
   close(): Promise<void>;
 }
@@ -32,11 +60,12 @@ export interface ServerPool {
  *
  * @remarks
  * The servers run in children and autocannon in this process: on two cores each gets one, and the
- * load generator never steals time from the server it measures. Children are forked with ts-node's
- * transpile-only hook, the same way `npm run bench` runs this file.
+ * load generator never steals time from the server it measures. Children run the compiled code that
+ * {@link compileBench} writes; call it first.
  */
 export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
-  const { cpuProf = false } = options;
+  const { cpuProf = false, callgrindDir } = options;
+  const commandTimeoutMs = callgrindDir ? CALLGRIND_COMMAND_TIMEOUT_MS : COMMAND_TIMEOUT_MS;
   const children = new Map<ServerKind, ChildProcess>();
   const waiting = new Map<string, (reply: ChildReply) => void>();
 
@@ -56,8 +85,15 @@ export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
           `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`,
         ]
       : [];
-    const child = fork(join(__dirname, 'server.ts'), [], {
-      execArgv: ['-r', 'ts-node/register/transpile-only', ...profileArgs],
+    const nodeArgs = profileArgs;
+    const child = fork(COMPILED_SERVER, [], {
+      // Under callgrind, valgrind runs node; the IPC channel passes through it to node.
+      ...(callgrindDir
+        ? {
+            execPath: 'valgrind',
+            execArgv: [...callgrindArgs(callgrindDir, kind), process.execPath, ...nodeArgs],
+          }
+        : { execArgv: nodeArgs }),
       env: { ...process.env, NODE_ENV: 'production' },
     });
     child.on('message', message => {
@@ -89,7 +125,7 @@ export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
       const timer = setTimeout(() => {
         waiting.delete(id);
         resolve({ type: 'failed', key, message: `no answer from the ${kind} child in time` });
-      }, COMMAND_TIMEOUT_MS);
+      }, commandTimeoutMs);
       waiting.set(id, reply => {
         clearTimeout(timer);
         resolve(reply);
@@ -118,6 +154,10 @@ export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
       }
       return reply.userUs + reply.systemUs;
     },
+    pid(kind) {
+      return children.get(kind)?.pid;
+    },
+
     async close() {
       await Promise.all(
         [...children.values()].map(

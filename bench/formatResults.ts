@@ -21,6 +21,37 @@ function formatNumber(value: number | undefined, digits = 0): string {
     : value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+function formatInstructionScenario(scenario: Scenario, results: readonly VariantResult[]): string {
+  const rows = scenario.variants.map(variant =>
+    results.find(r => r.scenarioId === scenario.id && r.variantId === variant.id),
+  );
+  const baseline = rows[0];
+  const lines = [
+    `### ${scenario.title}`,
+    '',
+    `| | median instructions/request | × ${baseline?.label ?? 'first row'} (by instructions) | instructions/request per round |`,
+    '|---|---:|---:|---|',
+  ];
+  for (const row of rows) {
+    if (!row) {
+      continue;
+    }
+    if (row.unavailable) {
+      lines.push(`| ${row.label} | not available | | ${row.unavailable.replace(/\|/g, '\\|')} |`);
+      continue;
+    }
+    const ratio =
+      baseline?.medianInstructionsPerRequest && row.medianInstructionsPerRequest
+        ? `${(baseline.medianInstructionsPerRequest / row.medianInstructionsPerRequest).toFixed(3)}×`
+        : '–';
+    const perRound = row.rounds.map(round => formatNumber(round.instructionsPerRequest)).join(', ');
+    lines.push(
+      `| ${row.label} | ${formatNumber(row.medianInstructionsPerRequest)} | ${ratio} | ${perRound} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function formatScenario(scenario: Scenario, results: readonly VariantResult[]): string {
   const rows = scenario.variants.map(variant =>
     results.find(r => r.scenarioId === scenario.id && r.variantId === variant.id),
@@ -64,7 +95,9 @@ function formatScenario(scenario: Scenario, results: readonly VariantResult[]): 
  * @param info - when and where the run happened.
  */
 export function formatReadmeLine(info: RunInfo): string {
-  return `- \`npm run bench\` — last run ${info.date} (Node ${info.node}, ${info.cpus}); results in [bench/results.md](bench/results.md).`;
+  return info.options.method === 'instructions'
+    ? `- \`npm run bench:instructions\` — last run ${info.date} (Node ${info.node}, ${info.cpus}); results in [bench/instructions.md](bench/instructions.md).`
+    : `- \`npm run bench\` — last run ${info.date} (Node ${info.node}, ${info.cpus}); results in [bench/results.md](bench/results.md).`;
 }
 
 /**
@@ -82,6 +115,9 @@ export function formatResults(
   targets: readonly TargetResult[],
 ): string {
   const { durationS, warmupS, rounds, connections } = info.options;
+  if (info.options.method === 'instructions') {
+    return formatInstructionResults(info, scenarios, results, targets);
+  }
   const sections = [
     '# `npm run bench` results',
     '',
@@ -95,10 +131,7 @@ export function formatResults(
     '',
     '| target | ratio | by CPU | |',
     '|---|---:|---:|---|',
-    ...targets.map(
-      t =>
-        `| ${t.description} | ${t.ratio === undefined ? '–' : `${t.ratio.toFixed(2)}×`} | ${t.cpuRatio === undefined ? '–' : `${t.cpuRatio.toFixed(2)}×`} | ${STATUS_MARK[t.status]}${t.reason ? `: ${t.reason.replace(/\|/g, '\\|')}` : ''} |`,
-    ),
+    ...targets.map(t => formatTargetRow(t, true)),
   ];
   for (const stack of ['full', 'plugin']) {
     const group = scenarios.filter(s => s.id.startsWith(`${stack}/`));
@@ -114,6 +147,48 @@ export function formatResults(
     for (const scenario of group) {
       sections.push('', formatScenario(scenario, results));
     }
+  }
+  return `${sections.join('\n')}\n`;
+}
+
+function formatTargetRow(t: TargetResult, withCpu: boolean): string {
+  const ratio = t.ratio === undefined ? '–' : `${t.ratio.toFixed(withCpu ? 2 : 3)}×`;
+  const cpu = withCpu ? ` ${t.cpuRatio === undefined ? '–' : `${t.cpuRatio.toFixed(2)}×`} |` : '';
+  const status = `${STATUS_MARK[t.status]}${t.reason ? `: ${t.reason.replace(/\|/g, '\\|')}` : ''}`;
+  return `| ${t.description} | ${ratio} |${cpu} ${status} |`;
+}
+
+function formatInstructionResults(
+  info: RunInfo,
+  scenarios: readonly Scenario[],
+  results: readonly VariantResult[],
+  targets: readonly TargetResult[],
+): string {
+  const { rounds, connections, instructionRequests, instructionWarmup } = info.options;
+  const sections = [
+    '# `npm run bench:instructions` results',
+    '',
+    `${info.date} · Node ${info.node} · ${info.cpus} · valgrind callgrind · per variant ${instructionWarmup.toLocaleString('en')} ` +
+      `requests uncounted, counted rounds thrown away until the count settles, then ${rounds} interleaved rounds of ` +
+      `${instructionRequests.toLocaleString('en')} requests · ${connections} connections.`,
+    '',
+    'Instructions that the server child executes per response, all its threads included (JIT compiler,',
+    'garbage collector). Unlike req/s and CPU time, the count does not depend on what else the machine is',
+    'doing; it does not see cache misses or branch mispredictions, so it is a steady proxy for time, not time.',
+    '',
+    '## Targets (plugin stack), by instructions',
+    '',
+    "A ratio is the denominator's instructions per request over the numerator's: the req/s ratio if time",
+    'followed instructions.',
+    '',
+    '| target | ratio | |',
+    '|---|---:|---|',
+    ...targets.map(t => formatTargetRow(t, false)),
+    '',
+    '## Plugin stack (plugin router on a plain express app)',
+  ];
+  for (const scenario of scenarios) {
+    sections.push('', formatInstructionScenario(scenario, results));
   }
   return `${sections.join('\n')}\n`;
 }

@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createScenarios } from './createScenarios';
-import { createServerPool, PROFILE_DIR, type ServerPool } from './createServerPool';
+import { compileBench, createServerPool, PROFILE_DIR, type ServerPool } from './createServerPool';
 import { evaluateTargets } from './evaluateTargets';
 import { formatReadmeLine, formatResults, type RunInfo } from './formatResults';
+import { countRound, settleVariant } from './measureInstructions';
 import { probeVariant } from './probeVariant';
 import { readBenchOptions, type BenchOptions } from './readBenchOptions';
 import { runAutocannon } from './runAutocannon';
@@ -55,12 +56,42 @@ interface Live {
   port?: number;
 }
 
+/** Scenarios the instructions method leaves out unless BENCH_SCENARIOS names them: slow under valgrind. */
+const SLOW_UNDER_VALGRIND = ['full/', 'plugin/long-path'];
+
+/** How one round of one variant is measured: req/s under load, or counted instructions. */
+type MeasureRound = (entry: Live) => Promise<RoundResult>;
+
+function throughputRound(options: BenchOptions, pool: ServerPool): MeasureRound {
+  return async ({ variant, port }) => {
+    // The child hosts only idle servers besides the one under load, so its CPU time is this run's cost.
+    const cpuBefore = await pool.cpuUs(variant.server.kind);
+    const measured = await runAutocannon({
+      port: port!,
+      request: variant.request,
+      durationS: options.durationS,
+      connections: options.connections,
+    });
+    const cpuAfter = await pool.cpuUs(variant.server.kind);
+    measured.cpuUsPerRequest =
+      measured.requests > 0 ? (cpuAfter - cpuBefore) / measured.requests : undefined;
+    return measured;
+  };
+}
+
+function formatRound(measured: RoundResult): string {
+  return measured.instructionsPerRequest === undefined
+    ? `${Math.round(measured.reqPerSec)} req/s, p99 ${measured.p99Ms} ms`
+    : `${Math.round(measured.instructionsPerRequest).toLocaleString('en')} instructions/request`;
+}
+
 async function runScenario(
   scenario: Scenario,
   options: BenchOptions,
   pool: ServerPool,
   redis: BenchRedis | undefined,
   redisProblem: string | undefined,
+  callgrindDir: string | undefined,
 ): Promise<VariantResult[]> {
   const live: Live[] = scenario.variants.map(variant => ({
     variant,
@@ -87,37 +118,50 @@ async function runScenario(
 
   const measurable = () =>
     live.filter(entry => entry.port !== undefined && !entry.result.unavailable);
-  if (options.warmupS > 0) {
-    for (const { port, variant } of measurable()) {
-      const { durationS: _, ...rest } = options;
-      await runAutocannon({
-        ...rest,
-        port: port!,
-        request: variant.request,
-        durationS: options.warmupS,
-      });
-    }
-  }
-  for (let round = 1; round <= options.rounds; round++) {
-    for (const { port, variant, result } of measurable()) {
-      // The child hosts only idle servers besides the one under load, so its CPU time is this run's cost.
-      const cpuBefore = await pool.cpuUs(variant.server.kind);
-      const measured = await runAutocannon({
-        port: port!,
-        request: variant.request,
-        durationS: options.durationS,
-        connections: options.connections,
-      });
-      const cpuAfter = await pool.cpuUs(variant.server.kind);
-      measured.cpuUsPerRequest =
-        measured.requests > 0 ? (cpuAfter - cpuBefore) / measured.requests : undefined;
-      result.rounds.push(measured);
-      result.unavailable = unexpectedStatuses(variant, measured);
+  const measure = async (entry: Live, round: number, measureRound: MeasureRound) => {
+    const { variant, result } = entry;
+    const measured = await measureRound(entry);
+    result.rounds.push(measured);
+    result.unavailable = unexpectedStatuses(variant, measured);
+    log(
+      `[${scenario.id}] round ${round}/${options.rounds} ${variant.label}: ${formatRound(measured)}` +
+        (result.unavailable ? ` (${result.unavailable})` : ''),
+    );
+  };
+  if (callgrindDir) {
+    // One variant after another, each settled and then counted at once: a child left idle while the others
+    // are counted loses part of its warm-up (its next round counts up to twice as many instructions), and
+    // counts do not depend on what else the machine does, which is what interleaving is for.
+    const measureRound: MeasureRound = entry =>
+      countRound(pool, callgrindDir, { variant: entry.variant, port: entry.port! }, options);
+    for (const entry of measurable()) {
+      const target = { variant: entry.variant, port: entry.port! };
+      const settling = await settleVariant(pool, callgrindDir, target, options);
       log(
-        `[${scenario.id}] round ${round}/${options.rounds} ${variant.label}: ` +
-          `${Math.round(measured.reqPerSec)} req/s, p99 ${measured.p99Ms} ms` +
-          (result.unavailable ? ` (${result.unavailable})` : ''),
+        `[${scenario.id}] ${entry.variant.label}: settled after ${settling.length} counted rounds ` +
+          `(${settling.map(count => Math.round(count).toLocaleString('en')).join(' → ')})`,
       );
+      for (let round = 1; round <= options.rounds && !entry.result.unavailable; round++) {
+        await measure(entry, round, measureRound);
+      }
+    }
+  } else {
+    if (options.warmupS > 0) {
+      for (const { port, variant } of measurable()) {
+        const { durationS: _, ...rest } = options;
+        await runAutocannon({
+          ...rest,
+          port: port!,
+          request: variant.request,
+          durationS: options.warmupS,
+        });
+      }
+    }
+    const measureRound = throughputRound(options, pool);
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const entry of measurable()) {
+        await measure(entry, round, measureRound);
+      }
     }
   }
 
@@ -133,6 +177,11 @@ async function runScenario(
       result.medianCpuUsPerRequest = median(
         result.rounds.flatMap(r => (r.cpuUsPerRequest === undefined ? [] : [r.cpuUsPerRequest])),
       );
+      result.medianInstructionsPerRequest = median(
+        result.rounds.flatMap(r =>
+          r.instructionsPerRequest === undefined ? [] : [r.instructionsPerRequest],
+        ),
+      );
     }
   }
   return live.map(entry => entry.result);
@@ -140,9 +189,11 @@ async function runScenario(
 
 async function main() {
   const options = readBenchOptions();
-  const scenarios = createScenarios().filter(
-    scenario =>
-      options.scenarios.length === 0 || options.scenarios.some(f => scenario.id.includes(f)),
+  const instructions = options.method === 'instructions';
+  const scenarios = createScenarios().filter(scenario =>
+    options.scenarios.length === 0
+      ? !instructions || !SLOW_UNDER_VALGRIND.some(prefix => scenario.id.startsWith(prefix))
+      : options.scenarios.some(f => scenario.id.includes(f)),
   );
   if (scenarios.length === 0) {
     throw new Error(`BENCH_SCENARIOS=${options.scenarios.join(',')} matches no scenario`);
@@ -158,17 +209,25 @@ async function main() {
       log(`Redis scenarios are not available: ${redisProblem}`);
     }
   }
-  const pool = createServerPool({ cpuProf: options.cpuProf });
+  log('Compiling the bench and the library for the server children…');
+  compileBench();
+  const callgrindDir = instructions ? mkdtempSync(join(tmpdir(), 'bench-callgrind-')) : undefined;
+  const pool = createServerPool({ cpuProf: options.cpuProf, callgrindDir });
   const cleanUp = async () => {
     await pool.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
+    if (callgrindDir) {
+      rmSync(callgrindDir, { recursive: true, force: true });
+    }
   };
   process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
 
   const results: VariantResult[] = [];
   try {
     for (const scenario of scenarios) {
-      results.push(...(await runScenario(scenario, options, pool, redis, redisProblem)));
+      results.push(
+        ...(await runScenario(scenario, options, pool, redis, redisProblem, callgrindDir)),
+      );
     }
   } finally {
     await cleanUp();
@@ -181,11 +240,12 @@ async function main() {
     cpus: `${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}`,
     options,
   };
-  const targets = evaluateTargets(results);
+  const targets = evaluateTargets(results, options.method);
   const markdown = formatResults(info, scenarios, results, targets);
-  writeFileSync(join(__dirname, 'results.md'), markdown);
+  const name = instructions ? 'instructions' : 'results';
+  writeFileSync(join(__dirname, `${name}.md`), markdown);
   writeFileSync(
-    join(__dirname, 'results.json'),
+    join(__dirname, `${name}.json`),
     `${JSON.stringify({ ...info, startedScenarios: scenarios.map(s => s.id), targets, results }, null, 2)}\n`,
   );
   process.stdout.write(`${markdown}\nREADME line:\n${formatReadmeLine(info)}\n`);

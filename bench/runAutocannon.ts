@@ -5,8 +5,11 @@ import type { RequestSpec, RoundResult } from './types';
 export interface RunAutocannonOptions {
   port: number;
   request: RequestSpec;
+  /** How long to load the server; ignored when `amount` is set. */
   durationS: number;
   connections: number;
+  /** Send exactly this many requests instead of loading for `durationS`. */
+  amount?: number;
 }
 
 /**
@@ -17,11 +20,11 @@ export interface RunAutocannonOptions {
  * of autocannon's one-second samples when a run lasts only a few seconds.
  */
 export async function runAutocannon(options: RunAutocannonOptions): Promise<RoundResult> {
-  const { port, request, durationS, connections } = options;
+  const { port, request, durationS, connections, amount } = options;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}${request.path}`,
     headers: request.headers,
-    duration: durationS,
+    ...(amount === undefined ? { duration: durationS } : { amount }),
     connections,
   });
   const statusCodeStats =

@@ -77,6 +77,8 @@ export interface RoundResult {
   reqPerSec: number;
   /** CPU time (user + system) the server child spent per response during the run, in microseconds. */
   cpuUsPerRequest?: number;
+  /** Instructions the server child executed per response, counted by callgrind (instructions method only). */
+  instructionsPerRequest?: number;
   p99Ms: number;
   requests: number;
   /** Responses by status code. */
@@ -94,6 +96,7 @@ export interface VariantResult {
   medianReqPerSec?: number;
   medianP99Ms?: number;
   medianCpuUsPerRequest?: number;
+  medianInstructionsPerRequest?: number;
   /** Set when the variant was not measured, or its responses were not the expected ones. */
   unavailable?: string;
 }
