@@ -10,6 +10,7 @@ import {
 } from 'express-rate-limit';
 import { isThenable } from '../isThenable';
 import { createIpAllowList } from './createIpAllowList';
+import { setRateLimitInfo } from './setRateLimitInfo';
 import { TooManyRequestsError } from './TooManyRequestsError';
 import type { RateLimitOptions } from './types';
 
@@ -186,7 +187,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
       resetTime,
       key: client.key,
     };
-    (req as Request & { rateLimit?: RateLimitInfo }).rateLimit = info;
+    setRateLimitInfo(req, info);
     setHeaders(res, info, client);
     if (countsOutcome) {
       uncountWhenSkipped(res, client.key, resetTime);
