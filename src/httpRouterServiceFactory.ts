@@ -46,6 +46,11 @@ function readMountPath(getPath: (pluginId: string) => string, pluginId: string):
  */
 function readHandlers(pluginId: string, handler: unknown): Handler[] {
   const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
+  if (handlers.length === 0) {
+    throw new TypeError(
+      `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), got an empty array`,
+    );
+  }
   for (const item of handlers) {
     if (typeof item !== 'function') {
       throw new TypeError(

@@ -112,6 +112,7 @@ describe('http.use refuses what is not a handler', () => {
   it.each([
     ['a string', 'not a handler', '"not a handler"'],
     ['an array holding a number', [() => undefined, 42], '42'],
+    ['an empty array', [], 'an empty array'],
   ])('refuses %s, naming the plugin and the value', async (_name, value, shown) => {
     const plugin = createBackendPlugin({
       pluginId: 'broken',

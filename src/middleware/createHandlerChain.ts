@@ -36,8 +36,9 @@ export interface HandlerChain {
  *   handler that calls `next()` resumes the appended steps after it;
  * - `next('route')` goes on to the next step, as after a `use` layer, and `next('router')` leaves the chain;
  * - a step that throws, or returns a promise that rejects, is treated as `next(err)`; a promise that resolves to
- *   `'next'` or `'route'` is treated as `next()` or `next('route')`. A nullish error is replaced by an `Error`,
- *   so that it can never be mistaken for a pass;
+ *   `'next'` or `'route'` is treated as `next()` or `next('route')`. A nullish thrown value or a falsy rejection
+ *   reason is replaced by an `Error`, so that it can never be mistaken for a pass. Stricter than express in one
+ *   way: `next(false)`, `next(0)` and `next('')` are errors here, where express reads them as passes;
  * - `req.next` is the chain's own `next` while the request is inside the chain (express's `res.format` and
  *   `res.render` report errors through it);
  * - after {@link MAX_SYNC_STEPS} steps that call `next` synchronously, the chain goes on in `setImmediate`, so
@@ -96,7 +97,9 @@ export function createHandlerChain(
           ? (step as unknown as ErrorRequestHandler)(err, req, res, next)
           : step(req, res, next);
         if (isThenable(returned)) {
-          returned.then(settleWith, rejectWith);
+          // Through Promise.resolve, as express-promise-router does: a foreign thenable that calls back twice, or
+          // at once, still settles once and later.
+          Promise.resolve(returned).then(settleWith, rejectWith);
         }
       } catch (thrown) {
         next(thrown ?? new Error('A request handler threw a nullish value'));
@@ -110,9 +113,10 @@ export function createHandlerChain(
         next('route');
       }
     };
+    // Any falsy reason, as express-promise-router does: `next(false)` would otherwise read as a pass.
     const rejectWith = (reason: unknown) => {
       next(
-        reason ?? new Error('A request handler returned a promise that rejected without a reason'),
+        reason || new Error('A request handler returned a promise that rejected without a reason'),
       );
     };
     const runErrorHandler = (err: unknown) => {

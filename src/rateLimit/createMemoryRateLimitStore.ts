@@ -3,6 +3,9 @@ import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 /** The window until `init` is called: express-rate-limit's default of one minute. */
 const DEFAULT_WINDOW_MS = 60_000;
 
+/** The longest window the memory store can sweep: the longest delay `setInterval` accepts (about 24 days). */
+const MAX_WINDOW_MS = 2 ** 31 - 1;
+
 /** One client's count in the current window, and when that window ends. */
 interface Counter {
   totalHits: number;
@@ -32,7 +35,14 @@ class MemoryRateLimitStore implements Store {
   #sweeper: NodeJS.Timeout | undefined;
 
   init(options: Options): void {
-    this.#windowMs = options.windowMs;
+    const { windowMs } = options;
+    // Beyond 2^31-1 ms, or for 0 or NaN, setInterval fires every millisecond: every count would be forgotten.
+    if (!Number.isFinite(windowMs) || windowMs <= 0 || windowMs > MAX_WINDOW_MS) {
+      throw new RangeError(
+        `The memory rate-limit store needs a window of 1 to ${MAX_WINDOW_MS} ms, got ${windowMs}`,
+      );
+    }
+    this.#windowMs = windowMs;
     clearInterval(this.#sweeper);
     this.#sweeper = setInterval(() => this.#sweep(), this.#windowMs);
     this.#sweeper.unref();

@@ -254,7 +254,7 @@ export function createRateLimitHandler(handlerOptions: RateLimitHandlerOptions):
       settle(req, res, next, client, counted);
       return;
     }
-    counted
+    Promise.resolve(counted)
       .then(
         response => settle(req, res, next, client, response),
         error => onStoreError(res, next, error),

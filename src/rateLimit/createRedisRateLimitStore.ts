@@ -176,8 +176,8 @@ class RedisRateLimitStore implements Store {
  * one budget per client.
  *
  * @remarks
- * Built on rate-limit-redis over one ioredis client per `connection` per process, shared by every store
- * (whatever its timeout) and closed when the last of them shuts down. Counters are kept under `prefix` and expire with their window.
+ * Built on rate-limit-redis over one ioredis client per `connection` (and timeout) per process, shared by every
+ * store and closed when the last of them shuts down. Counters are kept under `prefix` and expire with their window.
  *
  * No request waits for Redis longer than `timeoutMs`. While Redis cannot answer (down, restarting, hanging, wrong
  * URL or password), the store counts in an in-memory store with the same window on this instance, or, with
@@ -218,6 +218,6 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
       `expected a positive whole number of seconds, got ${JSON.stringify(retryAfterSeconds)}`,
     );
   }
-  const lease = acquireRedisConnection({ connection, logger });
+  const lease = acquireRedisConnection({ connection, timeoutMs, logger });
   return new RedisRateLimitStore({ lease, prefix, timeoutMs, passOnStoreError, retryAfterSeconds });
 }

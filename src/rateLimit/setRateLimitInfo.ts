@@ -3,11 +3,11 @@ import type { Request } from 'express';
 /** The property express-rate-limit leaves its counts on, and so do we. */
 const PROPERTY = 'rateLimit';
 
-/** Each request's counts, read through the `rateLimit` accessor of its prototype. */
+/** Each request's counts, read through the `rateLimit` accessor. */
 const infoByRequest = new WeakMap<object, unknown>();
 
-/** Per request prototype: whether `rateLimit` is our accessor there, or requests get an own property. */
-const modeByPrototype = new WeakMap<object, 'accessor' | 'own'>();
+/** Per request prototype: the prototype that carries the accessor for its requests, or none (own property). */
+const holderByPrototype = new WeakMap<object, object | null>();
 
 const accessor: PropertyDescriptor = {
   get(this: object) {
@@ -26,13 +26,16 @@ const accessor: PropertyDescriptor = {
  *
  * @remarks
  * Adding a property to every request object cost the limiter more than everything else it does per request
- * (about 80,000 of its 130,000 instructions, counted by `npm run bench:instructions`): V8 does not keep request
- * objects, with the many properties express gives them, in a shape where one more property is cheap. So
- * `rateLimit` is an accessor on the request's prototype (express's per-app `app.request`, installed there on
- * first use) backed by a `WeakMap`, which lets go of the counts with the request. Reading and assigning
- * `req.rateLimit` works as before, for this limiter, for express-rate-limit's middleware elsewhere and for
- * user code. A request that already has its own `rateLimit` property keeps it, updated; so does a request whose
- * prototype has a `rateLimit` of someone else's. Unlike express-rate-limit's, the accessor is not enumerable.
+ * (about 80,000 of its 130,000 instructions, counted by `npm run bench:instructions`). So for requests of an
+ * express app, `rateLimit` is an accessor backed by a `WeakMap`, which lets go of the counts with the request. It
+ * sits on express's shared request prototype (the one every app's `app.request` inherits from), so that the value
+ * stays visible when the request passes through a sub-app, however it is mounted. Reading and assigning
+ * `req.rateLimit` works as before, for this limiter, for express-rate-limit's middleware and for user code.
+ *
+ * Differences from an own property: it is not enumerable (`{ ...req }` and `Object.keys(req)` leave it out), and
+ * `'rateLimit' in req` is true for every express request, counted or not. A request that already has its own
+ * `rateLimit` keeps it, updated; so does one whose prototype chain has a `rateLimit` of someone else's, and a
+ * request that is not an express app's (no `app` on its prototype).
  *
  * @param req - The request being counted.
  * @param info - Its counts.
@@ -44,29 +47,50 @@ export function setRateLimitInfo(req: Request, info: unknown): void {
     return;
   }
   const prototype = Object.getPrototypeOf(req) as object | null;
-  let mode = prototype === null ? 'own' : modeByPrototype.get(prototype);
-  if (mode === undefined) {
-    mode = installAccessor(prototype!);
-    modeByPrototype.set(prototype!, mode);
-  }
-  if (mode === 'accessor') {
-    infoByRequest.set(req, info);
-  } else {
+  if (prototype === null) {
     setOwn(req, info);
+    return;
+  }
+  let holder = holderByPrototype.get(prototype);
+  if (holder === undefined) {
+    holder = installAccessor(prototype);
+    holderByPrototype.set(prototype, holder);
+  }
+  if (holder === null) {
+    setOwn(req, info);
+  } else {
+    infoByRequest.set(req, info);
   }
 }
 
-/** Puts the accessor on a prototype that has no `rateLimit` of its own; one that has keeps it. */
-function installAccessor(prototype: object): 'accessor' | 'own' {
-  const existing = Object.getOwnPropertyDescriptor(prototype, PROPERTY);
+/**
+ * Finds express's shared request prototype above an app's request prototype and puts the accessor there; `null`
+ * when the request is not an express app's, or a `rateLimit` of someone else's is in the way.
+ */
+function installAccessor(prototype: object): object | null {
+  // An app's request prototype owns `app`; the prototypes of sub-apps mounted with app.use inherit from their
+  // parent's, and all of them from express's shared one, which owns no `app`.
+  let shared: object | null = prototype;
+  let appPrototypes = 0;
+  while (shared !== null && Object.prototype.hasOwnProperty.call(shared, 'app')) {
+    if (Object.prototype.hasOwnProperty.call(shared, PROPERTY)) {
+      return null;
+    }
+    appPrototypes += 1;
+    shared = Object.getPrototypeOf(shared) as object | null;
+  }
+  if (appPrototypes === 0 || shared === null) {
+    return null;
+  }
+  const existing = Object.getOwnPropertyDescriptor(shared, PROPERTY);
   if (existing !== undefined) {
-    return existing.get === accessor.get ? 'accessor' : 'own';
+    return existing.get === accessor.get ? shared : null;
   }
-  if (!Object.isExtensible(prototype)) {
-    return 'own';
+  if (PROPERTY in shared || !Object.isExtensible(shared)) {
+    return null;
   }
-  Object.defineProperty(prototype, PROPERTY, accessor);
-  return 'accessor';
+  Object.defineProperty(shared, PROPERTY, accessor);
+  return shared;
 }
 
 /** An own, plain property, as express-rate-limit sets it; defined rather than assigned, past any setter. */

@@ -224,15 +224,20 @@ describe('createHandlerChain', () => {
         if (req.path === '/empty') {
           return Promise.reject(undefined);
         }
+        if (req.path === '/false') {
+          return Promise.reject(false);
+        }
         throw new Error('async failure');
       },
     ]);
     const failed = await request(app).get('/api/p/x');
     expect(failed.status).toBe(500);
     expect(failed.body).toEqual({ error: 'async failure' });
-    const empty = await request(app).get('/api/p/empty');
-    expect(empty.status).toBe(500);
-    expect(empty.body.error).toMatch(/rejected without a reason/);
+    for (const path of ['/api/p/empty', '/api/p/false']) {
+      const empty = await request(app).get(path);
+      expect(empty.status).toBe(500);
+      expect(empty.body.error).toMatch(/rejected without a reason/);
+    }
   });
 
   it("goes on when a promise resolves to 'next' or 'route', and waits otherwise", async () => {

@@ -90,6 +90,17 @@ describe('createMemoryRateLimitStore', () => {
     expect(store.get?.('a')).toBeUndefined();
   });
 
+  it.each([0, -1, Number.NaN, 2 ** 31])(
+    'refuses a window of %p ms, which its sweep timer could not keep',
+    windowMs => {
+      expect(() => createMemoryRateLimitStore().init?.({ windowMs } as Options)).toThrow(
+        new RangeError(
+          `The memory rate-limit store needs a window of 1 to ${2 ** 31 - 1} ms, got ${windowMs}`,
+        ),
+      );
+    },
+  );
+
   it('never holds the process open with its timer', () => {
     jest.useRealTimers();
     const timers = () => process.getActiveResourcesInfo().filter(type => type === 'Timeout').length;

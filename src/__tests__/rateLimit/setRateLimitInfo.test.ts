@@ -1,4 +1,5 @@
-import express, { type Request } from 'express';
+import { createServer, IncomingMessage } from 'node:http';
+import express, { type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import request from 'supertest';
 import { setRateLimitInfo } from '../../rateLimit/setRateLimitInfo';
@@ -56,13 +57,34 @@ describe('setRateLimitInfo', () => {
     });
   });
 
-  it("updates an own property that express-rate-limit's middleware set earlier", async () => {
+  it("replaces the counts express-rate-limit's middleware left earlier, whether as own property or not", async () => {
+    let before: unknown;
+    const app = createApp({ info: { ours: true } });
+    const probe = express();
+    probe.use(rateLimit({ windowMs: 60_000, limit: 10, validate: false }), (req, _res, next) => {
+      before = (req as WithInfo).rateLimit;
+      next();
+    });
+    probe.use(app);
+    const res = await request(probe).get('/');
+    expect(before).toMatchObject({ limit: 10, used: 1 });
+    expect(res.body.rateLimit).toEqual({ ours: true });
+  });
+
+  it('updates an own property that a request already has', async () => {
     const app = createApp({
       info: { ours: true },
-      before: rateLimit({ windowMs: 60_000, limit: 10, validate: false }),
+      before: (req, _res, next) => {
+        Object.defineProperty(req, 'rateLimit', {
+          value: 'earlier',
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+        next();
+      },
     });
-    const res = await request(app).get('/');
-    expect(res.body).toEqual({ rateLimit: { ours: true }, own: true });
+    expect((await request(app).get('/')).body).toEqual({ rateLimit: { ours: true }, own: true });
   });
 
   it("leaves a prototype that has a rateLimit of someone else's alone", async () => {
@@ -81,8 +103,47 @@ describe('setRateLimitInfo', () => {
     });
   });
 
-  it("changes only the app's own request prototype, never express's shared one", async () => {
-    await request(createApp({ info: 1 })).get('/');
-    expect(Object.getOwnPropertyDescriptor(express.request, 'rateLimit')).toBeUndefined();
+  it('keeps the counts visible inside sub-apps, however they are mounted', async () => {
+    const seen: Record<string, unknown> = {};
+    const read = (name: string) => {
+      const subApp = express();
+      subApp.use((req, _res, next) => {
+        seen[name] = (req as WithInfo).rateLimit;
+        next();
+      });
+      return subApp;
+    };
+    const app = express();
+    app.use((req, _res, next) => {
+      setRateLimitInfo(req, { counted: true });
+      next();
+    });
+    app.use(read('app.use'));
+    app.use(express.Router().use(read('router.use')));
+    app.use((req, res) => {
+      res.json({ after: (req as WithInfo).rateLimit });
+    });
+    expect((await request(app).get('/')).body).toEqual({ after: { counted: true } });
+    expect(seen).toEqual({ 'app.use': { counted: true }, 'router.use': { counted: true } });
+  });
+
+  it('sets an own property on a request that is not an express app request', async () => {
+    const router = express.Router();
+    router.use((req, res) => {
+      setRateLimitInfo(req, { bare: true });
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          rateLimit: (req as WithInfo).rateLimit,
+          own: Object.prototype.hasOwnProperty.call(req, 'rateLimit'),
+        }),
+      );
+    });
+    const server = createServer((req, res) =>
+      router(req as Request, res as unknown as Response, () => res.end()),
+    );
+    const res = await request(server).get('/');
+    expect(res.body).toEqual({ rateLimit: { bare: true }, own: true });
+    expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'rateLimit')).toBeUndefined();
   });
 });

@@ -25,9 +25,8 @@ function reconnectDelay(attempt: number): number {
  * @remarks
  * This is the only file that knows ioredis. The client never queues commands while disconnected
  * (`enableOfflineQueue: false`) and never retries or resends a command after a connection loss, so a command
- * either reaches Redis at once or fails at once. It sets no command timeout: each store bounds its own wait (see
- * `createRedisRateLimitStore`), so stores with different timeouts share one client, and no request pays for a
- * second timer. It keeps reconnecting in the background, every second at most, until
+ * either reaches Redis at once or fails at once. It sets no command timeout: each store bounds its whole wait with
+ * one timer (see `createRedisRateLimitStore`), and a second timer per command would only cost time. It keeps reconnecting in the background, every second at most, until
  * {@link RedisConnection.close} is called.
  *
  * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
@@ -98,17 +97,21 @@ export function createIoredisConnection(options: {
     }
   });
 
+  // Sends the load to every master and answers with the first success: a hung master must not hold up the
+  // others. An EVALSHA sent afterwards reaches each master after its SCRIPT LOAD (one connection, in order).
   const loadScriptOnEveryMaster = async (cluster: Cluster, command: string[]) => {
     const [name, ...args] = command;
-    const loads = await Promise.allSettled(
-      cluster.nodes('master').map(node => node.call(name, ...args)),
-    );
-    const loaded = loads.find(load => load.status === 'fulfilled');
-    if (loaded) {
-      return loaded.value as RedisReply;
+    const loads = cluster
+      .nodes('master')
+      .map(node => node.call(name, ...args) as Promise<RedisReply>);
+    if (loads.length === 0) {
+      throw new Error('No Redis Cluster master is known yet');
     }
-    const failed = loads.find(load => load.status === 'rejected');
-    throw failed ? failed.reason : new Error('No Redis Cluster master is known yet');
+    try {
+      return await Promise.any(loads);
+    } catch (error) {
+      throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
+    }
   };
 
   // Not async: every counted request goes through here, and the common path needs no promise of its own.

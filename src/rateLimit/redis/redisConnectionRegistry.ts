@@ -64,19 +64,21 @@ function openEntry(
  * Hands out the process-wide connection for a `connection` option value, opening it on first use.
  *
  * @remarks
- * Every plugin's store and the all-plugins store on the same Redis share one client, whatever their timeouts, so
- * a backend opens one connection per Redis (per node in a cluster) rather than one per plugin; the first caller's
- * `logger` reports the shared client's outages. The client closes when its last store gives it back. An unusable
+ * Every plugin's store and the all-plugins store on the same Redis share one client, so a backend opens one
+ * connection per Redis (per node in a cluster) rather than one per plugin; the first caller's `logger` reports
+ * the shared client's outages. Stores with another `timeoutMs` get a client (and outage state) of their own: an
+ * answer that is late for one store is not an outage for the other. The client closes when its last store gives it back. An unusable
  * `connection` is logged once, as an outage that never ends.
  *
  * @internal
  */
 export function acquireRedisConnection(options: {
   connection: string | string[];
+  timeoutMs: number;
   logger?: LoggerService;
 }): RedisConnectionLease {
-  const { connection, logger } = options;
-  const key = JSON.stringify(connection);
+  const { connection, timeoutMs, logger } = options;
+  const key = JSON.stringify([connection, timeoutMs]);
   let entry = entries.get(key);
   if (!entry) {
     entry = openEntry(connection, logger);

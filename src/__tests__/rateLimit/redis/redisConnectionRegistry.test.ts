@@ -34,8 +34,8 @@ describe('the Redis connection registry', () => {
   }
 
   /** Acquires a lease on the test server and waits until its connection answers PING. */
-  async function acquireReady(connection = redis.url): Promise<RedisConnectionLease> {
-    const lease = acquireRedisConnection({ connection });
+  async function acquireReady(timeoutMs: number): Promise<RedisConnectionLease> {
+    const lease = acquireRedisConnection({ connection: redis.url, timeoutMs });
     await lease.connection.firstAttempt();
     await waitUntil('the connection is ready', () => lease.connection.isReady());
     return lease;
@@ -44,9 +44,9 @@ describe('the Redis connection registry', () => {
   const ping = (lease: RedisConnectionLease) =>
     lease.connection.sendCommand({ isReadOnly: true, command: ['PING'] });
 
-  it('shares one connection between leases with the same connection', async () => {
-    const first = await acquireReady();
-    const second = await acquireReady();
+  it('shares one connection between leases with the same connection and timeout', async () => {
+    const first = await acquireReady(100);
+    const second = await acquireReady(100);
 
     expect(second.connection).toBe(first.connection);
     expect(second.outages).toBe(first.outages);
@@ -54,13 +54,24 @@ describe('the Redis connection registry', () => {
     expect(await clientCount()).toBe(1);
   });
 
+  it('opens a connection of its own for another timeout', async () => {
+    const short = await acquireReady(100);
+    const long = await acquireReady(250);
+
+    expect(long.connection).not.toBe(short.connection);
+    expect(long.outages).not.toBe(short.outages);
+    await expect(ping(short)).resolves.toBe('PONG');
+    await expect(ping(long)).resolves.toBe('PONG');
+    expect(await clientCount()).toBe(2);
+  });
+
   it('keeps the connection open while a lease remains, even when another lease is released twice', async () => {
-    const first = await acquireReady();
-    const second = await acquireReady();
+    const first = await acquireReady(100);
+    const second = await acquireReady(100);
 
     first.release();
     first.release();
-    const third = acquireRedisConnection({ connection: redis.url });
+    const third = acquireRedisConnection({ connection: redis.url, timeoutMs: 100 });
 
     expect(third.connection).toBe(second.connection);
     expect(second.connection.isReady()).toBe(true);
@@ -69,8 +80,8 @@ describe('the Redis connection registry', () => {
   });
 
   it('closes the connection when its last lease is released', async () => {
-    const first = await acquireReady();
-    const second = await acquireReady();
+    const first = await acquireReady(100);
+    const second = await acquireReady(100);
     expect(await clientCount()).toBe(1);
 
     first.release();
@@ -82,10 +93,10 @@ describe('the Redis connection registry', () => {
   });
 
   it('opens a new connection for a lease taken after the last one was released', async () => {
-    const before = await acquireReady();
+    const before = await acquireReady(100);
     before.release();
 
-    const after = await acquireReady();
+    const after = await acquireReady(100);
 
     expect(after.connection).not.toBe(before.connection);
     await expect(ping(after)).resolves.toBe('PONG');
@@ -95,10 +106,12 @@ describe('the Redis connection registry', () => {
     const logger = mockServices.logger.mock();
     const first = acquireRedisConnection({
       connection: 'not a url',
+      timeoutMs: 100,
       logger,
     });
     const second = acquireRedisConnection({
       connection: 'not a url',
+      timeoutMs: 100,
       logger,
     });
 
@@ -120,9 +133,8 @@ describe('the Redis connection registry', () => {
   });
 
   it('closes every connection on closeRedisRateLimitClients, whoever holds it', async () => {
-    const short = await acquireReady();
-    // Another connection value (database 0, named) is another client, on the same server.
-    const long = await acquireReady(`${redis.url}/0`);
+    const short = await acquireReady(100);
+    const long = await acquireReady(250);
     expect(await clientCount()).toBe(2);
 
     await closeRedisRateLimitClients();
@@ -134,9 +146,9 @@ describe('the Redis connection registry', () => {
   });
 
   it('does not close a newer connection when a lease from before closeRedisRateLimitClients is released', async () => {
-    const stale = await acquireReady();
+    const stale = await acquireReady(100);
     await closeRedisRateLimitClients();
-    const fresh = await acquireReady();
+    const fresh = await acquireReady(100);
     expect(fresh.connection).not.toBe(stale.connection);
 
     stale.release();
