@@ -220,7 +220,9 @@ async function main() {
       rmSync(callgrindDir, { recursive: true, force: true });
     }
   };
+  // Interrupted or killed, the bench still stops its redis-server and its children (by pid).
   process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void cleanUp().then(() => process.exit(143)));
 
   const results: VariantResult[] = [];
   try {
