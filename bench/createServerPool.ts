@@ -87,7 +87,7 @@ export function createServerPool(options: ServerPoolOptions = {}): ServerPool {
       : [];
     const nodeArgs = [
       ...profileArgs,
-      // Under callgrind, V8's deterministic mode: no concurrent compilation or GC threads, fixed hash seed. The
+      // Under callgrind, V8's predictable mode (no concurrent compilation or GC threads, among other things). The
       // same variant then counts the same in two processes (within 1 %, against up to 10 % without it).
       ...(callgrindDir ? ['--predictable'] : []),
     ];
