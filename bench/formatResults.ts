@@ -44,77 +44,97 @@ function lowestRatio(target: TargetResult, results: readonly VariantResult[]): n
   return a && b ? b / a : undefined;
 }
 
-function formatInstructionScenario(scenario: Scenario, results: readonly VariantResult[]): string {
+/**
+ * One scenario as a markdown table: a row per variant, the first variant being the baseline of the ratios.
+ *
+ * @param columns - the column titles after the label, given the baseline's label.
+ * @param cells - a measured variant's cells, given the baseline.
+ */
+function formatScenarioTable(
+  scenario: Scenario,
+  results: readonly VariantResult[],
+  columns: (baselineLabel: string) => string[],
+  cells: (row: VariantResult, baseline: VariantResult | undefined) => string[],
+): string {
   const rows = scenario.variants.map(variant =>
     results.find(r => r.scenarioId === scenario.id && r.variantId === variant.id),
   );
   const baseline = rows[0];
+  const titles = columns(baseline?.label ?? 'first row');
   const lines = [
     `### ${scenario.title}`,
     '',
-    `| | median instructions/request | × ${baseline?.label ?? 'first row'} (by instructions) | lowest round | × by lowest rounds | instructions/request per round |`,
-    '|---|---:|---:|---:|---:|---|',
+    `| | ${titles.join(' | ')} |`,
+    `|---|${titles.map((_, i) => (i === titles.length - 1 ? '---' : '---:')).join('|')}|`,
   ];
   for (const row of rows) {
     if (!row) {
       continue;
     }
     if (row.unavailable) {
+      const empty = ' |'.repeat(titles.length - 2);
       lines.push(
-        `| ${row.label} | not available | | | | ${row.unavailable.replace(/\|/g, '\\|')} |`,
+        `| ${row.label} | not available |${empty} ${row.unavailable.replace(/\|/g, '\\|')} |`,
       );
       continue;
     }
-    const ratio =
-      baseline?.medianInstructionsPerRequest && row.medianInstructionsPerRequest
-        ? `${(baseline.medianInstructionsPerRequest / row.medianInstructionsPerRequest).toFixed(3)}×`
-        : '–';
-    const lowest = lowestInstructions(row);
-    const baselineLowest = baseline ? lowestInstructions(baseline) : undefined;
-    const lowestRatio = lowest && baselineLowest ? `${(baselineLowest / lowest).toFixed(3)}×` : '–';
-    const perRound = row.rounds.map(round => formatNumber(round.instructionsPerRequest)).join(', ');
-    lines.push(
-      `| ${row.label} | ${formatNumber(row.medianInstructionsPerRequest)} | ${ratio} | ${formatNumber(lowest)} | ${lowestRatio} | ${perRound} |`,
-    );
+    lines.push(`| ${row.label} | ${cells(row, baseline).join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
-function formatScenario(scenario: Scenario, results: readonly VariantResult[]): string {
-  const rows = scenario.variants.map(variant =>
-    results.find(r => r.scenarioId === scenario.id && r.variantId === variant.id),
+/** `baseline / value` as a ratio cell, or a dash when either is missing. */
+function ratioCell(
+  baseline: number | undefined,
+  value: number | undefined,
+  digits: number,
+): string {
+  return baseline && value ? `${(baseline / value).toFixed(digits)}×` : '–';
+}
+
+function formatInstructionScenario(scenario: Scenario, results: readonly VariantResult[]): string {
+  return formatScenarioTable(
+    scenario,
+    results,
+    label => [
+      'median instructions/request',
+      `× ${label} (by instructions)`,
+      'lowest round',
+      '× by lowest rounds',
+      'instructions/request per round',
+    ],
+    (row, baseline) => [
+      formatNumber(row.medianInstructionsPerRequest),
+      ratioCell(baseline?.medianInstructionsPerRequest, row.medianInstructionsPerRequest, 3),
+      formatNumber(lowestInstructions(row)),
+      ratioCell(baseline && lowestInstructions(baseline), lowestInstructions(row), 3),
+      row.rounds.map(round => formatNumber(round.instructionsPerRequest)).join(', '),
+    ],
   );
-  const baseline = rows[0];
-  const lines = [
-    `### ${scenario.title}`,
-    '',
-    `| | median req/s | median p99 (ms) | × ${baseline?.label ?? 'first row'} | server CPU µs/request | × by CPU | req/s per round |`,
-    '|---|---:|---:|---:|---:|---:|---|',
-  ];
-  for (const row of rows) {
-    if (!row) {
-      continue;
-    }
-    if (row.unavailable) {
-      lines.push(
-        `| ${row.label} | not available | | | | | ${row.unavailable.replace(/\|/g, '\\|')} |`,
-      );
-      continue;
-    }
-    const ratio =
-      baseline?.medianReqPerSec && row.medianReqPerSec
-        ? `${(row.medianReqPerSec / baseline.medianReqPerSec).toFixed(2)}×`
-        : '–';
-    const cpuRatio =
-      baseline?.medianCpuUsPerRequest && row.medianCpuUsPerRequest
-        ? `${(baseline.medianCpuUsPerRequest / row.medianCpuUsPerRequest).toFixed(2)}×`
-        : '–';
-    const perRound = row.rounds.map(round => formatNumber(round.reqPerSec)).join(', ');
-    lines.push(
-      `| ${row.label} | ${formatNumber(row.medianReqPerSec)} | ${formatNumber(row.medianP99Ms, 1)} | ${ratio} | ${formatNumber(row.medianCpuUsPerRequest, 1)} | ${cpuRatio} | ${perRound} |`,
-    );
-  }
-  return lines.join('\n');
+}
+
+function formatScenario(scenario: Scenario, results: readonly VariantResult[]): string {
+  return formatScenarioTable(
+    scenario,
+    results,
+    label => [
+      'median req/s',
+      'median p99 (ms)',
+      `× ${label}`,
+      'server CPU µs/request',
+      '× by CPU',
+      'req/s per round',
+    ],
+    (row, baseline) => [
+      formatNumber(row.medianReqPerSec),
+      formatNumber(row.medianP99Ms, 1),
+      // req/s: more is faster, so the ratio is the row's over the baseline's.
+      ratioCell(row.medianReqPerSec, baseline?.medianReqPerSec, 2),
+      formatNumber(row.medianCpuUsPerRequest, 1),
+      ratioCell(baseline?.medianCpuUsPerRequest, row.medianCpuUsPerRequest, 2),
+      row.rounds.map(round => formatNumber(round.reqPerSec)).join(', '),
+    ],
+  );
 }
 
 /**
