@@ -46,18 +46,13 @@ function readMountPath(getPath: (pluginId: string) => string, pluginId: string):
  */
 function readHandlers(pluginId: string, handler: unknown): Handler[] {
   const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
-  if (handlers.length === 0) {
+  const refused = handlers.findIndex(item => typeof item !== 'function');
+  if (handlers.length === 0 || refused !== -1) {
+    const got = refused === -1 ? 'an empty array' : describeValue(handlers[refused]);
     throw new TypeError(
-      `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), got an empty array`,
+      `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), ` +
+        `got ${got}`,
     );
-  }
-  for (const item of handlers) {
-    if (typeof item !== 'function') {
-      throw new TypeError(
-        `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), ` +
-          `got ${describeValue(item)}`,
-      );
-    }
   }
   return handlers as Handler[];
 }

@@ -24,6 +24,7 @@ export {
   TooManyRequestsError,
 } from './rateLimit';
 export type {
+  MemoryRateLimitStore,
   RateLimitHandlerOptions,
   RateLimitMemoryStoreOptions,
   RateLimitMiddlewareOptions,

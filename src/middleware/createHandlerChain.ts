@@ -60,9 +60,9 @@ export function createHandlerChain(
   function handle(req: Request, res: Response, done: NextFunction) {
     let index = 0;
     let sync = 0;
-    const leave = (err?: unknown) => {
+    const leave = () => {
       req.next = done;
-      done(err);
+      done();
     };
     const next = (err?: unknown): void => {
       if (err === 'router') {

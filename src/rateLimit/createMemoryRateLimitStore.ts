@@ -13,6 +13,22 @@ interface Counter {
 }
 
 /**
+ * The memory store: express-rate-limit's `Store` with every method present and synchronous.
+ *
+ * @public
+ */
+export interface MemoryRateLimitStore extends Store {
+  readonly localKeys: true;
+  init(options: Options): void;
+  get(key: string): ClientRateLimitInfo | undefined;
+  increment(key: string): ClientRateLimitInfo;
+  decrement(key: string): void;
+  resetKey(key: string): void;
+  resetAll(): void;
+  shutdown(): void;
+}
+
+/**
  * Counts hits in this process: a fixed window per client, started by its first hit.
  *
  * @remarks
@@ -25,7 +41,7 @@ interface Counter {
  * window, the older map is dropped, so a client that sent nothing for a whole window is forgotten and memory
  * stays bounded by the clients of the last two windows.
  */
-class MemoryRateLimitStore implements Store {
+class InProcessRateLimitStore implements MemoryRateLimitStore {
   /** Counts live in this process: another instance, or another store, never sees them. */
   readonly localKeys = true;
 
@@ -123,6 +139,6 @@ class MemoryRateLimitStore implements Store {
  *
  * @public
  */
-export function createMemoryRateLimitStore(): Store {
-  return new MemoryRateLimitStore();
+export function createMemoryRateLimitStore(): MemoryRateLimitStore {
+  return new InProcessRateLimitStore();
 }

@@ -58,7 +58,7 @@ class RedisRateLimitStore implements Store {
   init(options: Options): void {
     // The fallback's clean-up runs on setInterval, which fires every millisecond for a delay beyond 2^31-1 ms;
     // a window that long (Redis has no such limit) gets a fallback that forgets a little early instead.
-    this.#memory.init?.({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
+    this.#memory.init({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
     // rate-limit-redis's own init loads its scripts and keeps the promises; when Redis is down at start-up those
     // stay rejected and every later call fails with them. Scripts are loaded on first use instead.
     this.#redis.windowMs = options.windowMs;
@@ -68,7 +68,7 @@ class RedisRateLimitStore implements Store {
     return this.#run(
       'policy',
       () => this.#redis.get(key),
-      () => this.#memory.get?.(key),
+      () => this.#memory.get(key),
     );
   }
 
@@ -99,7 +99,7 @@ class RedisRateLimitStore implements Store {
   }
 
   shutdown(): void {
-    this.#memory.shutdown?.();
+    this.#memory.shutdown();
     this.#lease.release();
   }
 

@@ -26,8 +26,8 @@ function reconnectDelay(attempt: number): number {
  * This is the only file that knows ioredis. The client never queues commands while disconnected
  * (`enableOfflineQueue: false`) and never retries or resends a command after a connection loss, so a command
  * either reaches Redis at once or fails at once. It sets no command timeout: each store bounds its whole wait with
- * one timer (see `createRedisRateLimitStore`), and a second timer per command would only cost time. It keeps reconnecting in the background, every second at most, until
- * {@link RedisConnection.close} is called.
+ * one timer (see `createRedisRateLimitStore`), and a second timer per command would only cost time. It keeps
+ * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called.
  *
  * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
  * would otherwise load a script on a node other than the one that owns the key.

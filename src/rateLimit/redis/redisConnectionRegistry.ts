@@ -67,8 +67,8 @@ function openEntry(
  * Every plugin's store and the all-plugins store on the same Redis share one client, so a backend opens one
  * connection per Redis (per node in a cluster) rather than one per plugin; the first caller's `logger` reports
  * the shared client's outages. Stores with another `timeoutMs` get a client (and outage state) of their own: an
- * answer that is late for one store is not an outage for the other. The client closes when its last store gives it back. An unusable
- * `connection` is logged once, as an outage that never ends.
+ * answer that is late for one store is not an outage for the other. The client closes when its last store gives
+ * it back. An unusable `connection` is logged once, as an outage that never ends.
  *
  * @internal
  */
