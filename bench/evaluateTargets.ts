@@ -103,16 +103,21 @@ export function evaluateTargets(
       };
     }
     const ratio = speed(top)! / speed(bottom)!;
-    const cpuRatio =
-      top.medianCpuUsPerRequest && bottom.medianCpuUsPerRequest
-        ? bottom.medianCpuUsPerRequest / top.medianCpuUsPerRequest
-        : undefined;
     return {
       description,
       threshold,
       ratio,
-      cpuRatio,
+      cpuRatio: inverseRatio(top.medianCpuUsPerRequest, bottom.medianCpuUsPerRequest),
+      lowestRatio: inverseRatio(
+        top.lowestInstructionsPerRequest,
+        bottom.lowestInstructionsPerRequest,
+      ),
       status: ratio >= threshold ? 'holds' : 'misses',
     };
   });
+}
+
+/** A cost ratio turned into a speed ratio (the bottom's cost over the top's), when both costs are known. */
+function inverseRatio(top: number | undefined, bottom: number | undefined): number | undefined {
+  return top && bottom ? bottom / top : undefined;
 }

@@ -1,4 +1,3 @@
-import { TARGETS } from './evaluateTargets';
 import type { BenchOptions } from './readBenchOptions';
 import type { Scenario, TargetResult, VariantResult } from './types';
 
@@ -20,28 +19,6 @@ function formatNumber(value: number | undefined, digits = 0): string {
   return value === undefined
     ? '–'
     : value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-/**
- * A variant's lowest counted round: its requests' own work without a full garbage collection landing in the
- * round. How often one lands depends on the heap of the whole child, which hosts every server of its side.
- */
-function lowestInstructions(result: VariantResult): number | undefined {
-  const counts = result.rounds.flatMap(round =>
-    round.instructionsPerRequest === undefined ? [] : [round.instructionsPerRequest],
-  );
-  return counts.length ? Math.min(...counts) : undefined;
-}
-
-/** A target's ratio from the lowest rounds of its two variants, for the instructions method. */
-function lowestRatio(target: TargetResult, results: readonly VariantResult[]): number | undefined {
-  const definition = TARGETS.find(t => t.description === target.description);
-  const find = (variantId: string | undefined) =>
-    results.find(r => r.scenarioId === definition?.scenarioId && r.variantId === variantId);
-  const top = find(definition?.numerator);
-  const bottom = find(definition?.denominator);
-  const [a, b] = [top && lowestInstructions(top), bottom && lowestInstructions(bottom)];
-  return a && b ? b / a : undefined;
 }
 
 /**
@@ -106,8 +83,8 @@ function formatInstructionScenario(scenario: Scenario, results: readonly Variant
     (row, baseline) => [
       formatNumber(row.medianInstructionsPerRequest),
       ratioCell(baseline?.medianInstructionsPerRequest, row.medianInstructionsPerRequest, 3),
-      formatNumber(lowestInstructions(row)),
-      ratioCell(baseline && lowestInstructions(baseline), lowestInstructions(row), 3),
+      formatNumber(row.lowestInstructionsPerRequest),
+      ratioCell(baseline?.lowestInstructionsPerRequest, row.lowestInstructionsPerRequest, 3),
       row.rounds.map(round => formatNumber(round.instructionsPerRequest)).join(', '),
     ],
   );
@@ -179,7 +156,7 @@ export function formatResults(
     '',
     '| target | ratio | by CPU | |',
     '|---|---:|---:|---|',
-    ...targets.map(t => formatTargetRow(t, true)),
+    ...targets.map(t => formatTargetRow(t, [t.ratio, t.cpuRatio], 2)),
   ];
   for (const stack of ['full', 'plugin']) {
     const group = scenarios.filter(s => s.id.startsWith(`${stack}/`));
@@ -199,11 +176,15 @@ export function formatResults(
   return `${sections.join('\n')}\n`;
 }
 
-function formatTargetRow(t: TargetResult, withCpu: boolean): string {
-  const ratio = t.ratio === undefined ? '–' : `${t.ratio.toFixed(withCpu ? 2 : 3)}×`;
-  const cpu = withCpu ? ` ${t.cpuRatio === undefined ? '–' : `${t.cpuRatio.toFixed(2)}×`} |` : '';
+/** A target's row: its description, the given ratios (`–` where unknown), and whether it holds. */
+function formatTargetRow(
+  t: TargetResult,
+  ratios: Array<number | undefined>,
+  digits: number,
+): string {
+  const cells = ratios.map(ratio => (ratio === undefined ? '–' : `${ratio.toFixed(digits)}×`));
   const status = `${STATUS_MARK[t.status]}${t.reason ? `: ${t.reason.replace(/\|/g, '\\|')}` : ''}`;
-  return `| ${t.description} | ${ratio} |${cpu} ${status} |`;
+  return `| ${t.description} | ${cells.join(' | ')} | ${status} |`;
 }
 
 function formatInstructionResults(
@@ -233,13 +214,7 @@ function formatInstructionResults(
     '',
     '| target | ratio (medians) | by lowest rounds | |',
     '|---|---:|---:|---|',
-    ...targets.map(t => {
-      const lowest = lowestRatio(t, results);
-      return formatTargetRow(t, false).replace(
-        /^(\| [^|]+ \| [^|]+ \|)/,
-        `$1 ${lowest === undefined ? '–' : `${lowest.toFixed(3)}×`} |`,
-      );
-    }),
+    ...targets.map(t => formatTargetRow(t, [t.ratio, t.lowestRatio], 3)),
     '',
     '## Plugin stack (plugin router on a plain express app)',
   ];

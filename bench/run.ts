@@ -177,11 +177,11 @@ async function runScenario(
       result.medianCpuUsPerRequest = median(
         result.rounds.flatMap(r => (r.cpuUsPerRequest === undefined ? [] : [r.cpuUsPerRequest])),
       );
-      result.medianInstructionsPerRequest = median(
-        result.rounds.flatMap(r =>
-          r.instructionsPerRequest === undefined ? [] : [r.instructionsPerRequest],
-        ),
+      const counts = result.rounds.flatMap(r =>
+        r.instructionsPerRequest === undefined ? [] : [r.instructionsPerRequest],
       );
+      result.medianInstructionsPerRequest = median(counts);
+      result.lowestInstructionsPerRequest = counts.length ? Math.min(...counts) : undefined;
     }
   }
   return live.map(entry => entry.result);

@@ -97,6 +97,11 @@ export interface VariantResult {
   medianP99Ms?: number;
   medianCpuUsPerRequest?: number;
   medianInstructionsPerRequest?: number;
+  /**
+   * The lowest round's instructions per request: the requests' own work without a full garbage collection landing
+   * in the round, which depends on the heap of the whole child (it hosts every server of its side).
+   */
+  lowestInstructionsPerRequest?: number;
   /** Set when the variant was not measured, or its responses were not the expected ones. */
   unavailable?: string;
 }
@@ -112,6 +117,8 @@ export interface TargetResult {
    * would be if the server were the only thing running. Not what the target is judged on.
    */
   cpuRatio?: number;
+  /** Instructions method: the same ratio from each variant's lowest round. Not what the target is judged on. */
+  lowestRatio?: number;
   status: 'holds' | 'misses' | 'not available';
   /** Why the target could not be evaluated. */
   reason?: string;
