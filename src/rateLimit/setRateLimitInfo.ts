@@ -6,8 +6,8 @@ const PROPERTY = 'rateLimit';
 /** Each request's counts, read through the `rateLimit` accessor. */
 const infoByRequest = new WeakMap<object, unknown>();
 
-/** Per request prototype: the prototype that carries the accessor for its requests, or none (own property). */
-const holderByPrototype = new WeakMap<object, object | null>();
+/** Per request prototype: whether its requests read `rateLimit` through the accessor (else an own property). */
+const usesAccessor = new WeakMap<object, boolean>();
 
 const accessor: PropertyDescriptor = {
   get(this: object) {
@@ -51,46 +51,46 @@ export function setRateLimitInfo(req: Request, info: unknown): void {
     setOwn(req, info);
     return;
   }
-  let holder = holderByPrototype.get(prototype);
-  if (holder === undefined) {
-    holder = installAccessor(prototype);
-    holderByPrototype.set(prototype, holder);
+  let viaAccessor = usesAccessor.get(prototype);
+  if (viaAccessor === undefined) {
+    viaAccessor = installAccessor(prototype);
+    usesAccessor.set(prototype, viaAccessor);
   }
-  if (holder === null) {
-    setOwn(req, info);
-  } else {
+  if (viaAccessor) {
     infoByRequest.set(req, info);
+  } else {
+    setOwn(req, info);
   }
 }
 
 /**
- * Finds express's shared request prototype above an app's request prototype and puts the accessor there; `null`
- * when the request is not an express app's, or a `rateLimit` of someone else's is in the way.
+ * Finds express's shared request prototype above an app's request prototype and puts the accessor there (once);
+ * `false` when the request is not an express app's, or a `rateLimit` of someone else's is in the way.
  */
-function installAccessor(prototype: object): object | null {
+function installAccessor(prototype: object): boolean {
   // An app's request prototype owns `app`; the prototypes of sub-apps mounted with app.use inherit from their
   // parent's, and all of them from express's shared one, which owns no `app`.
   let shared: object | null = prototype;
   let appPrototypes = 0;
   while (shared !== null && Object.prototype.hasOwnProperty.call(shared, 'app')) {
     if (Object.prototype.hasOwnProperty.call(shared, PROPERTY)) {
-      return null;
+      return false;
     }
     appPrototypes += 1;
     shared = Object.getPrototypeOf(shared) as object | null;
   }
   if (appPrototypes === 0 || shared === null) {
-    return null;
+    return false;
   }
   const existing = Object.getOwnPropertyDescriptor(shared, PROPERTY);
   if (existing !== undefined) {
-    return existing.get === accessor.get ? shared : null;
+    return existing.get === accessor.get;
   }
   if (PROPERTY in shared || !Object.isExtensible(shared)) {
-    return null;
+    return false;
   }
   Object.defineProperty(shared, PROPERTY, accessor);
-  return shared;
+  return true;
 }
 
 /** An own, plain property, as express-rate-limit sets it; defined rather than assigned, past any setter. */
