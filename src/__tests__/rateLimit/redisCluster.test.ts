@@ -1,8 +1,13 @@
 import { mockServices } from '@backstage/backend-test-utils';
+import request from 'supertest';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
-import { createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import { CLIENT_HEADER, createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import { waitUntil } from './redis/waitUntil';
+
+/** Generous on purpose: the point is that nothing hangs, not how fast the machine is. */
+const NO_HANG_MS = 1_000;
 
 describe('the Redis rate-limit store on a Redis Cluster', () => {
   let cluster: RedisClusterHandle;
@@ -56,5 +61,73 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     expect(await sendRequests(app, 'client-flush', 2)).toEqual([200, 200]);
     expect(await cluster.cli('GET', 'rl:plugin:cluster:client-flush')).toBe('3');
     expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  // Last, since it takes a node down; it waits for the cluster to heal before it ends.
+  it('answers in bounded time with one master gone, logs that as one outage, and counts in Redis once it is back', async () => {
+    // A timeout of its own, so a client and an outage log of its own (see acquireRedisConnection).
+    const nodeLogger = mockServices.logger.mock();
+    const warnings = () => nodeLogger.warn.mock.calls.map(([message]) => String(message));
+    const app = createLimitedApp({
+      store: createRedisRateLimitStore({
+        connection: cluster.urls,
+        prefix: 'rl:plugin:node-down:',
+        timeoutMs: 100,
+        logger: nodeLogger,
+      }),
+      limit: 1_000,
+    });
+    const clients = Array.from({ length: 12 }, (_, index) => `client-${index}`);
+    const countsInRedis = () =>
+      Promise.all(clients.map(client => cluster.cli('GET', `rl:plugin:node-down:${client}`)));
+    const sendRound = () =>
+      Promise.all(
+        clients.map(async client => {
+          const started = Date.now();
+          const response = await request(app).get('/').set(CLIENT_HEADER, client);
+          return { status: response.status, ms: Date.now() - started };
+        }),
+      );
+
+    // A new cluster client may miss the first requests' timeout while it connects to each node; let that pass.
+    await waitUntil('every client is counted in Redis', async () => {
+      await sendRound();
+      return (await countsInRedis()).every(count => Number(count) > 0);
+    });
+    await waitUntil('no outage is open', () => warnings().length % 2 === 0);
+    const before = warnings().length;
+
+    const keysPerNode = await Promise.all(cluster.nodes.map(node => node.cli('DBSIZE')));
+    const victim = cluster.nodes[keysPerNode[1] !== '0' ? 1 : 2];
+    await victim.kill();
+    const results = [];
+    for (let round = 0; round < 5; round++) {
+      results.push(...(await sendRound()));
+    }
+
+    expect(results.map(result => result.status)).toEqual(results.map(() => 200));
+    expect(Math.max(...results.map(result => result.ms))).toBeLessThan(NO_HANG_MS);
+    expect(warnings().slice(before)).toEqual([expect.stringMatching(/ is unreachable \(/)]);
+
+    await victim.restart();
+    await waitUntil(
+      'the cluster is whole again',
+      async () => {
+        const infos = await Promise.all(cluster.nodes.map(node => node.cli('CLUSTER', 'INFO')));
+        return infos.every(info => info.includes('cluster_state:ok'));
+      },
+      15_000,
+    );
+    const counted = await countsInRedis();
+    await waitUntil('every client is counted in Redis again', async () => {
+      await sendRound();
+      const now = await countsInRedis();
+      return now.every((count, index) => Number(count) > Number(counted[index]));
+    });
+    await waitUntil('the store reports Redis back', () => warnings().length > before + 1);
+    expect(warnings().slice(before)).toEqual([
+      expect.stringMatching(/ is unreachable \(/),
+      expect.stringMatching(/ is reachable again after \d+ ms/),
+    ]);
   });
 });

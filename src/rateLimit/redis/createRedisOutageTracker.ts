@@ -1,17 +1,26 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 
 /**
+ * How long Redis must go without a failure before an outage is reported over. A Redis Cluster with one master
+ * gone answers for the keys of the others and fails for that master's: without this, every such pair of
+ * requests would log an outage ending and another starting.
+ */
+const DEFAULT_SETTLE_MS = 1_000;
+
+/**
  * Whether a Redis connection is in an outage, shared by every store on that connection.
  *
  * @internal
  */
 export interface RedisOutageTracker {
-  /** `true` from the first failure until the next success. */
+  /** `true` from a failure until the next success. */
   readonly down: boolean;
   /** Records a failure; the first one of an outage logs a warning. */
   reportFailure(error: unknown): void;
-  /** Records a success; the first one after an outage logs that it ended. */
+  /** Records a success; the outage is reported over once no failure follows for a while. */
   reportSuccess(): void;
+  /** Stops a pending report; called when the connection closes. */
+  close(): void;
 }
 
 function describeError(error: unknown): string {
@@ -23,10 +32,14 @@ function describeError(error: unknown): string {
 
 /**
  * Tracks outages of one Redis connection so that each logs exactly two lines: a warning when it starts and one
- * when it ends, however many requests and reconnection attempts happen in between.
+ * when it ends, however many requests, reconnection attempts and partial recoveries happen in between.
  *
  * @remarks
- * A failure before any success is reported as Redis being unreachable at start-up.
+ * `down` follows every answer, so that requests go back to Redis as soon as it answers. The log follows outages:
+ * an outage ends with the first success after which no failure comes for `settleMs`, and its line gives the time
+ * from its first failure to that success. A failure within that time continues the same outage (a cluster with
+ * one node gone, Redis restarting again). A failure before any success is reported as Redis being unreachable at
+ * start-up.
  *
  * @internal
  */
@@ -34,21 +47,44 @@ export function createRedisOutageTracker(options: {
   description: string;
   logger?: LoggerService;
   now?: () => number;
+  /** How long without a failure ends an outage. Defaults to 1 second. */
+  settleMs?: number;
 }): RedisOutageTracker {
-  const { description, logger, now = Date.now } = options;
+  const { description, logger, now = Date.now, settleMs = DEFAULT_SETTLE_MS } = options;
   let down = false;
   let everUp = false;
-  let downSince = 0;
+  /** Whether an outage has been logged and its end not yet. */
+  let inOutage = false;
+  let outageSince = 0;
+  /** When the success that may end the outage came. */
+  let answeredSince = 0;
+  let settling: ReturnType<typeof setTimeout> | undefined;
+
+  const stopSettling = () => {
+    clearTimeout(settling);
+    settling = undefined;
+  };
+  const endOutage = () => {
+    settling = undefined;
+    inOutage = false;
+    logger?.warn(
+      `Redis rate-limit store ${description} is reachable again after ${answeredSince - outageSince} ms; ` +
+        'requests are counted in Redis again',
+    );
+  };
+
   return {
     get down() {
       return down;
     },
     reportFailure(error) {
-      if (down) {
+      down = true;
+      stopSettling();
+      if (inOutage) {
         return;
       }
-      down = true;
-      downSince = now();
+      inOutage = true;
+      outageSince = now();
       const when = everUp ? 'is unreachable' : 'is unreachable at start-up';
       logger?.warn(
         `Redis rate-limit store ${description} ${when} (${describeError(error)}); until it is back, requests ` +
@@ -61,10 +97,13 @@ export function createRedisOutageTracker(options: {
         return;
       }
       down = false;
-      logger?.warn(
-        `Redis rate-limit store ${description} is reachable again after ${now() - downSince} ms; ` +
-          'requests are counted in Redis again',
-      );
+      if (inOutage && settling === undefined) {
+        answeredSince = now();
+        settling = setTimeout(endOutage, settleMs);
+        // A pending report must not keep a process alive that has nothing else to do.
+        settling.unref?.();
+      }
     },
+    close: stopSettling,
   };
 }

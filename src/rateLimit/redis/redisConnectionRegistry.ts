@@ -45,18 +45,25 @@ function openEntry(
         sendCommand: () => Promise.reject(error),
         isReady: () => false,
         firstAttempt: () => undefined,
-        close: () => undefined,
+        close: () => outages.close(),
       },
     };
   }
   const outages = createRedisOutageTracker({ description: target.description, logger });
-  const connection = createIoredisConnection({
+  const client = createIoredisConnection({
     target,
     listeners: {
       onError: error => outages.reportFailure(error),
       onReady: () => outages.reportSuccess(),
     },
   });
+  const connection: RedisConnection = {
+    ...client,
+    close() {
+      outages.close();
+      client.close();
+    },
+  };
   return { connection, outages, leases: 0 };
 }
 
