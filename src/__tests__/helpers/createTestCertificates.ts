@@ -23,7 +23,7 @@ async function openssl(args: string[]): Promise<void> {
     await execFileAsync('openssl', args);
   } catch (error) {
     throw new Error(
-      `The TLS tests need 'openssl' on PATH to make a test certificate, but 'openssl ${args[0]}' failed: ` +
+      `The TLS tests need OpenSSL's 'openssl' on PATH to make a test certificate, but 'openssl ${args[0]}' failed: ` +
         `${(error as Error).message}`,
       { cause: error },
     );
@@ -34,15 +34,17 @@ async function openssl(args: string[]): Promise<void> {
  * Makes a certificate authority and a server certificate for 127.0.0.1 in a temporary directory, with `openssl`.
  *
  * @remarks
- * Valid for one day; elliptic-curve keys, which take milliseconds to make. Call `remove()` when done.
+ * Valid for one day. The authority is marked as one explicitly, whatever the local `openssl.cnf` defaults to.
+ * Call `remove()` when done.
  */
 export async function createTestCertificates(): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), 'tls-'));
   const file = (name: string) => join(dir, name);
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const newKey = ['-newkey', 'rsa:2048', '-nodes'];
   try {
     await openssl([
       'req', '-x509', ...newKey, '-days', '1', '-subj', '/CN=backstage-http-router test CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
       '-keyout', file('ca.key'), '-out', file('ca.pem'),
     ]); // prettier-ignore
     await openssl([

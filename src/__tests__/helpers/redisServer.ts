@@ -179,7 +179,13 @@ export async function startRedisServer(
     }
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    await halt('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const credentials = password ? `:${encodeURIComponent(password)}@` : '';
   return {
     port,

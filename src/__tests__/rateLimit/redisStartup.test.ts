@@ -38,7 +38,8 @@ describe('the Redis rate-limit store at start-up', () => {
 
     const redis = await startRedisServer({ port });
     servers.push(redis);
-    await waitUntil('the store reports Redis reachable', () => warnings().length === 2);
+    // Reported 5 s after Redis first answers (see createRedisOutageTracker), so wait longer than usual.
+    await waitUntil('the store reports Redis reachable', () => warnings().length === 2, 15_000);
     expect(await sendRequests(app, 'client-b', 3)).toEqual([200, 200, 429]);
     expect(await redis.cli('GET', 'rl:plugin:boot:client-b')).toBe('3');
   });

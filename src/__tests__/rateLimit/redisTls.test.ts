@@ -30,7 +30,8 @@ async function countInChildProcess(
       join(__dirname, 'redis', 'countInChildProcess.ts'),
       args.connection, args.prefix, args.key, String(args.hits),
     ], // prettier-ignore
-    { env, timeout: 60_000 },
+    // Below jest's own timeout, so that a child that hangs is killed with the test that waits for it.
+    { env, timeout: 20_000 },
   );
   return JSON.parse(stdout) as ChildReport;
 }
@@ -52,6 +53,11 @@ describe('the Redis rate-limit store over TLS (rediss://)', () => {
         '--tls-ca-cert-file', certificates.caFile,
         '--tls-auth-clients', 'no',
       ], // prettier-ignore
+    }).catch(error => {
+      throw new Error(
+        `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
+        { cause: error },
+      );
     });
   });
 
@@ -93,6 +99,7 @@ describe('the Redis rate-limit store over TLS (rediss://)', () => {
   });
 
   it('does not fall back to a plain connection when the URL asks for TLS', async () => {
+    // The plain port never completes a TLS handshake, so the attempt ends with the client's connect timeout (2 s).
     const report = await countInChildProcess(
       {
         connection: `rediss://127.0.0.1:${redis.port}`,

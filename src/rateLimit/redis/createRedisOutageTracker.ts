@@ -3,9 +3,11 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 /**
  * How long Redis must go without a failure before an outage is reported over. A Redis Cluster with one master
  * gone answers for the keys of the others and fails for that master's: without this, every such pair of
- * requests would log an outage ending and another starting.
+ * requests would log an outage ending and another starting. Longer than the client's pause between two attempts
+ * to reach a node that is gone (up to 1 s, plus up to 2 s for the attempt), so that those failures keep the
+ * outage open even when no request needs that node. Only the log waits: requests go back to Redis at once.
  */
-const DEFAULT_SETTLE_MS = 1_000;
+const DEFAULT_SETTLE_MS = 5_000;
 
 /**
  * Whether a Redis connection is in an outage, shared by every store on that connection.
@@ -19,7 +21,10 @@ export interface RedisOutageTracker {
   reportFailure(error: unknown): void;
   /** Records a success; the outage is reported over once no failure follows for a while. */
   reportSuccess(): void;
-  /** Stops a pending report; called when the connection closes. */
+  /**
+   * Called when the connection closes: an outage that was waiting to be reported over is reported over now, and
+   * nothing is reported afterwards (operations still in flight fail as the socket goes).
+   */
   close(): void;
 }
 
@@ -47,7 +52,7 @@ export function createRedisOutageTracker(options: {
   description: string;
   logger?: LoggerService;
   now?: () => number;
-  /** How long without a failure ends an outage. Defaults to 1 second. */
+  /** How long without a failure ends an outage. Defaults to 5 seconds. */
   settleMs?: number;
 }): RedisOutageTracker {
   const { description, logger, now = Date.now, settleMs = DEFAULT_SETTLE_MS } = options;
@@ -59,13 +64,14 @@ export function createRedisOutageTracker(options: {
   /** When the success that may end the outage came. */
   let answeredSince = 0;
   let settling: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
 
   const stopSettling = () => {
     clearTimeout(settling);
     settling = undefined;
   };
   const endOutage = () => {
-    settling = undefined;
+    stopSettling();
     inOutage = false;
     logger?.warn(
       `Redis rate-limit store ${description} is reachable again after ${answeredSince - outageSince} ms; ` +
@@ -78,6 +84,9 @@ export function createRedisOutageTracker(options: {
       return down;
     },
     reportFailure(error) {
+      if (closed) {
+        return;
+      }
       down = true;
       stopSettling();
       if (inOutage) {
@@ -92,6 +101,9 @@ export function createRedisOutageTracker(options: {
       );
     },
     reportSuccess() {
+      if (closed) {
+        return;
+      }
       everUp = true;
       if (!down) {
         return;
@@ -104,6 +116,11 @@ export function createRedisOutageTracker(options: {
         settling.unref?.();
       }
     },
-    close: stopSettling,
+    close() {
+      if (settling !== undefined) {
+        endOutage();
+      }
+      closed = true;
+    },
   };
 }

@@ -80,12 +80,30 @@ describe('createRedisOutageTracker', () => {
     ]);
   });
 
-  it('says nothing more once closed', () => {
+  it('says a pending end at once when closed, and nothing afterwards', () => {
     const outages = createTracker();
     outages.reportFailure(new Error('ECONNREFUSED'));
+    jest.advanceTimersByTime(300);
     outages.reportSuccess();
 
     outages.close();
+    expect(warnings()).toEqual([
+      expect.stringMatching(/is unreachable at start-up/),
+      expect.stringMatching(/is reachable again after 300 ms/),
+    ]);
+    outages.reportFailure(new Error("Stream isn't writeable"));
+    outages.reportSuccess();
+    jest.advanceTimersByTime(5_000);
+
+    expect(warnings()).toHaveLength(2);
+  });
+
+  it('says nothing when closed during an outage that has not ended', () => {
+    const outages = createTracker();
+    outages.reportFailure(new Error('ECONNREFUSED'));
+
+    outages.close();
+    outages.reportSuccess();
     jest.advanceTimersByTime(5_000);
 
     expect(warnings()).toEqual([expect.stringMatching(/is unreachable at start-up/)]);

@@ -157,4 +157,24 @@ describe('the Redis connection registry', () => {
     await expect(ping(fresh)).resolves.toBe('PONG');
     expect(await clientCount()).toBe(1);
   });
+
+  it('ends its outage log when the last lease is released: a pending end is said at once, nothing after', async () => {
+    const logger = mockServices.logger.mock();
+    const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
+    const lease = acquireRedisConnection({ connection: redis.url, timeoutMs: 100, logger });
+    await lease.connection.firstAttempt();
+    await waitUntil('the connection is ready', () => lease.connection.isReady());
+
+    lease.outages.reportFailure(new Error('Redis did not answer within 100 ms'));
+    lease.outages.reportSuccess();
+    expect(warnings()).toEqual([expect.stringMatching(/is unreachable/)]);
+    lease.release();
+    // Operations still in flight when the socket closes fail; the closed connection reports none of it.
+    lease.outages.reportFailure(new Error("Stream isn't writeable"));
+
+    expect(warnings()).toEqual([
+      expect.stringMatching(/is unreachable/),
+      expect.stringMatching(/is reachable again/),
+    ]);
+  });
 });
