@@ -1,7 +1,10 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import {
+  acquireRedisConnection,
+  closeRedisRateLimitClients,
+} from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
 import { CLIENT_HEADER, createLimitedApp, sendRequests } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
@@ -67,6 +70,29 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     expect(await sendRequests(app, 'client-flush', 2)).toEqual([200, 200]);
     expect(await cluster.cli('GET', 'rl:plugin:cluster:client-flush')).toBe('3');
     expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('has a socket open to every master when its first connection attempt ends', async () => {
+    const rateLimitClientsPerNode = () =>
+      Promise.all(
+        cluster.nodes.map(
+          async node =>
+            (await node.cli('CLIENT', 'LIST'))
+              .split('\n')
+              .filter(line => line.includes(' name=backstage-http-router-rate-limit ')).length,
+        ),
+      );
+    const before = await rateLimitClientsPerNode();
+    // A timeout no other test uses, so a client of its own.
+    const lease = acquireRedisConnection({ connection: cluster.urls, timeoutMs: 321 });
+    try {
+      await lease.connection.firstAttempt();
+      const after = await rateLimitClientsPerNode();
+
+      expect(after.map((count, index) => count - before[index] > 0)).toEqual([true, true, true]);
+    } finally {
+      lease.release();
+    }
   });
 
   // Last, since it takes a node down; it waits for the cluster to heal before it ends.

@@ -30,7 +30,9 @@ function reconnectDelay(attempt: number): number {
  * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called.
  *
  * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
- * would otherwise load a script on a node other than the one that owns the key.
+ * would otherwise load a script on a node other than the one that owns the key. The first connection attempt
+ * ends only once every master has answered a `PING` (or a connect timeout has passed), so that the first
+ * requests find their node's socket open.
  *
  * @internal
  */
@@ -90,11 +92,30 @@ export function createIoredisConnection(options: {
   client.on('node error', reportError);
   // A dropped connection emits no error until the next reconnection attempt fails, which may be a while.
   client.on('close', () => reportError(new Error('the connection to Redis was closed')));
-  client.on('ready', () => {
+  const reportReady = () => {
     endFirstAttempt();
     if (!closed) {
       listeners.onReady();
     }
+  };
+  client.on('ready', () => {
+    if (client instanceof Cluster && attempting) {
+      // A cluster client opens its socket to a node with the first command for that node. Open them all before
+      // the first requests go on, so that those do not pay for it within their timeout and report an outage; a
+      // node that does not answer holds this up for one connect timeout at most.
+      let warmed: ReturnType<typeof setTimeout> | undefined;
+      const warming = Promise.allSettled(client.nodes('master').map(node => node.ping()));
+      const givingUp = new Promise<void>(resolve => {
+        warmed = setTimeout(resolve, CONNECT_TIMEOUT_MS);
+        warmed.unref();
+      });
+      void Promise.race([warming, givingUp]).then(() => {
+        clearTimeout(warmed);
+        reportReady();
+      });
+      return;
+    }
+    reportReady();
   });
 
   // Sends the load to every master and answers with the first success: a hung master must not hold up the
