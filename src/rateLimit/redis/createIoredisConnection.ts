@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisReply, SendCommandClusterDetails } from 'rate-limit-redis';
 import type { RedisConnection, RedisConnectionListeners, RedisConnectionTarget } from './types';
+import { withTimeout } from './withTimeout';
 
 /** How long one attempt to open a socket to Redis may take. Requests never wait for it. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -103,16 +104,12 @@ export function createIoredisConnection(options: {
       // A cluster client opens its socket to a node with the first command for that node. Open them all before
       // the first requests go on, so that those do not pay for it within their timeout and report an outage; a
       // node that does not answer holds this up for one connect timeout at most.
-      let warmed: ReturnType<typeof setTimeout> | undefined;
       const warming = Promise.allSettled(client.nodes('master').map(node => node.ping()));
-      const givingUp = new Promise<void>(resolve => {
-        warmed = setTimeout(resolve, CONNECT_TIMEOUT_MS);
-        warmed.unref();
-      });
-      void Promise.race([warming, givingUp]).then(() => {
-        clearTimeout(warmed);
-        reportReady();
-      });
+      void withTimeout(
+        warming,
+        CONNECT_TIMEOUT_MS,
+        () => new Error('a Redis Cluster master did not answer PING'),
+      ).then(reportReady, reportReady);
       return;
     }
     reportReady();
