@@ -1,12 +1,11 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import request from 'supertest';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import {
   acquireRedisConnection,
   closeRedisRateLimitClients,
 } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
-import { CLIENT_HEADER, createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import { createLimitedApp, sendRequests, timedRequest } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
 /** Generous on purpose: the point is that nothing hangs, not how fast the machine is. */
@@ -112,14 +111,7 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     const clients = Array.from({ length: 12 }, (_, index) => `client-${index}`);
     const countsInRedis = () =>
       Promise.all(clients.map(client => cluster.cli('GET', `rl:plugin:node-down:${client}`)));
-    const sendRound = () =>
-      Promise.all(
-        clients.map(async client => {
-          const started = Date.now();
-          const response = await request(app).get('/').set(CLIENT_HEADER, client);
-          return { status: response.status, ms: Date.now() - started };
-        }),
-      );
+    const sendRound = () => Promise.all(clients.map(client => timedRequest(app, client)));
 
     // A new cluster client may miss the first requests' timeout while it connects to each node; let that pass.
     await waitUntil('every client is counted in Redis', async () => {

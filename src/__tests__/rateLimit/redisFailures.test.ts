@@ -3,7 +3,12 @@ import request from 'supertest';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { CLIENT_HEADER, createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import {
+  CLIENT_HEADER,
+  createLimitedApp,
+  sendRequests,
+  timedRequest,
+} from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
 /** The store's timeout in these tests; a request must answer well within {@link NO_HANG_MS}. */
@@ -26,12 +31,6 @@ describe('the Redis rate-limit store when Redis fails', () => {
       passOnStoreError,
       logger,
     });
-  const timedRequest = async (app: ReturnType<typeof createLimitedApp>, client: string) => {
-    const started = Date.now();
-    const response = await request(app).get('/').set(CLIENT_HEADER, client);
-    return { status: response.status, ms: Date.now() - started };
-  };
-
   beforeEach(async () => {
     logger = mockServices.logger.mock();
     redis = await startRedisServer();

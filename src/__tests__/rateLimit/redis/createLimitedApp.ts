@@ -54,3 +54,13 @@ export async function sendRequests(
   }
   return statuses;
 }
+
+/** Sends one request for `client` and returns its status and how long the answer took, in milliseconds. */
+export async function timedRequest(
+  app: ReturnType<typeof createLimitedApp>,
+  client: string,
+): Promise<{ status: number; ms: number }> {
+  const started = Date.now();
+  const response = await request(app).get('/').set(CLIENT_HEADER, client);
+  return { status: response.status, ms: Date.now() - started };
+}
