@@ -313,6 +313,11 @@ describe('readRateLimitOptions', () => {
       { store: { type: 'memory', connection: 'redis://127.0.0.1:6379' } },
       'backend.rateLimit.store',
     ],
+    [
+      'the misspelled skip flag inside the store, where no spelling of it belongs',
+      { store: { type: 'memory', skipSuccesfulRequests: true } },
+      'backend.rateLimit.store',
+    ],
     ['plugin that is not an object', { plugin: true }, 'backend.rateLimit.plugin'],
     [
       'a plugin block that is not an object',

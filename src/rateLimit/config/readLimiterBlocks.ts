@@ -50,13 +50,28 @@ export function readLimiterBlocks(block: Config): LimiterBlocks {
   const topLevel = readLimiterBlock(block, RATE_LIMIT_CONFIG_KEY, DEFAULT_RATE_LIMIT_OPTIONS);
   warnings.push(...topLevel.warnings);
   const globalEnabled = readBoolean(block, 'global', RATE_LIMIT_CONFIG_KEY) ?? true;
-
-  const plugins: Record<string, RateLimitOptions> = {};
-  const pluginsKey = `${RATE_LIMIT_CONFIG_KEY}.plugin`;
   const pluginBlocks = readObject(block, 'plugin', RATE_LIMIT_CONFIG_KEY);
-  for (const pluginId of pluginBlocks?.keys() ?? []) {
+  const plugins = pluginBlocks
+    ? readPluginBlocks(pluginBlocks, topLevel.options)
+    : { plugins: {}, warnings: [] };
+  return {
+    global: globalEnabled ? topLevel.options : undefined,
+    plugins: plugins.plugins,
+    warnings: [...warnings, ...plugins.warnings],
+  };
+}
+
+/** Reads each `plugin.<pluginId>` block over the top-level options. */
+function readPluginBlocks(
+  pluginBlocks: Config,
+  topLevel: Readonly<RateLimitOptions>,
+): Pick<LimiterBlocks, 'plugins' | 'warnings'> {
+  const pluginsKey = `${RATE_LIMIT_CONFIG_KEY}.plugin`;
+  const plugins: Record<string, RateLimitOptions> = {};
+  const warnings: string[] = [];
+  for (const pluginId of pluginBlocks.keys()) {
     const fullKey = `${pluginsKey}.${pluginId}`;
-    const pluginBlock = readObject(pluginBlocks!, pluginId, pluginsKey);
+    const pluginBlock = readObject(pluginBlocks, pluginId, pluginsKey);
     if (!pluginBlock) {
       throw new HttpRouterConfigError(
         fullKey,
@@ -66,11 +81,11 @@ export function readLimiterBlocks(block: Config): LimiterBlocks {
     warnings.push(
       ...findUnknownKeys(pluginBlock, fullKey, LIMITER_KEYS, [MISSPELLED_SKIP_SUCCESSFUL_KEY]),
     );
-    const plugin = readLimiterBlock(pluginBlock, fullKey, topLevel.options);
+    const plugin = readLimiterBlock(pluginBlock, fullKey, topLevel);
     warnings.push(...plugin.warnings);
     plugins[pluginId] = plugin.options;
   }
-  return { global: globalEnabled ? topLevel.options : undefined, plugins, warnings };
+  return { plugins, warnings };
 }
 
 /** Reads the keys shared by the top-level and plugin blocks, taking what is left out from `parent`. */
@@ -79,7 +94,7 @@ function readLimiterBlock(
   fullKey: string,
   parent: Readonly<RateLimitOptions>,
 ): { options: RateLimitOptions; warnings: string[] } {
-  // Read in this order so that, of several mistakes in one block, the same one is reported first every time.
+  // The store comes first: the longest window accepted depends on it.
   const store = readStoreOptions(block, fullKey) ?? parent.store;
   const windowMs = readWindowMs(block, fullKey, store, parent.windowMs);
   const limit = readLimit(block, fullKey) ?? parent.limit;
