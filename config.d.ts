@@ -9,8 +9,8 @@ interface RateLimitBlock {
   /**
    * How long a client's requests are counted before its count starts again: a duration string such as `'1m'`,
    * an ISO duration such as `'PT1M'`, or an object such as `{ minutes: 1 }`. With the memory store, at most
-   * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); longer is a start-up error. Defaults to
-   * one minute.
+   * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); with Redis, at most 9007199254740991 ms.
+   * Longer is a start-up error. Defaults to one minute.
    * @visibility backend
    */
   window?: string | HumanDuration;

@@ -29,10 +29,10 @@ export {
  *
  * Throws {@link HttpRouterConfigError} naming the full key, the value and what is accepted for a value of the
  * wrong type, an unreadable duration, a duration longer than a Node.js timer can wait (`store.timeout`,
- * `store.retryAfter`, and `window` with the memory store), a limit that is not a positive whole number, an entry
- * of `ipAllowList` that is not an address or CIDR range, an unknown `store.type`, a Redis store without
- * `connection`, and for both spellings of `skipSuccessfulRequests` in one block. Unknown keys are warnings naming
- * the closest known key.
+ * `store.retryAfter`, and `window` with the memory store; with Redis, a `window` past 2^53-1 ms), a limit that
+ * is not a positive whole number, an entry of `ipAllowList` that is not an address or CIDR range, an unknown
+ * `store.type`, a Redis store without `connection`, and for both spellings of `skipSuccessfulRequests` in one
+ * block. Unknown keys are warnings naming the closest known key.
  *
  * @param config - The root config.
  * @public

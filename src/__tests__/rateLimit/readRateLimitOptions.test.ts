@@ -194,6 +194,14 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.window',
     ],
     [
+      'a window with Redis too long for whole milliseconds',
+      {
+        window: { years: 1_000_000 },
+        store: { type: 'redis', connection: 'redis://127.0.0.1:6379' },
+      },
+      'backend.rateLimit.window',
+    ],
+    [
       'a limit that is a word',
       { incomingRequestLimit: 'many' },
       'backend.rateLimit.incomingRequestLimit',

@@ -28,7 +28,9 @@ export function readWindowMs(
   const windowMs = readDurationMs(block, 'window', {
     fullKey: windowKey,
     fallbackMs,
-    maxMs: Infinity,
+    // Past 2^53 milliseconds are no longer whole numbers, and far past it Redis refuses the expiry of every
+    // count (which would then silently fall back to memory), so even Redis gets a bound, of 285,000 years.
+    maxMs: Number.MAX_SAFE_INTEGER,
   });
   if (store.type === 'memory' && windowMs > MAX_TIMER_DELAY_MS) {
     throw new HttpRouterConfigError(
