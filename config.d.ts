@@ -8,8 +8,9 @@ import type { HumanDuration } from '@backstage/types';
 interface RateLimitBlock {
   /**
    * How long a client's requests are counted before its count starts again: a duration string such as `'1m'`,
-   * an ISO duration such as `'PT1M'`, or an object such as `{ minutes: 1 }`. At most about 24 days with the
-   * memory store. Defaults to one minute.
+   * an ISO duration such as `'PT1M'`, or an object such as `{ minutes: 1 }`. With the memory store, at most
+   * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); with Redis, at most 9007199254740991 ms.
+   * Longer is a start-up error. Defaults to one minute.
    * @visibility backend
    */
   window?: string | HumanDuration;
@@ -78,14 +79,16 @@ interface RateLimitBlock {
         connection: string;
         /**
          * The longest a request waits for Redis before it is counted in memory on this instance (or refused,
-         * with `passOnStoreError: false`): a duration such as `'100ms'` or `{ milliseconds: 100 }`.
+         * with `passOnStoreError: false`): a duration such as `'100ms'` or `{ milliseconds: 100 }`. At most
+         * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); longer is a start-up error.
          * Defaults to 100 milliseconds.
          * @visibility backend
          */
         timeout?: string | HumanDuration;
         /**
          * The `Retry-After` sent with the 503 of a store that fails closed: a whole number of seconds as a
-         * duration, such as `'5s'`. Defaults to 5 seconds.
+         * duration, such as `'5s'`. At most 2147483647 ms (about 24.8 days), as every duration read here;
+         * longer is a start-up error. Defaults to 5 seconds.
          * @visibility backend
          */
         retryAfter?: string | HumanDuration;
@@ -130,7 +133,8 @@ export interface Config {
     lifecycle?: {
       /**
        * How long a request that arrives before its plugin has started waits for it, before it is answered
-       * with 503: a duration such as `'10s'`, `'PT10S'` or `{ seconds: 10 }`. Defaults to 5 seconds.
+       * with 503: a duration such as `'10s'`, `'PT10S'` or `{ seconds: 10 }`. At most 2147483647 ms (about 24.8
+       * days, the longest a Node.js timer waits); longer is a start-up error. Defaults to 5 seconds.
        * @visibility backend
        */
       startupRequestPauseTimeout?: string | HumanDuration;

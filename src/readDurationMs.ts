@@ -4,22 +4,54 @@ import { durationToMilliseconds } from '@backstage/types';
 import { HttpRouterConfigError, describeValue } from './errors';
 
 /**
+ * The longest delay `setTimeout` and `setInterval` accept: 2^31-1 ms, about 24.8 days.
+ *
+ * @remarks
+ * Node.js fires a timer with a longer delay after 1 ms instead (with a `TimeoutOverflowWarning`), so a duration
+ * past it would not wait at all.
+ *
+ * @internal
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * Options for {@link readDurationMs}.
+ *
+ * @internal
+ */
+export interface ReadDurationMsOptions {
+  /** The key as error messages name it, such as `backend.rateLimit.store.timeout`. Defaults to `key`. */
+  fullKey?: string;
+  /** What an absent key reads as, in milliseconds. No default: required. */
+  fallbackMs: number;
+  /**
+   * The longest duration accepted, in milliseconds. Raise it only for a duration that never reaches a timer.
+   * Defaults to {@link MAX_TIMER_DELAY_MS}.
+   */
+  maxMs?: number;
+}
+
+/**
  * Reads a Backstage duration (`'10s'`, ISO `'PT10S'` or `{ seconds: 10 }`) at `key` of `config` as milliseconds.
  *
  * @remarks
  * Returns `fallbackMs` when the key is absent. Throws {@link HttpRouterConfigError} naming `fullKey` and the
- * value when the duration cannot be read or is not a positive finite number of milliseconds.
+ * value when the duration cannot be read, is not a positive finite number of milliseconds, or is longer than
+ * `maxMs` (by default the longest delay a Node.js timer accepts).
  *
+ * @param config - The config block that holds the key.
+ * @param key - The key, relative to `config`.
+ * @param options - The full key for messages, the fallback and the maximum.
  * @internal
  */
 export function readDurationMs(
   config: Config,
   key: string,
-  options: { fullKey?: string; fallbackMs: number },
+  options: ReadDurationMsOptions,
 ): number {
-  const fullKey = options.fullKey ?? key;
+  const { fullKey = key, fallbackMs, maxMs = MAX_TIMER_DELAY_MS } = options;
   if (!config.has(key)) {
-    return options.fallbackMs;
+    return fallbackMs;
   }
   let ms: number;
   try {
@@ -37,5 +69,18 @@ export function readDurationMs(
       `expected a positive duration, got ${describeValue(config.getOptional(key))}`,
     );
   }
+  if (ms > maxMs) {
+    throw new HttpRouterConfigError(
+      fullKey,
+      `${describeMaximum(maxMs)}, got ${describeValue(config.getOptional(key))} (${ms} ms)`,
+    );
+  }
   return ms;
+}
+
+function describeMaximum(maxMs: number): string {
+  if (maxMs === MAX_TIMER_DELAY_MS) {
+    return `expected at most ${MAX_TIMER_DELAY_MS} ms (about 24 days), the longest a Node.js timer waits`;
+  }
+  return `expected at most ${maxMs} ms`;
 }

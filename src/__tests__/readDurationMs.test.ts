@@ -1,7 +1,7 @@
 import { ConfigReader } from '@backstage/config';
 import type { JsonValue } from '@backstage/types';
 import { HttpRouterConfigError } from '../errors';
-import { readDurationMs } from '../readDurationMs';
+import { MAX_TIMER_DELAY_MS, readDurationMs } from '../readDurationMs';
 
 /** The `rateLimit` block of a backend config holding `window: value`. */
 const rateLimitConfig = (value: JsonValue | undefined) =>
@@ -77,6 +77,62 @@ describe('readDurationMs', () => {
       key: 'backend.rateLimit.window',
       message: `Invalid config at 'backend.rateLimit.window': ${message}`,
     });
+  });
+
+  // Issue 12, item 6: Node.js fires a timer with a longer delay after 1 ms, so such a duration would not wait.
+  it.each<[JsonValue, string]>([
+    ['30d', '"30d" (2592000000 ms)'],
+    ['P30D', '"P30D" (2592000000 ms)'],
+    [{ days: 25 }, '{"days":25} (2160000000 ms)'],
+    [{ weeks: 4 }, '{"weeks":4} (2419200000 ms)'],
+    [{ milliseconds: 2 ** 31 }, '{"milliseconds":2147483648} (2147483648 ms)'],
+    ['1y', '"1y" (31536000000 ms)'],
+  ])('rejects %j, longer than a timer can wait, naming the maximum', (value, got) => {
+    expect(() => read(value)).toThrow(
+      expect.objectContaining({
+        name: 'HttpRouterConfigError',
+        code: 'ERR_HTTP_ROUTER_CONFIG',
+        key: 'backend.rateLimit.window',
+        message: `Invalid config at 'backend.rateLimit.window': expected at most 2147483647 ms (about 24 days), the longest a Node.js timer waits, got ${got}`,
+      }),
+    );
+  });
+
+  it.each<[JsonValue, number]>([
+    [{ milliseconds: 2 ** 31 - 1 }, MAX_TIMER_DELAY_MS],
+    ['24d', 24 * 24 * 3600 * 1000],
+  ])('accepts %j, within the longest timer delay', (value, ms) => {
+    expect(read(value)).toBe(ms);
+  });
+
+  it('takes another maximum, named in the message, for a duration that never reaches a timer', () => {
+    const config = rateLimitConfig('30d');
+    const readWithMax = (maxMs: number) =>
+      readDurationMs(config, 'window', {
+        fullKey: 'backend.rateLimit.window',
+        fallbackMs: 1,
+        maxMs,
+      });
+
+    expect(readWithMax(Infinity)).toBe(2_592_000_000);
+    expect(() => readWithMax(1_000)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HTTP_ROUTER_CONFIG',
+        message:
+          'Invalid config at \'backend.rateLimit.window\': expected at most 1000 ms, got "30d" (2592000000 ms)',
+      }),
+    );
+  });
+
+  it('holds a key named only by itself to the timer maximum too', () => {
+    const config = new ConfigReader({ startupRequestPauseTimeout: { days: 30 } });
+
+    expect(() => readDurationMs(config, 'startupRequestPauseTimeout', { fallbackMs: 1 })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HTTP_ROUTER_CONFIG',
+        key: 'startupRequestPauseTimeout',
+      }),
+    );
   });
 
   it('keeps the reader error as the cause of an unreadable duration', () => {

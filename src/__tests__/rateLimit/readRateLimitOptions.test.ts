@@ -194,6 +194,14 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.window',
     ],
     [
+      'a window with Redis too long for whole milliseconds',
+      {
+        window: { years: 1_000_000 },
+        store: { type: 'redis', connection: 'redis://127.0.0.1:6379' },
+      },
+      'backend.rateLimit.window',
+    ],
+    [
       'a limit that is a word',
       { incomingRequestLimit: 'many' },
       'backend.rateLimit.incomingRequestLimit',
@@ -288,8 +296,34 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.store.retryAfter',
     ],
     [
+      'a Redis timeout longer than a timer can wait (issue 12)',
+      { store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: '30d' } },
+      'backend.rateLimit.store.timeout',
+    ],
+    [
+      'a Redis timeout one millisecond past the longest timer delay (issue 12)',
+      {
+        store: {
+          type: 'redis',
+          connection: 'redis://127.0.0.1:6379',
+          timeout: { milliseconds: 2 ** 31 },
+        },
+      },
+      'backend.rateLimit.store.timeout',
+    ],
+    [
+      'a Retry-After longer than a timer can wait (issue 12)',
+      { store: { type: 'redis', connection: 'redis://127.0.0.1:6379', retryAfter: '30d' } },
+      'backend.rateLimit.store.retryAfter',
+    ],
+    [
       'a memory store with a connection',
       { store: { type: 'memory', connection: 'redis://127.0.0.1:6379' } },
+      'backend.rateLimit.store',
+    ],
+    [
+      'the misspelled skip flag inside the store, where no spelling of it belongs',
+      { store: { type: 'memory', skipSuccesfulRequests: true } },
       'backend.rateLimit.store',
     ],
     ['plugin that is not an object', { plugin: true }, 'backend.rateLimit.plugin'],
@@ -314,6 +348,26 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.plugin.catalog.store.type',
     ],
     [
+      'a Redis timeout too long for a timer in a plugin block (issue 12)',
+      {
+        plugin: {
+          catalog: {
+            store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: { days: 30 } },
+          },
+        },
+      },
+      'backend.rateLimit.plugin.catalog.store.timeout',
+    ],
+    [
+      'a long Redis window inherited by a plugin block that counts in memory',
+      {
+        window: '30d',
+        store: { type: 'redis', connection: 'redis://127.0.0.1:6379' },
+        plugin: { catalog: { store: { type: 'memory' } } },
+      },
+      'backend.rateLimit.plugin.catalog.window',
+    ],
+    [
       'both spellings of the skip flag in a plugin block',
       { plugin: { catalog: { skipSuccessfulRequests: true, skipSuccesfulRequests: false } } },
       'backend.rateLimit.plugin.catalog.skipSuccesfulRequests',
@@ -324,6 +378,48 @@ describe('readRateLimitOptions', () => {
     expect(error.code).toBe(ERROR_CODES.config);
     expect(error.key).toBe(key);
     expect(error.message).toContain(`'${key}'`);
+  });
+
+  it('names the longest timer delay when a Redis timeout is too long (issue 12)', () => {
+    const error = readError({
+      store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: '30d' },
+    });
+    expect(error.message).toBe(
+      "Invalid config at 'backend.rateLimit.store.timeout': expected at most 2147483647 ms (about 24 days), " +
+        'the longest a Node.js timer waits, got "30d" (2592000000 ms)',
+    );
+  });
+
+  it('accepts a Redis timeout of exactly the longest timer delay', () => {
+    const settings = read({
+      store: {
+        type: 'redis',
+        connection: 'redis://127.0.0.1:6379',
+        timeout: { milliseconds: 2 ** 31 - 1 },
+      },
+    });
+    expect(settings.global?.store).toEqual({
+      type: 'redis',
+      connection: 'redis://127.0.0.1:6379',
+      timeoutMs: 2 ** 31 - 1,
+    });
+  });
+
+  it('reads the same config the same way every time, into settings that cannot be changed', () => {
+    const rateLimit = {
+      incomingRequestLimits: 10,
+      plugin: { catalog: { incomingRequestLimit: 5 } },
+    };
+    const first = read(rateLimit, { trustProxy: true });
+    const second = read(rateLimit, { trustProxy: true });
+
+    expect(second).toEqual(first);
+    expect(first.warnings).toHaveLength(2);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.global)).toBe(true);
+    expect(Object.isFrozen(first.plugins)).toBe(true);
+    expect(Object.isFrozen(first.plugins.catalog)).toBe(true);
+    expect(Object.isFrozen(first.warnings)).toBe(true);
   });
 
   it('names the value it got and what it expects', () => {
