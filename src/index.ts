@@ -44,3 +44,23 @@ export {
 export type { RedisRateLimitStoreOptions } from './rateLimit/redis';
 export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
 export { AuthPolicyError, ERROR_CODES, HttpRouterConfigError } from './errors';
+export {
+  createHttpRouterMetrics,
+  credentialsRefusalReason,
+  METRIC_NAMES,
+  METRIC_PREFIX,
+  redisConnectionAttribute,
+  registerRedisFallbackProbe,
+} from './metrics';
+export type {
+  CredentialsBarrierMetrics,
+  CredentialsRefusalReason,
+  HttpRouterMeter,
+  HttpRouterMetrics,
+  HttpRouterMetricsOptions,
+  LifecycleGateMetrics,
+  LifecycleRejectionReason,
+  RateLimitMetrics,
+  RateLimitOutcome,
+  RateLimitStoreFailure,
+} from './metrics';

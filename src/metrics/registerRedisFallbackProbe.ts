@@ -1,0 +1,90 @@
+import { metrics, type ObservableGauge, type ObservableResult } from '@opentelemetry/api';
+import { LIBRARY_METER_NAME, METRIC_NAMES } from './instrumentNames';
+
+interface Probe {
+  connection: string;
+  isInFallback: () => boolean;
+}
+
+const probes = new Set<Probe>();
+let gauge: ObservableGauge | undefined;
+
+function observe(result: ObservableResult): void {
+  // One value per connection: 1 when any store on it is in fallback (two timeouts on one URL are two clients).
+  const values = new Map<string, number>();
+  for (const probe of probes) {
+    let inFallback = false;
+    try {
+      inFallback = probe.isInFallback();
+    } catch {
+      // A probe that throws must not hide the other connections; its connection reads as not in fallback.
+    }
+    values.set(probe.connection, Math.max(values.get(probe.connection) ?? 0, inFallback ? 1 : 0));
+  }
+  for (const [connection, value] of values) {
+    result.observe(value, { connection });
+  }
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid connection)';
+  }
+}
+
+/**
+ * The `connection` attribute of a Redis connection option: its URL (or a cluster's URLs, comma-separated) without
+ * user name or password.
+ *
+ * @remarks
+ * A value that is not a URL gives `(invalid connection)`, since it might hold a password.
+ *
+ * @public
+ */
+export function redisConnectionAttribute(connection: string | readonly string[]): string {
+  return typeof connection === 'string'
+    ? withoutCredentials(connection)
+    : connection.map(withoutCredentials).join(',');
+}
+
+/**
+ * Reports a Redis connection's fallback state on the `backstage.http_router.rate_limit.redis.fallback` gauge.
+ *
+ * @remarks
+ * The gauge reads `isInFallback` whenever metrics are collected, and shows 1 while it returns `true`, 0 otherwise,
+ * with a `connection` attribute (pass it through {@link redisConnectionAttribute}: never a password). Connections
+ * are shared by every plugin, so the gauge lives on OpenTelemetry's global meter named `backstage-http-router`,
+ * created when the first probe registers and dropped with the last, so that an SDK registered after start-up
+ * is still picked up by the next connection. Costs nothing between collections.
+ *
+ * @param connection - The attribute value naming the connection.
+ * @param isInFallback - Whether requests on this connection are counted in memory (or refused) rather than in Redis.
+ * @returns A function that removes the probe; safe to call twice.
+ * @public
+ */
+export function registerRedisFallbackProbe(
+  connection: string,
+  isInFallback: () => boolean,
+): () => void {
+  const probe: Probe = { connection, isInFallback };
+  probes.add(probe);
+  if (!gauge) {
+    gauge = metrics.getMeter(LIBRARY_METER_NAME).createObservableGauge(METRIC_NAMES.redisFallback, {
+      description: '1 while a Redis rate-limit connection is in fallback, 0 otherwise',
+      unit: '1',
+    });
+    gauge.addCallback(observe);
+  }
+  return () => {
+    if (!probes.delete(probe) || probes.size > 0) {
+      return;
+    }
+    gauge?.removeCallback(observe);
+    gauge = undefined;
+  };
+}
