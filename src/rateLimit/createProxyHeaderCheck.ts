@@ -15,6 +15,10 @@ import { TRUST_PROXY_CONFIG_KEY } from './readRateLimitOptions';
  *   proxy shares one limit.
  * Each warning names `backend.trustProxy` and the fix. Express reads `X-Forwarded-For` only, never `Forwarded`.
  *
+ * express-rate-limit has similar checks, but runs them only in its default key generator (never for skipped
+ * requests) and reports them through its own messages; if it ran them for every request and exported them, the
+ * second warning here could go.
+ *
  * @internal
  */
 export function createProxyHeaderCheck(options: {

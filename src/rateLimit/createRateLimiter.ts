@@ -110,6 +110,8 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHa
     return markAsLogged(refusal);
   };
 
+  // With passOnStoreError false, rateLimit() hands the store's own error to next. An option of express-rate-limit
+  // for answering store failures (as `handler` answers the limit) would make this wrapper unnecessary.
   return function rateLimitMiddleware(req, res, next) {
     void limiter(req, res, (failure?: unknown) => {
       if (failure === undefined) {
