@@ -13,8 +13,6 @@ export { createErrorHandler } from './middleware/createErrorHandler';
 export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export {
   createRateLimitMiddleware,
-  createRateLimitHandler,
-  createMemoryRateLimitStore,
   createRateLimitStore,
   readRateLimitOptions,
   DEFAULT_IP_ALLOW_LIST,
@@ -24,8 +22,6 @@ export {
   TooManyRequestsError,
 } from './rateLimit';
 export type {
-  MemoryRateLimitStore,
-  RateLimitHandlerOptions,
   RateLimitMemoryStoreOptions,
   RateLimitMiddlewareOptions,
   RateLimitOptions,

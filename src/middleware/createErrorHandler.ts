@@ -14,6 +14,7 @@ import {
   toError,
 } from '@backstage/errors';
 import type { ErrorRequestHandler } from 'express';
+import { isMarkedAsLogged } from './loggedErrors';
 
 /** Status codes for the `@backstage/errors` names, used when an error carries no status of its own. */
 const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
@@ -63,7 +64,9 @@ export function getErrorStatus(error: Error): number {
  *
  * @remarks
  * Answers with Backstage's error body `{ error: { name, message }, request: { method, url }, response:
- * { statusCode } }`. Errors of 500 and above are logged. Values thrown that are not errors, and database errors,
+ * { statusCode } }`. Errors of 500 and above are logged, except refusals whose cause this package has already
+ * logged once (a Redis outage while the limiter fails closed, a shutdown), so that a flood of them costs no log
+ * line each. Values thrown that are not errors, and database errors,
  * are replaced by a generic error with a log id so that internals never reach a client. When headers were already
  * sent the error is passed on to express.
  *
@@ -89,7 +92,7 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
         ? hideInternals(toError(thrown))
         : (thrown as Error);
     const statusCode = getErrorStatus(error);
-    if (statusCode >= 500) {
+    if (statusCode >= 500 && !isMarkedAsLogged(error)) {
       errorLogger.error(`Request failed with status ${statusCode}`, error);
     }
     if (res.headersSent) {

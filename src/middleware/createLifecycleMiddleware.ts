@@ -1,7 +1,12 @@
-import type { LifecycleService, RootConfigService } from '@backstage/backend-plugin-api';
+import type {
+  LifecycleService,
+  LoggerService,
+  RootConfigService,
+} from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
 import type { NextFunction, RequestHandler, Response } from 'express';
 import { readDurationMs } from '../readDurationMs';
+import { markAsLogged } from './loggedErrors';
 
 /** How long requests wait for the plugin to start when `backend.lifecycle.startupRequestPauseTimeout` is unset. */
 export const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
@@ -21,6 +26,11 @@ export interface LifecycleMiddlewareOptions {
   config: RootConfigService;
   /** The plugin's lifecycle service, whose startup and shutdown hooks open and close the gate. */
   lifecycle: LifecycleService;
+  /**
+   * Receives one warning when shutdown starts; the 503s that follow are then not logged one by one. Defaults to
+   * none: nothing is logged here, and the error handler logs each 503.
+   */
+  logger?: LoggerService;
 }
 
 interface PausedRequest {
@@ -35,13 +45,18 @@ interface PausedRequest {
  * @remarks
  * A request that arrives before the plugin's startup hook has run waits, and proceeds when it runs. If it is still
  * waiting after `backend.lifecycle.startupRequestPauseTimeout` (default 5 seconds), it fails with a
- * `ServiceUnavailableError` (503). Once shutdown has started, waiting and new requests fail the same way. Each 503
- * carries a `Retry-After` header. An unreadable timeout throws at creation, naming the key and the value.
+ * `ServiceUnavailableError` (503). Once shutdown has started, waiting and new requests fail the same way, and
+ * `logger` gets one warning for the whole shutdown. Each 503 carries a `Retry-After` header. An unreadable timeout
+ * throws at creation, naming the key and the value.
+ *
+ * Only `next` is required of the request and response: a response without `setHeader` gets no `Retry-After`,
+ * and one without `once` keeps a waiting request's slot until it times out, so that the gate also runs on the
+ * bare objects of upstream's unit tests.
  *
  * @public
  */
 export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): RequestHandler {
-  const { config, lifecycle } = options;
+  const { config, lifecycle, logger } = options;
   const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, {
     fallbackMs: DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS,
   });
@@ -50,10 +65,12 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
   const paused = new Set<PausedRequest>();
 
   const reject = (res: Response, next: NextFunction, message: string) => {
-    if (!res.headersSent) {
+    if (typeof res.setHeader === 'function' && !res.headersSent) {
       res.setHeader('Retry-After', String(LIFECYCLE_RETRY_AFTER_SECONDS));
     }
-    next(new ServiceUnavailableError(message));
+    const error = new ServiceUnavailableError(message);
+    // The shutdown warning stands for every refusal that follows; start-up time-outs are each worth a line.
+    next(state === 'down' && logger ? markAsLogged(error) : error);
   };
 
   lifecycle.addStartupHook(() => {
@@ -70,6 +87,10 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
 
   lifecycle.addShutdownHook(() => {
     state = 'down';
+    logger?.warn(
+      `Shutting down: requests are refused with 503 and Retry-After: ${LIFECYCLE_RETRY_AFTER_SECONDS} from now on` +
+        (paused.size > 0 ? `, including ${paused.size} still waiting for start-up` : ''),
+    );
     for (const request of paused) {
       clearTimeout(request.timer);
       reject(request.res, request.next, 'Service is shutting down');
@@ -96,11 +117,13 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
       }, timeoutMs),
     };
     // A client that gives up while waiting should not keep its slot until the time-out.
-    res.once('close', () => {
-      if (paused.delete(request)) {
-        clearTimeout(request.timer);
-      }
-    });
+    if (typeof res.once === 'function') {
+      res.once('close', () => {
+        if (paused.delete(request)) {
+          clearTimeout(request.timer);
+        }
+      });
+    }
     paused.add(request);
   };
 }

@@ -5,7 +5,7 @@ import type {
 } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
 import { passThrough } from '../middleware/passThrough';
-import { createRateLimitHandler } from './createRateLimitHandler';
+import { createRateLimiter } from './createRateLimiter';
 import { createRateLimitStore } from './createRateLimitStore';
 import { readRateLimitOptions } from './readRateLimitOptions';
 import { getRateLimitKeyPrefix } from './redis/getRateLimitKeyPrefix';
@@ -23,7 +23,11 @@ export interface RateLimitMiddlewareOptions {
   pluginId?: string;
   /** The root config; `backend.rateLimit` and `backend.trustProxy` are read from it. No default: required. */
   config: RootConfigService;
-  /** Receives config warnings, the start-up summary and store failures. Defaults to none (store failures go to the console). */
+  /**
+   * Receives config warnings, the start-up summary, Redis outages, proxy header warnings and express-rate-limit's
+   * own messages. Defaults to none: express-rate-limit's messages then go to the console, as with `rateLimit()`
+   * used directly, and nothing else is logged.
+   */
   logger?: LoggerService;
   /**
    * Stops the store (the memory store's timer, a Redis connection) at shutdown; a plugin's or the root
@@ -40,7 +44,11 @@ const loggedWarnings = new WeakMap<RootConfigService, Set<string>>();
  *
  * @remarks
  * Reads `backend.rateLimit` with {@link readRateLimitOptions} when called, so bad config fails at start-up,
- * and builds the limiter with {@link createRateLimitHandler} and {@link createRateLimitStore}. A plugin is
+ * and builds the limiter with express-rate-limit's `rateLimit()` over a store from {@link createRateLimitStore}:
+ * express-rate-limit's `MemoryStore`, or the Redis store. Over the limit, it answers 429 itself, with
+ * `Retry-After` and Backstage's error body, in a plugin router as in any express app; `req.rateLimit` is set by
+ * express-rate-limit. A store that cannot count (the Redis store failing closed) turns into a
+ * `ServiceUnavailableError` (503) passed to `next`, without the store's message. A plugin is
  * limited only when it has a `plugin.<pluginId>` block (as upstream); the block takes every key it leaves out
  * from the top-level block. The all-plugins limiter follows the top-level keys and is off with `global: false`.
  * When there is nothing to limit, the returned handler passes every request on.
@@ -79,7 +87,7 @@ export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): 
     `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
       `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}`,
   );
-  return createRateLimitHandler({ options: limiterOptions, pluginId, store, logger });
+  return createRateLimiter({ options: limiterOptions, pluginId, store, logger });
 }
 
 function logWarningsOnce(

@@ -1,7 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import type { Store } from 'express-rate-limit';
+import { MemoryStore, type Store } from 'express-rate-limit';
 import { HttpRouterConfigError } from '../errors';
-import { createMemoryRateLimitStore } from './createMemoryRateLimitStore';
 import { createRedisRateLimitStore } from './createRedisRateLimitStore';
 import { RATE_LIMIT_CONFIG_KEY } from './readRateLimitOptions';
 import type { RateLimitStoreOptions } from './types';
@@ -33,7 +32,7 @@ export interface RateLimitStoreFactoryOptions {
  *
  * @remarks
  * Each limiter needs a store of its own, as express-rate-limit requires. `memory` gives
- * {@link createMemoryRateLimitStore}, whose clean-up timer is unref'd and stopped by `shutdown()`.
+ * express-rate-limit's `MemoryStore`, whose clean-up timer is unref'd and stopped by `shutdown()`.
  * `redis` gives {@link createRedisRateLimitStore}, which shares one connection per URL in the process and gives
  * its share back on `shutdown()`. Any other type throws {@link HttpRouterConfigError}; it never falls back to
  * memory.
@@ -44,7 +43,7 @@ export function createRateLimitStore(options: RateLimitStoreFactoryOptions): Sto
   const { store, prefix, passOnStoreError = true, logger } = options;
   switch (store.type) {
     case 'memory':
-      return createMemoryRateLimitStore();
+      return new MemoryStore();
     case 'redis':
       return createRedisRateLimitStore({
         connection: store.connection,

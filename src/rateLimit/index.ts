@@ -1,9 +1,5 @@
 export { createRateLimitMiddleware } from './createRateLimitMiddleware';
 export type { RateLimitMiddlewareOptions } from './createRateLimitMiddleware';
-export { createRateLimitHandler } from './createRateLimitHandler';
-export type { RateLimitHandlerOptions } from './createRateLimitHandler';
-export { createMemoryRateLimitStore } from './createMemoryRateLimitStore';
-export type { MemoryRateLimitStore } from './createMemoryRateLimitStore';
 export { createRateLimitStore } from './createRateLimitStore';
 export type { RateLimitStoreFactoryOptions } from './createRateLimitStore';
 export {

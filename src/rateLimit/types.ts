@@ -41,7 +41,7 @@ export interface RateLimitRedisStoreOptions {
  *
  * @remarks
  * Produced by {@link readRateLimitOptions} from `backend.rateLimit`, with every default filled in, and used by
- * {@link createRateLimitHandler}, which never reads config itself.
+ * {@link createRateLimitMiddleware}, which builds a limiter from it.
  *
  * @public
  */
@@ -60,9 +60,9 @@ export interface RateLimitOptions {
   /** Do not count requests answered with a status of 400 or more, or never answered. Defaults to `false`. */
   skipFailedRequests: boolean;
   /**
-   * What happens when the store cannot count: `true` fails open (the Redis store counts in memory on this
-   * instance meanwhile; another store lets the request through uncounted), `false` fails closed with 503 and
-   * `Retry-After`. Defaults to `true`.
+   * What the Redis store does while Redis cannot count: `true` fails open (it counts in memory on this instance
+   * meanwhile), `false` fails closed with 503 and `Retry-After`. The store decides; the memory store never fails.
+   * Defaults to `true`.
    */
   passOnStoreError: boolean;
   /** Where hits are counted. Defaults to `{ type: 'memory' }`. */

@@ -12,6 +12,7 @@ import {
 import express from 'express';
 import request from 'supertest';
 import { createErrorHandler, getErrorStatus } from '../../middleware/createErrorHandler';
+import { markAsLogged } from '../../middleware/loggedErrors';
 
 function setup(thrown: unknown, options: { showStackTraces?: boolean } = {}) {
   const logger = mockServices.logger.mock();
@@ -115,5 +116,20 @@ describe('createErrorHandler', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe('partial');
     expect(seen).toEqual([expect.objectContaining({ message: 'late failure' })]);
+  });
+
+  it('answers a 503 whose cause was already logged without a line of its own, and logs any other', async () => {
+    const marked = setup(markAsLogged(new ServiceUnavailableError('Service is shutting down')));
+    const res = await request(marked.app).get('/fail');
+    expect(res.status).toBe(503);
+    expect(res.body.error).toEqual({
+      name: 'ServiceUnavailableError',
+      message: 'Service is shutting down',
+    });
+    expect(marked.errorLogger.error).not.toHaveBeenCalled();
+
+    const unmarked = setup(new ServiceUnavailableError('Service is shutting down'));
+    expect((await request(unmarked.app).get('/fail')).status).toBe(503);
+    expect(unmarked.errorLogger.error).toHaveBeenCalledTimes(1);
   });
 });

@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ServiceUnavailableError } from '@backstage/errors';
+import { createErrorHandler } from '../../middleware/createErrorHandler';
 import { createLifecycleMiddleware } from '../../middleware/createLifecycleMiddleware';
 import { createTestApp } from '../helpers/createTestApp';
 import { createTestLifecycle } from '../helpers/createTestLifecycle';
@@ -178,5 +181,72 @@ describe('createLifecycleMiddleware', () => {
       }),
     );
     expect(create).toThrow(shown);
+  });
+
+  it('logs one warning for a whole shutdown, not a line per refused request (issue 12, item 3)', async () => {
+    const logger = mockServices.logger.mock();
+    const { lifecycle, startup, shutdown } = createTestLifecycle();
+    const app = express();
+    app.use(createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle, logger }));
+    app.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.use(createErrorHandler({ logger }));
+    await startup();
+    await shutdown();
+
+    for (let i = 0; i < 20; i++) {
+      const res = await request(app).get('/');
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toBe('Service is shutting down');
+    }
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('Shutting down'));
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  describe('with bare objects as request and response, as upstream tests it (issue 12, item 10)', () => {
+    const bare = () => ({
+      req: {} as Request,
+      res: {} as Response,
+      next: jest.fn<void, [unknown?]>(),
+    });
+
+    it('holds a request until start-up, then calls next()', async () => {
+      const { lifecycle, startup } = createTestLifecycle();
+      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const { req, res, next } = bare();
+      gate(req, res, next as NextFunction);
+      expect(next).not.toHaveBeenCalled();
+      await startup();
+      expect(next).toHaveBeenCalledWith();
+    });
+
+    it('fails a request that waits past the time-out', () => {
+      const { lifecycle } = createTestLifecycle();
+      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const { req, res, next } = bare();
+      gate(req, res, next as NextFunction);
+      jest.advanceTimersByTime(5000);
+      expect(next).toHaveBeenCalledWith(expect.any(ServiceUnavailableError));
+      expect(next.mock.calls[0][0]).toMatchObject({ message: 'Service has not started up yet' });
+    });
+
+    it('fails waiting and new requests once shutdown starts', async () => {
+      const { lifecycle, shutdown } = createTestLifecycle();
+      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const waiting = bare();
+      gate(waiting.req, waiting.res, waiting.next as NextFunction);
+      await shutdown();
+      const late = bare();
+      gate(late.req, late.res, late.next as NextFunction);
+      for (const { next } of [waiting, late]) {
+        expect(next).toHaveBeenCalledTimes(1);
+        expect(next.mock.calls[0][0]).toMatchObject({
+          name: 'ServiceUnavailableError',
+          message: 'Service is shutting down',
+        });
+      }
+    });
   });
 });

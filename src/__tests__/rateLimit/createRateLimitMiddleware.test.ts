@@ -158,6 +158,34 @@ describe('createRateLimitMiddleware', () => {
       expect(jest.getTimerCount()).toBe(0);
     });
 
+    it('answers 429 with the Backstage error body when used alone in a plain express app', async () => {
+      const config = mockServices.rootConfig({
+        data: {
+          backend: {
+            rateLimit: { incomingRequestLimit: 1, ipAllowList: [], plugin: { catalog: {} } },
+          },
+        },
+      });
+      // No error handler at all: express's default one would answer with an HTML page and a stack trace.
+      const app = express().use(
+        createRateLimitMiddleware({ pluginId: 'catalog', config }),
+        routes(),
+      );
+      expect((await request(app).get('/ok')).status).toBe(200);
+      const refused = await request(app).get('/ok');
+      expect(refused.status).toBe(429);
+      expect(refused.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(refused.headers['retry-after']).toBe('60');
+      expect(refused.body).toEqual({
+        error: {
+          name: 'TooManyRequestsError',
+          message: 'Too many requests: the limit is 1 per 60 seconds; try again in 60 seconds',
+        },
+        request: { method: 'GET', url: '/ok' },
+        response: { statusCode: 429 },
+      });
+    });
+
     it('works without logger and lifecycle, as upstream calls it', async () => {
       const config = mockServices.rootConfig({
         data: {
@@ -189,6 +217,33 @@ describe('createRateLimitMiddleware', () => {
       expect(logger.warn).toHaveBeenCalledWith(
         expect.stringContaining("X-Forwarded-For header while express 'trust proxy' is off"),
       );
+    });
+
+    it.each([
+      ['X-Forwarded-For', '203.0.113.7'],
+      ['Forwarded', 'for=203.0.113.7'],
+    ])(
+      'warns once that an allow-listed proxy exempts its clients when requests carry %s',
+      async (header, value) => {
+        const { app, logger } = setup(limited);
+        const sent = [];
+        for (let i = 0; i < 4; i++) {
+          sent.push((await request(app).get('/ok').set(header, value)).status);
+        }
+        expect(sent).toEqual([200, 200, 200, 200]);
+        expect(logger.warn).toHaveBeenCalledTimes(1);
+        expect(logger.warn).toHaveBeenCalledWith(
+          expect.stringMatching(
+            /from 127\.0\.0\.1 through uncounted.*backend\.trustProxy.*'loopback'/,
+          ),
+        );
+      },
+    );
+
+    it('does not warn about an allow-listed client that a trusted proxy forwarded', async () => {
+      const { app, logger } = setup(limitedNoAllowList, { trustProxy: 1 });
+      expect(await statuses(app, ['10.0.0.1', '10.0.0.1'])).toEqual([200, 200]);
+      expect(logger.warn).not.toHaveBeenCalled();
     });
 
     it('with a hop count, counts the address the proxy saw, whatever the client wrote before it', async () => {

@@ -1,16 +1,17 @@
-import type { Options } from 'express-rate-limit';
+import { MemoryStore, type Options } from 'express-rate-limit';
 import { ERROR_CODES } from '../../errors';
 import { createRateLimitStore } from '../../rateLimit/createRateLimitStore';
 import type { RateLimitStoreOptions } from '../../rateLimit/types';
 
 describe('createRateLimitStore', () => {
-  it('creates a memory store that counts in this process and answers at once', () => {
+  it("creates express-rate-limit's MemoryStore, which counts in this process", async () => {
     const store = createRateLimitStore({ store: { type: 'memory' }, prefix: 'rl:global:' });
     try {
       store.init?.({ windowMs: 60_000 } as Options);
+      expect(store).toBeInstanceOf(MemoryStore);
       expect(store.localKeys).toBe(true);
-      expect(store.increment('a')).toMatchObject({ totalHits: 1 });
-      expect(store.increment('a')).toMatchObject({ totalHits: 2 });
+      expect(await store.increment('a')).toMatchObject({ totalHits: 1 });
+      expect(await store.increment('a')).toMatchObject({ totalHits: 2 });
     } finally {
       void store.shutdown?.();
     }

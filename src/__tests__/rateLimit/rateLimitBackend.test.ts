@@ -6,6 +6,7 @@ import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
 import { createExamplePlugin } from '../helpers/createExamplePlugin';
+import { createLogCollector } from '../helpers/createLogCollector';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /**
@@ -147,6 +148,61 @@ describe('rate limiting in a real backend', () => {
         request: { method: 'GET', url: '/api/free/hello' },
         response: { statusCode: 429 },
       });
+    });
+  });
+
+  describe('a proxy on the same host, with the default allow list and trustProxy unset (issue 12, item 2)', () => {
+    it('lets its clients through uncounted, and says so once, naming backend.trustProxy and the fix', async () => {
+      const logs = createLogCollector();
+      const backend = await startBackend(
+        { rateLimit: { global: false, incomingRequestLimit: 2, plugin: { limited: {} } } },
+        [logs.factory],
+      );
+      try {
+        // What nginx on the backend's host sends: its own loopback address, the client in a proxy header.
+        const statuses = [];
+        for (let i = 0; i < 5; i++) {
+          const header = i % 2 === 0 ? 'X-Forwarded-For' : 'Forwarded';
+          const value = i % 2 === 0 ? '203.0.113.7' : 'for=203.0.113.7';
+          const res = await get(backend.server, '/api/limited/hello').set(header, value);
+          statuses.push(res.status);
+          expect(res.headers['ratelimit']).toBeUndefined();
+        }
+        expect(statuses).toEqual([200, 200, 200, 200, 200]);
+        const warnings = logs
+          .messages('warn')
+          .filter(message => message.includes('X-Forwarded-For'));
+        expect(warnings).toEqual([
+          expect.stringMatching(/127\.0\.0\.1.*ipAllowList.*backend\.trustProxy.*'loopback'/),
+        ]);
+      } finally {
+        await backend.stop();
+      }
+    });
+
+    it('stays quiet once backend.trustProxy lets express see the client, and limits it', async () => {
+      const logs = createLogCollector();
+      let server: Server | undefined;
+      // The root router of backend-defaults, which applies backend.trustProxy (see the all-plugins test above).
+      await startBackend(
+        {
+          listen: { host: '127.0.0.1', port: 0 },
+          trustProxy: 'loopback',
+          rateLimit: { global: false, incomingRequestLimit: 2, plugin: { limited: {} } },
+        },
+        [createRootHttpRouterWithOurLimiter(started => (server = started)), logs.factory],
+      ).catch(error => {
+        if (!String(error).includes('TestBackend server is not available')) {
+          throw error;
+        }
+      });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await get(server!, '/api/limited/hello').set('X-Forwarded-For', '203.0.113.7');
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      expect(logs.messages('warn').filter(message => message.includes('Forwarded'))).toEqual([]);
     });
   });
 });

@@ -1,0 +1,60 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import express from 'express';
+import request from 'supertest';
+import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
+import { createExamplePlugin } from './helpers/createExamplePlugin';
+import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
+
+/** The objects every express app (and every Node HTTP server) in the process shares. */
+const SHARED: Array<[string, object]> = [
+  ['express.request', express.request],
+  ['express.response', express.response],
+  ['http.IncomingMessage.prototype', IncomingMessage.prototype],
+  ['http.ServerResponse.prototype', ServerResponse.prototype],
+];
+
+function describeShared(): Record<string, string[]> {
+  return Object.fromEntries(
+    SHARED.map(([name, object]) => [name, Reflect.ownKeys(object).map(String).sort()]),
+  );
+}
+
+describe('a backend with rate limiting', () => {
+  it('adds no property to express.request, express.response or Node’s HTTP prototypes', async () => {
+    const before = describeShared();
+    const backend = await startTestBackend({
+      features: [
+        httpRouterServiceFactory,
+        ...TEST_AUTH_SERVICES,
+        createExamplePlugin(),
+        mockServices.rootConfig.factory({
+          data: {
+            backend: {
+              rateLimit: { ipAllowList: [], incomingRequestLimit: 2, plugin: { example: {} } },
+            },
+          },
+        }),
+      ],
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await request(backend.server)
+          .get('/api/example/hello')
+          .set('Authorization', mockCredentials.user.header());
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await backend.stop();
+    }
+    expect(describeShared()).toEqual(before);
+
+    // The symptom users would see: a request of an unrelated app, never counted, has no rateLimit.
+    const unrelated = express().get('/', (req, res) => {
+      res.json({ rateLimit: 'rateLimit' in req });
+    });
+    expect((await request(unrelated).get('/')).body).toEqual({ rateLimit: false });
+  });
+});

@@ -1,0 +1,74 @@
+import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { createExamplePlugin } from '../helpers/createExamplePlugin';
+import { createLogCollector } from '../helpers/createLogCollector';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+
+/** Refused requests in the flood; each used to log two error lines. */
+const REQUESTS = 40;
+
+describe('a backend whose Redis store fails closed while Redis hangs (issue 12, item 3)', () => {
+  let redis: RedisServerHandle;
+  let backend: Awaited<ReturnType<typeof startTestBackend>>;
+  const logs = createLogCollector();
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    backend = await startTestBackend({
+      features: [
+        httpRouterServiceFactory,
+        ...TEST_AUTH_SERVICES,
+        logs.factory,
+        createExamplePlugin(),
+        mockServices.rootConfig.factory({
+          data: {
+            backend: {
+              rateLimit: {
+                global: false,
+                ipAllowList: [],
+                incomingRequestLimit: 1000,
+                passOnStoreError: false,
+                store: { type: 'redis', connection: redis.url, timeout: '100ms' },
+                plugin: { example: {} },
+              },
+            },
+          },
+        }),
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    redis.resume();
+    await backend.stop();
+    await closeRedisRateLimitClients();
+    await redis.stop();
+  });
+
+  it('refuses every request with 503 and logs the outage once, not a line per request', async () => {
+    const hello = () =>
+      request(backend.server)
+        .get('/api/example/hello')
+        .set('Authorization', mockCredentials.user.header());
+    expect((await hello()).status).toBe(200);
+    const before = logs.lines.length;
+
+    redis.pause();
+    const responses = await Promise.all(Array.from({ length: REQUESTS }, hello));
+    expect(responses.map(res => res.status)).toEqual(responses.map(() => 503));
+    expect(responses[0].headers['retry-after']).toBe('5');
+    expect(responses[0].body.error).toEqual({
+      name: 'ServiceUnavailableError',
+      message: 'Rate limiting is unavailable; try again later',
+    });
+
+    const during = logs.lines.slice(before);
+    expect(during.filter(line => line.level === 'error')).toEqual([]);
+    expect(during.filter(line => line.level === 'warn').map(line => line.message)).toEqual([
+      expect.stringContaining('is unreachable'),
+    ]);
+  });
+});

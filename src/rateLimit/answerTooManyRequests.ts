@@ -1,0 +1,44 @@
+import { serializeError } from '@backstage/errors';
+import type { AugmentedRequest, RateLimitExceededEventHandler } from 'express-rate-limit';
+import { TooManyRequestsError } from './TooManyRequestsError';
+
+/**
+ * The `handler` given to express-rate-limit: answers a request over the limit with 429, `Retry-After` and
+ * Backstage's error body.
+ *
+ * @remarks
+ * The body is `{ error: { name: 'TooManyRequestsError', message }, request: { method, url }, response:
+ * { statusCode: 429 } }`, as Backstage's error handlers write it. It is written here rather than by an error
+ * handler further down, so that the limiter answers the same in any express app, never with express's default
+ * HTML error page. The message and `Retry-After` give the whole seconds until the client's window ends (the
+ * whole window when the store does not say). When headers were already sent, the error goes to `next`.
+ *
+ * @internal
+ */
+export const answerTooManyRequests: RateLimitExceededEventHandler = function answerTooManyRequests(
+  req,
+  res,
+  next,
+  optionsUsed,
+) {
+  const { windowMs, requestPropertyName } = optionsUsed;
+  const { limit, resetTime } = (req as AugmentedRequest)[requestPropertyName];
+  const retryAfterSeconds = resetTime
+    ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
+    : Math.ceil(windowMs / 1000);
+  const error = new TooManyRequestsError(
+    `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
+    { retryAfterSeconds },
+  );
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  // Set again, so that the header and the message always agree to the second.
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.status(error.statusCode).json({
+    error: serializeError(error),
+    request: { method: req.method, url: req.url },
+    response: { statusCode: error.statusCode },
+  });
+};

@@ -1,0 +1,135 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { ServiceUnavailableError, toError } from '@backstage/errors';
+import type { RequestHandler, Response } from 'express';
+import { ipKeyGenerator, rateLimit, type Logger, type Store } from 'express-rate-limit';
+import { markAsLogged } from '../middleware/loggedErrors';
+import { answerTooManyRequests } from './answerTooManyRequests';
+import { createIpAllowList } from './createIpAllowList';
+import { createProxyHeaderCheck } from './createProxyHeaderCheck';
+import { RateLimitStoreUnavailableError } from './redis/errors';
+import type { RateLimitOptions } from './types';
+
+/** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
+const IPV6_SUBNET = 56;
+
+/** The key of requests whose client address is unknown. */
+const UNKNOWN_CLIENT_KEY = 'unknown-client';
+
+/**
+ * Options for {@link createRateLimiter}.
+ *
+ * @internal
+ */
+export interface RateLimiterOptions {
+  /** The limiter's settings, usually from {@link readRateLimitOptions}. No default: required. */
+  options: RateLimitOptions;
+  /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
+  pluginId?: string;
+  /** Where hits are counted; one store per limiter (see {@link createRateLimitStore}). No default: required. */
+  store: Store;
+  /**
+   * Receives express-rate-limit's messages, unexpected store failures and one-off warnings about proxy headers.
+   * Defaults to none: express-rate-limit's own messages then go to the console, as with `rateLimit()` used
+   * directly, and this package's warnings are not logged.
+   */
+  logger?: LoggerService;
+}
+
+/**
+ * Builds a rate limiter from plain options with express-rate-limit's `rateLimit()`; it never reads config.
+ *
+ * @remarks
+ * Configures `rateLimit()` through its public options only:
+ * - the client key is `req.ip` through `ipKeyGenerator`, an IPv6 address collapsed to its /56 network and an
+ *   IPv4-mapped address (`::ffff:1.2.3.4`) counted as the IPv4 address; a request without an address (its socket
+ *   already gone) counts under one shared key rather than escaping the limit;
+ * - `skip` is the allow list, matched against `req.ip` only, so that which address counts is express's
+ *   `trust proxy` setting (in a Backstage backend, `backend.trustProxy`); see {@link createProxyHeaderCheck} for
+ *   the warnings about proxy headers;
+ * - the IETF draft 8 `RateLimit` / `RateLimit-Policy` headers, named `global` or `plugin-<pluginId>`, and the
+ *   legacy `X-RateLimit-*` ones; over the limit, `Retry-After` and a 429 written by
+ *   {@link answerTooManyRequests}, so that the limiter answers alone in any express app;
+ * - `req.rateLimit` is whatever express-rate-limit sets.
+ *
+ * Failing open is the store's decision (the Redis store counts in memory while Redis cannot, when
+ * `passOnStoreError` is set), so `rateLimit()` always gets `passOnStoreError: false`: a store that rejects means
+ * the request must not pass, and `rateLimit()` would otherwise log every such request to its logger. The
+ * rejection becomes a `ServiceUnavailableError` (503) that does not reveal the store's message, with `Retry-After`
+ * when the store's error carries `retryAfterSeconds`. A {@link RateLimitStoreUnavailableError} is not logged
+ * again (the Redis store logs an outage once when it starts and once when it ends); any other store failure is.
+ *
+ * @internal
+ */
+export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHandler {
+  const { options, pluginId, store, logger } = limiterOptions;
+  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+  const isAllowed = createIpAllowList(options.ipAllowList);
+  const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
+
+  const limiter = rateLimit({
+    store,
+    windowMs: options.windowMs,
+    limit: options.limit,
+    identifier: policyName,
+    standardHeaders: 'draft-8',
+    legacyHeaders: true,
+    skipSuccessfulRequests: options.skipSuccessfulRequests,
+    skipFailedRequests: options.skipFailedRequests,
+    passOnStoreError: false,
+    skip(req) {
+      const allowed = isAllowed(req.ip);
+      checkProxyHeaders(req, allowed);
+      return allowed;
+    },
+    keyGenerator(req) {
+      return req.ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(req.ip, IPV6_SUBNET);
+    },
+    handler: answerTooManyRequests,
+    logger: logger && toRateLimitLogger(logger, policyName),
+    // Every start-up and per-request validation of express-rate-limit stays on: none contradicts a choice of
+    // ours. Those of its default key generator (an undefined or invalid `req.ip`, `trust proxy` true,
+    // X-Forwarded-For or Forwarded ignored) do not run with a key generator of our own; the unknown-client key,
+    // the start-up warning about `backend.trustProxy: true` and createProxyHeaderCheck stand in for them.
+  });
+
+  const refuse = (res: Response, failure: unknown): ServiceUnavailableError => {
+    const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
+      ?.retryAfterSeconds;
+    if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+    }
+    // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
+    const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
+    if (failure instanceof RateLimitStoreUnavailableError) {
+      return markAsLogged(refusal);
+    }
+    if (!logger) {
+      return refusal;
+    }
+    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+    return markAsLogged(refusal);
+  };
+
+  // With passOnStoreError false, rateLimit() hands the store's own error to next. An option of express-rate-limit
+  // for answering store failures (as `handler` answers the limit) would make this wrapper unnecessary.
+  return function rateLimitMiddleware(req, res, next) {
+    void limiter(req, res, (failure?: unknown) => {
+      if (failure === undefined) {
+        next();
+      } else {
+        next(refuse(res, failure));
+      }
+    });
+  };
+}
+
+/** Sends express-rate-limit's messages to the Backstage logger, naming the limiter. */
+function toRateLimitLogger(logger: LoggerService, policyName: string): Logger {
+  const forward =
+    (level: 'warn' | 'error') =>
+    (error: unknown, message?: string): void => {
+      const cause = toError(error);
+      logger[level](`Rate limiter '${policyName}': ${message ?? cause.message}`, cause);
+    };
+  return { warn: forward('warn'), error: forward('error') };
+}
