@@ -15,6 +15,7 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -91,6 +92,8 @@ function createHttpRouterServiceFactory(
         credentialsBarrier.middleware,
         onlyUnderPath(AUTH_ROUTES_PREFIX, createCookieAuthRefreshMiddleware({ auth, httpAuth })),
       ].filter(step => step !== passThrough);
+      // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
+      await verifyRedisRateLimitConnections();
       const chain = createHandlerChain(steps, createErrorHandler({ logger }));
       rootHttpRouter.use(readMountPath(getPath, pluginId), chain.handle);
 
