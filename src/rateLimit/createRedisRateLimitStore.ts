@@ -6,7 +6,10 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { RedisStore } from 'rate-limit-redis';
-import { createRenewableRedisStore, type RenewableRedisStore } from './redis/createRenewableRedisStore';
+import {
+  createRenewableRedisStore,
+  type RenewableRedisStore,
+} from './redis/createRenewableRedisStore';
 import { RateLimitStoreUnavailableError, RedisStoreOptionError } from './redis/errors';
 import { acquireRedisConnection, type RedisConnectionLease } from './redis/redisConnectionRegistry';
 import type { RedisRateLimitStoreOptions } from './redis/types';

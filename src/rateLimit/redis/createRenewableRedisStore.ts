@@ -44,7 +44,9 @@ export function createRenewableRedisStore(options: {
 
   const start = (): Promise<RedisStore> => {
     if (!limiterOptions) {
-      return Promise.reject(new Error('The Redis rate-limit store was used before init() was called'));
+      return Promise.reject(
+        new Error('The Redis rate-limit store was used before init() was called'),
+      );
     }
     const fresh = new RedisStore({ prefix, sendCommandCluster: sendCommand });
     const started: Promise<RedisStore> = fresh.init(limiterOptions).then(

@@ -198,7 +198,9 @@ export async function verifyRedisRateLimitConnections(): Promise<void> {
     open.map(entry => {
       const attempt = entry.connection.firstAttempt();
       return attempt
-        ? withTimeout(attempt, VERIFY_TIMEOUT_MS, () => new Error('no answer yet')).catch(() => undefined)
+        ? withTimeout(attempt, VERIFY_TIMEOUT_MS, () => new Error('no answer yet')).catch(
+            () => undefined,
+          )
         : undefined;
     }),
   );

@@ -87,7 +87,11 @@ export function sendRequest(app: LimitedApp, client: string) {
 }
 
 /** Sends `count` requests as `client` (an IP address) one after the other and returns their statuses. */
-export async function sendRequests(app: LimitedApp, client: string, count: number): Promise<number[]> {
+export async function sendRequests(
+  app: LimitedApp,
+  client: string,
+  count: number,
+): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
     statuses.push((await sendRequest(app, client)).status);
