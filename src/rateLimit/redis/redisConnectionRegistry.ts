@@ -91,18 +91,18 @@ function openEntry(
   }
   const { description } = target;
   const outages = createRedisOutageTracker({ description, logger, settleMs: outageSettleMs });
-  let entry: RegistryEntry | undefined;
+  // The listeners below only run once the client reports something, after `entry` exists.
   const client = createIoredisConnection({
     target,
     listeners: {
       onError: error => {
         // While the database is refused the connection is dropped on purpose; that is no outage.
-        if (!entry?.refusal) {
+        if (!entry.refusal) {
           outages.reportFailure(error);
         }
       },
       onReady: () => {
-        if (entry?.refusal) {
+        if (entry.refusal) {
           entry.refusal = undefined;
           logger?.warn(`Redis rate-limit store ${description} accepts its database now`);
         }
@@ -110,7 +110,7 @@ function openEntry(
         outages.reportSuccess();
       },
       onDatabaseRefused: error => {
-        if (!entry || entry.refusal) {
+        if (entry.refusal) {
           return;
         }
         entry.refusal = describeRefusal(target, error);
@@ -130,7 +130,7 @@ function openEntry(
     },
   };
   const breaker = createRedisCircuitBreaker({ connection, outages, timeoutMs });
-  entry = { connection, outages, breaker, leases: 0 };
+  const entry: RegistryEntry = { connection, outages, breaker, leases: 0 };
   return entry;
 }
 
