@@ -14,6 +14,7 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -88,6 +89,8 @@ function createHttpRouterServiceFactory(
         credentialsBarrier.middleware,
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];
+      // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
+      await verifyRedisRateLimitConnections();
       for (const step of steps) {
         if (step !== passThrough) {
           router.use(step);

@@ -33,8 +33,11 @@ export interface RedisServerHandle {
   pause(): void;
   /** Thaws a paused process with SIGCONT. */
   resume(): void;
-  /** Starts the server again on the same port, with the same arguments, once it has stopped or been killed. */
-  restart(): Promise<void>;
+  /**
+   * Starts the server again on the same port, with the same arguments followed by `extraArgs` (a later
+   * argument overrides an earlier one), once it has stopped or been killed; stops it first if it runs.
+   */
+  restart(extraArgs?: string[]): Promise<void>;
 }
 
 /** Options for {@link startRedisServer}. */
@@ -154,8 +157,8 @@ export async function startRedisServer(
   ]; // prettier-ignore
   let child: ChildProcess | undefined;
 
-  const launch = async () => {
-    const launched = spawn('redis-server', serverArgs, { stdio: 'ignore' });
+  const launch = async (extraArgs: string[] = []) => {
+    const launched = spawn('redis-server', [...serverArgs, ...extraArgs], { stdio: 'ignore' });
     child = launched;
     const failed = new Promise<never>((_resolve, reject) => {
       launched.once('error', reject);
@@ -205,9 +208,9 @@ export async function startRedisServer(
     resume: () => {
       child?.kill('SIGCONT');
     },
-    async restart() {
+    async restart(extraArgs) {
       await halt('SIGTERM');
-      await launch();
+      await launch(extraArgs);
     },
   };
 }

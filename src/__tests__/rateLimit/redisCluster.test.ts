@@ -1,50 +1,58 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import {
   acquireRedisConnection,
   closeRedisRateLimitClients,
+  setRedisOutageSettleMs,
 } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
-import { createLimitedApp, sendRequests, timedRequest } from './redis/createLimitedApp';
+import { createLimitedApp, redisStore, sendRequests, timedRequest } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
 /** Generous on purpose: the point is that nothing hangs, not how fast the machine is. */
 const NO_HANG_MS = 1_000;
 /**
- * An outage is reported over 5 s after the last failure (see createRedisOutageTracker). The test waits up to this
- * long for that, and keeps sending requests to a cluster with a master gone for half of it: longer than those 5 s,
- * so that a log that flapped would show.
+ * How long Redis must answer without a failure before an outage is reported over, shortened for these tests;
+ * still longer than the client's pause between two attempts to reach a node that is gone (up to 1 s), as the
+ * default is.
  */
-const OUTAGE_REPORTED_OVER_MS = 12_000;
+const SETTLE_MS = 1_500;
+/** The test waits up to this long for an outage to be reported over. */
+const OUTAGE_REPORTED_OVER_MS = 5_000;
+/**
+ * How long the test keeps sending requests to a cluster with a master gone: longer than {@link SETTLE_MS}, so that
+ * a log that flapped would show.
+ */
+const MASTER_GONE_MS = SETTLE_MS + 500;
+/** Addresses of twelve clients, whose keys spread over the nodes. */
+const clientAddress = (index: number) => `198.51.100.${index + 1}`;
 
 describe('the Redis rate-limit store on a Redis Cluster', () => {
   let cluster: RedisClusterHandle;
   const logger = mockServices.logger.mock();
 
   beforeAll(async () => {
+    setRedisOutageSettleMs(SETTLE_MS);
     cluster = await startRedisCluster();
   });
 
   afterAll(async () => {
+    setRedisOutageSettleMs(undefined);
     await closeRedisRateLimitClients();
     await cluster.stop();
   });
 
   const createApp = (limit: number) =>
     createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: cluster.urls,
-        prefix: 'rl:plugin:cluster:',
-        timeoutMs: 500,
-        logger,
-      }),
+      store: redisStore(cluster.urls, '500ms'),
+      pluginId: 'cluster',
       limit,
+      logger,
     });
 
   it('shares one budget per client between two apps, with counters spread over the nodes', async () => {
     const instanceA = createApp(3);
     const instanceB = createApp(3);
-    const clients = Array.from({ length: 6 }, (_, index) => `client-${index}`);
+    const clients = Array.from({ length: 6 }, (_, index) => clientAddress(index));
 
     for (const client of clients) {
       expect(await sendRequests(instanceA, client, 3)).toEqual([200, 200, 200]);
@@ -62,12 +70,13 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
 
   it('reloads its script on the node that lost it', async () => {
     const app = createApp(100);
-    expect(await sendRequests(app, 'client-flush', 1)).toEqual([200]);
+    const client = '203.0.113.7';
+    expect(await sendRequests(app, client, 1)).toEqual([200]);
 
     await Promise.all(cluster.nodes.map(node => node.cli('SCRIPT', 'FLUSH')));
 
-    expect(await sendRequests(app, 'client-flush', 2)).toEqual([200, 200]);
-    expect(await cluster.cli('GET', 'rl:plugin:cluster:client-flush')).toBe('3');
+    expect(await sendRequests(app, client, 2)).toEqual([200, 200]);
+    expect(await cluster.cli('GET', `rl:plugin:cluster:${client}`)).toBe('3');
     expect(logger.warn).not.toHaveBeenCalled();
   });
 
@@ -100,15 +109,12 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     const nodeLogger = mockServices.logger.mock();
     const warnings = () => nodeLogger.warn.mock.calls.map(([message]) => String(message));
     const app = createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: cluster.urls,
-        prefix: 'rl:plugin:node-down:',
-        timeoutMs: 100,
-        logger: nodeLogger,
-      }),
+      store: redisStore(cluster.urls, '100ms'),
+      pluginId: 'node-down',
       limit: 10_000,
+      logger: nodeLogger,
     });
-    const clients = Array.from({ length: 12 }, (_, index) => `client-${index}`);
+    const clients = Array.from({ length: 12 }, (_, index) => clientAddress(index));
     const countsInRedis = () =>
       Promise.all(clients.map(client => cluster.cli('GET', `rl:plugin:node-down:${client}`)));
     const sendRound = () => Promise.all(clients.map(client => timedRequest(app, client)));
@@ -134,7 +140,7 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     // Longer than the time without a failure that ends an outage, so that a flapping log would show.
     const results = [];
     const killedAt = Date.now();
-    while (Date.now() - killedAt < OUTAGE_REPORTED_OVER_MS / 2) {
+    while (Date.now() - killedAt < MASTER_GONE_MS) {
       results.push(...(await sendRound()));
     }
 
@@ -166,5 +172,5 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
       expect.stringMatching(/ is unreachable \(/),
       expect.stringMatching(/ is reachable again after \d+ ms/),
     ]);
-  }, 90_000);
+  }, 60_000);
 });

@@ -1,20 +1,29 @@
 import { mockServices } from '@backstage/backend-test-utils';
+import type { IncrementResponse, Options } from 'express-rate-limit';
+import { ERROR_CODES } from '../../errors';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import {
+  closeRedisRateLimitClients,
+  setRedisOutageSettleMs,
+} from '../../rateLimit/redis/redisConnectionRegistry';
 import { freePort } from '../helpers/freePort';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
+
+const CLIENT_A = '198.51.100.1';
+const CLIENT_B = '198.51.100.2';
 
 describe('the Redis rate-limit store at start-up', () => {
   let logger: ReturnType<typeof mockServices.logger.mock>;
   const servers: RedisServerHandle[] = [];
   const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
 
+  beforeAll(() => setRedisOutageSettleMs(200));
+  afterAll(() => setRedisOutageSettleMs(undefined));
   beforeEach(() => {
     logger = mockServices.logger.mock();
   });
-
   afterEach(async () => {
     await closeRedisRateLimitClients();
     await Promise.all(servers.splice(0).map(server => server.stop()));
@@ -23,65 +32,72 @@ describe('the Redis rate-limit store at start-up', () => {
   it('serves while Redis is down at boot, limiting in memory, and counts in Redis once it comes up', async () => {
     const port = await freePort();
     const app = createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: `redis://127.0.0.1:${port}`,
-        prefix: 'rl:plugin:boot:',
-        logger,
-      }),
+      store: redisStore(`redis://127.0.0.1:${port}`),
+      pluginId: 'boot',
       limit: 2,
+      logger,
     });
 
-    expect(await sendRequests(app, 'client-a', 3)).toEqual([200, 200, 429]);
+    expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 429]);
     expect(warnings()).toEqual([
       expect.stringMatching(/redis:\/\/127\.0\.0\.1:\d+ is unreachable at start-up/),
     ]);
 
     const redis = await startRedisServer({ port });
     servers.push(redis);
-    // Reported 5 s after Redis first answers (see createRedisOutageTracker), so wait longer than usual.
-    await waitUntil('the store reports Redis reachable', () => warnings().length === 2, 15_000);
-    expect(await sendRequests(app, 'client-b', 3)).toEqual([200, 200, 429]);
-    expect(await redis.cli('GET', 'rl:plugin:boot:client-b')).toBe('3');
+    await waitUntil('the store reports Redis reachable', () => warnings().length === 2);
+    expect(await sendRequests(app, CLIENT_B, 3)).toEqual([200, 200, 429]);
+    expect(await redis.cli('GET', `rl:plugin:boot:${CLIENT_B}`)).toBe('3');
   });
 
   it.each([
     ['not a URL', 'not a url'],
     ['another scheme', 'http://127.0.0.1:6379'],
     ['an empty cluster', []],
-  ])(
-    'serves with a warning naming the option when the connection is %s',
-    async (_case, connection) => {
-      const app = createLimitedApp({
-        store: createRedisRateLimitStore({
-          connection: connection as string | string[],
-          prefix: 'rl:plugin:bad-url:',
-          logger,
-        }),
-        limit: 1,
-      });
+  ])('refuses to start, naming the key, when the connection is %s', (_case, connection) => {
+    expect(() =>
+      createLimitedApp({ store: redisStore(connection as string | string[]), limit: 1, logger }),
+    ).toThrow(
+      expect.objectContaining({
+        code: ERROR_CODES.config,
+        key: 'backend.rateLimit.store.connection',
+      }),
+    );
+  });
 
-      expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 429]);
-      expect(warnings()).toEqual([
-        expect.stringMatching(
-          /unreachable at start-up \(Invalid Redis rate-limit store option 'connection'/,
-        ),
-      ]);
-    },
-  );
+  it('counts in memory with a warning naming the option when such a connection is given to the store directly', async () => {
+    const store = createRedisRateLimitStore({
+      connection: 'not a url',
+      prefix: 'rl:plugin:bad-url:',
+      logger,
+    });
+    store.init?.({ windowMs: 60_000 } as Options);
+
+    const totals: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      totals.push(((await store.increment('k')) as IncrementResponse).totalHits);
+    }
+
+    expect(totals).toEqual([1, 2]);
+    expect(warnings()).toEqual([
+      expect.stringMatching(
+        /unreachable at start-up \(Invalid Redis rate-limit store option 'connection'/,
+      ),
+    ]);
+    await store.shutdown?.();
+  });
 
   it('serves with a warning when the password is wrong', async () => {
     const redis = await startRedisServer({ password: 'right-password' });
     servers.push(redis);
     const app = createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: `redis://:wrong-password@127.0.0.1:${redis.port}`,
-        prefix: 'rl:plugin:auth:',
-        logger,
-      }),
+      store: redisStore(`redis://:wrong-password@127.0.0.1:${redis.port}`),
+      pluginId: 'auth',
       limit: 1,
+      logger,
     });
 
-    expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 429]);
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 429]);
     await waitUntil('the store warns', () => warnings().length > 0);
     expect(warnings()).toEqual([
       expect.stringMatching(
@@ -96,16 +112,14 @@ describe('the Redis rate-limit store at start-up', () => {
     const redis = await startRedisServer({ password: 'p@ss word' });
     servers.push(redis);
     const app = createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: redis.url,
-        prefix: 'rl:plugin:auth:',
-        logger,
-      }),
+      store: redisStore(redis.url),
+      pluginId: 'auth',
       limit: 5,
+      logger,
     });
 
-    expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 200]);
-    expect(await redis.cli('GET', 'rl:plugin:auth:client-a')).toBe('2');
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('GET', `rl:plugin:auth:${CLIENT_A}`)).toBe('2');
     expect(logger.warn).not.toHaveBeenCalled();
   });
 });

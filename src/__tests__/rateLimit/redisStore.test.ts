@@ -1,70 +1,82 @@
-import { MemoryStore, type Options, type Store } from 'express-rate-limit';
-import request from 'supertest';
+import type { JsonObject } from '@backstage/types';
+import type { IncrementResponse, Options } from 'express-rate-limit';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { REDIS_STORE_ERROR_CODES } from '../../rateLimit/redis/errors';
-import { getRateLimitKeyPrefix } from '../../rateLimit/redis/getRateLimitKeyPrefix';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { CLIENT_HEADER, createLimitedApp, sendRequests } from './redis/createLimitedApp';
+import { createLimitedApp, redisStore, sendRequest, sendRequests } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
+
+const CLIENT_A = '198.51.100.1';
+const CLIENT_B = '198.51.100.2';
 
 describe('createRedisRateLimitStore', () => {
   let redis: RedisServerHandle;
-  let prefixCount = 0;
-  /** A prefix no other test uses, so that tests sharing the server do not share counters. */
-  const freshPrefix = () => getRateLimitKeyPrefix(`plugin-${++prefixCount}`);
+  let pluginCount = 0;
+  /** A plugin id no other test uses, so that tests sharing the server do not share counters. */
+  const freshPluginId = () => `plugin-${++pluginCount}`;
+  const connectionsNamed = async () =>
+    (await redis.cli('CLIENT', 'LIST'))
+      .split('\n')
+      .filter(line => line.includes('name=backstage-http-router-rate-limit')).length;
 
   beforeAll(async () => {
     redis = await startRedisServer();
   });
-
   afterEach(async () => {
     await closeRedisRateLimitClients();
   });
-
   afterAll(async () => {
     await redis.stop();
   });
 
-  describe.each<[string, () => Store]>([
-    ['memory', () => new MemoryStore()],
-    ['redis', () => createRedisRateLimitStore({ connection: redis.url, prefix: freshPrefix() })],
-  ])('with the %s store', (_name, createStore) => {
+  describe.each<[string, () => JsonObject]>([
+    ['memory', () => ({ type: 'memory' })],
+    ['redis', () => redisStore(redis.url)],
+  ])('behind the shipped limiter, with the %s store', (_name, store) => {
     it('lets a client through up to the limit, then answers 429 with Retry-After', async () => {
-      const app = createLimitedApp({ store: createStore(), limit: 3 });
+      const pluginId = freshPluginId();
+      const app = createLimitedApp({ store: store(), pluginId, limit: 3 });
 
-      expect(await sendRequests(app, 'client-a', 3)).toEqual([200, 200, 200]);
-      const limited = await request(app).get('/').set(CLIENT_HEADER, 'client-a');
+      expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 200]);
+      const limited = await sendRequest(app, CLIENT_A);
 
       expect(limited.status).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-      expect(limited.headers['ratelimit']).toMatch(/limit=3, remaining=0/);
+      expect(limited.headers['ratelimit-policy']).toMatch(`"plugin-${pluginId}"; q=3; w=60; pk=`);
+      expect(limited.headers['ratelimit']).toMatch(
+        new RegExp(`^"plugin-${pluginId}"; r=0; t=\\d+$`),
+      );
     });
 
     it('counts each client on its own', async () => {
-      const app = createLimitedApp({ store: createStore(), limit: 1 });
+      const app = createLimitedApp({ store: store(), pluginId: freshPluginId(), limit: 1 });
 
-      expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 429]);
-      expect(await sendRequests(app, 'client-b', 1)).toEqual([200]);
+      expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 429]);
+      expect(await sendRequests(app, CLIENT_B, 1)).toEqual([200]);
     });
+  });
 
-    it('takes a hit back with decrement and forgets a client with resetKey', async () => {
-      const store = createStore();
-      const app = createLimitedApp({ store, limit: 2 });
+  it('counts, takes a hit back with decrement and forgets a client with resetKey, in Redis', async () => {
+    const store = createRedisRateLimitStore({ connection: redis.url, prefix: 'rl:direct:' });
+    store.init?.({ windowMs: 60_000 } as Options);
+    const increment = async () => ((await store.increment('k')) as IncrementResponse).totalHits;
 
-      expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 200]);
-      await store.decrement('client-a');
-      expect(await sendRequests(app, 'client-a', 2)).toEqual([200, 429]);
-      await store.resetKey('client-a');
-      expect(await sendRequests(app, 'client-a', 1)).toEqual([200]);
-    });
+    expect([await increment(), await increment()]).toEqual([1, 2]);
+    await store.decrement('k');
+    expect(await redis.cli('GET', 'rl:direct:k')).toBe('1');
+    expect(await store.get?.('k')).toMatchObject({ totalHits: 1 });
+    await store.resetKey('k');
+    expect(await redis.cli('EXISTS', 'rl:direct:k')).toBe('0');
+    expect(await increment()).toBe(1);
+    await store.shutdown?.();
   });
 
   it('keeps the fallback clean-up timer within range for a window longer than a timer can wait', async () => {
     // Beyond 2^31-1 ms Node replaces the delay by 1 ms: the clean-up would then run a thousand times a second.
     const setIntervalSpy = jest.spyOn(global, 'setInterval');
     try {
-      const store = createRedisRateLimitStore({ connection: redis.url, prefix: freshPrefix() });
+      const store = createRedisRateLimitStore({ connection: redis.url, prefix: 'rl:long:' });
       store.init?.({ windowMs: 30 * 24 * 3600 * 1000 } as Options);
       const delays = setIntervalSpy.mock.calls.map(([, delay]) => delay);
       expect(delays).toEqual([2 ** 31 - 1]);
@@ -75,86 +87,64 @@ describe('createRedisRateLimitStore', () => {
   });
 
   it('shares one budget between two apps, as two backend instances would', async () => {
-    const prefix = freshPrefix();
-    const instanceA = createLimitedApp({
-      store: createRedisRateLimitStore({ connection: redis.url, prefix }),
-      limit: 4,
-    });
-    const instanceB = createLimitedApp({
-      store: createRedisRateLimitStore({ connection: redis.url, prefix }),
-      limit: 4,
-    });
+    const pluginId = freshPluginId();
+    const instanceA = createLimitedApp({ store: redisStore(redis.url), pluginId, limit: 4 });
+    const instanceB = createLimitedApp({ store: redisStore(redis.url), pluginId, limit: 4 });
 
-    expect(await sendRequests(instanceA, 'client-a', 4)).toEqual([200, 200, 200, 200]);
-    expect(await sendRequests(instanceB, 'client-a', 1)).toEqual([429]);
-    expect(await sendRequests(instanceB, 'client-b', 1)).toEqual([200]);
+    expect(await sendRequests(instanceA, CLIENT_A, 4)).toEqual([200, 200, 200, 200]);
+    expect(await sendRequests(instanceB, CLIENT_A, 1)).toEqual([429]);
+    expect(await sendRequests(instanceB, CLIENT_B, 1)).toEqual([200]);
   });
 
   it('keeps counters under the limiter prefix, expiring with the window', async () => {
-    const windowMs = 30_000;
-    const pluginApp = createLimitedApp({
-      store: createRedisRateLimitStore({ connection: redis.url, prefix: 'rl:plugin:catalog:' }),
+    const store = redisStore(redis.url);
+    const pluginApp = createLimitedApp({ store, pluginId: 'catalog', limit: 10, window: '30s' });
+    const bothApp = createLimitedApp({
+      store,
+      pluginId: 'search',
+      global: true,
       limit: 10,
-      windowMs,
-    });
-    const globalApp = createLimitedApp({
-      store: createRedisRateLimitStore({
-        connection: redis.url,
-        prefix: getRateLimitKeyPrefix(),
-      }),
-      limit: 10,
-      windowMs,
+      window: '30s',
     });
 
-    await sendRequests(pluginApp, 'client-k', 2);
-    await sendRequests(globalApp, 'client-k', 1);
+    await sendRequests(pluginApp, CLIENT_A, 2);
+    await sendRequests(bothApp, CLIENT_A, 1);
 
-    expect(await redis.cli('GET', 'rl:plugin:catalog:client-k')).toBe('2');
-    expect(await redis.cli('GET', 'rl:global:client-k')).toBe('1');
-    const ttl = Number(await redis.cli('PTTL', 'rl:plugin:catalog:client-k'));
+    expect(await redis.cli('GET', `rl:plugin:catalog:${CLIENT_A}`)).toBe('2');
+    expect(await redis.cli('GET', `rl:plugin:search:${CLIENT_A}`)).toBe('1');
+    expect(await redis.cli('GET', `rl:global:${CLIENT_A}`)).toBe('1');
+    const ttl = Number(await redis.cli('PTTL', `rl:plugin:catalog:${CLIENT_A}`));
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(windowMs);
+    expect(ttl).toBeLessThanOrEqual(30_000);
   });
 
-  it('opens one connection per Redis for all stores in the process, and closes it', async () => {
-    const connectionsNamed = async () =>
-      (await redis.cli('CLIENT', 'LIST'))
-        .split('\n')
-        .filter(line => line.includes('name=backstage-http-router-rate-limit')).length;
-    const apps = ['catalog', 'scaffolder', undefined].map(pluginId =>
+  it('opens one connection per Redis for all limiters in the process, and closes it with the last one', async () => {
+    const apps = [
+      createLimitedApp({ store: redisStore(redis.url), pluginId: 'catalog', limit: 10 }),
       createLimitedApp({
-        store: createRedisRateLimitStore({
-          connection: redis.url,
-          prefix: getRateLimitKeyPrefix(pluginId),
-        }),
+        store: redisStore(redis.url),
+        pluginId: 'scaffolder',
+        global: true,
         limit: 10,
       }),
-    );
+    ];
     for (const app of apps) {
-      await sendRequests(app, 'client-c', 1);
+      await sendRequests(app, CLIENT_A, 1);
     }
-
     expect(await connectionsNamed()).toBe(1);
 
-    await closeRedisRateLimitClients();
+    await apps[0].shutdown();
+    expect(await sendRequests(apps[1], CLIENT_B, 1)).toEqual([200]);
+    expect(await redis.cli('GET', `rl:plugin:scaffolder:${CLIENT_B}`)).toBe('1');
+    await apps[1].shutdown();
     await waitUntil('the server sees no connection', async () => (await connectionsNamed()) === 0);
-  });
-
-  it('gives the client back when the last store on it shuts down', async () => {
-    const first = createRedisRateLimitStore({ connection: redis.url, prefix: freshPrefix() });
-    const second = createRedisRateLimitStore({ connection: redis.url, prefix: freshPrefix() });
-    createLimitedApp({ store: first, limit: 1 });
-    const app = createLimitedApp({ store: second, limit: 1 });
-
-    await first.shutdown?.();
-    expect(await sendRequests(app, 'client-s', 2)).toEqual([200, 429]);
-    await second.shutdown?.();
   });
 
   it.each([
     [{ prefix: '' }, 'prefix'],
     [{ timeoutMs: 0 }, 'timeoutMs'],
     [{ timeoutMs: Number.NaN }, 'timeoutMs'],
+    [{ timeoutMs: 2 ** 31 }, 'timeoutMs'],
     [{ retryAfterSeconds: 1.5 }, 'retryAfterSeconds'],
   ])('rejects the options %j, naming %s', (override, option) => {
     expect(() =>

@@ -16,6 +16,12 @@ const DISCONNECT_TIMEOUT_MS = 100;
 /** Shows in `CLIENT LIST`, so that operators can tell these connections apart. */
 const CONNECTION_NAME = 'backstage-http-router-rate-limit';
 
+/** Whether ioredis reports that Redis refused the `SELECT` of the database named in the URL. */
+function isSelectError(error: Error): boolean {
+  const command = (error as Error & { command?: { name?: unknown } }).command;
+  return typeof command?.name === 'string' && command.name.toLowerCase() === 'select';
+}
+
 function reconnectDelay(attempt: number): number {
   return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 }
@@ -28,7 +34,9 @@ function reconnectDelay(attempt: number): number {
  * (`enableOfflineQueue: false`) and never retries or resends a command after a connection loss, so a command
  * either reaches Redis at once or fails at once. It sets no command timeout: each store bounds its whole wait with
  * one timer (see `createRedisRateLimitStore`), and a second timer per command would only cost time. It keeps
- * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called.
+ * reconnecting in the background, every second at most, until {@link RedisConnection.close} is called. When
+ * Redis refuses the database of the URL (`SELECT` fails), the connection is dropped before it is used, reported
+ * through `onDatabaseRefused`, and tried again later: it never counts in another database.
  *
  * In a cluster, `SCRIPT LOAD` is sent to every master, because the script cache is per node and rate-limit-redis
  * would otherwise load a script on a node other than the one that owns the key. The first connection attempt
@@ -83,10 +91,20 @@ export function createIoredisConnection(options: {
     };
   });
   const reportError = (error: Error) => {
-    endFirstAttempt();
+    if (isSelectError(error)) {
+      // The handshake goes on to 'ready' in database 0 after a failed SELECT; drop that connection before any
+      // command is sent on it, and try again later, in case Redis is given more databases meanwhile.
+      client.disconnect(true);
+      if (!closed) {
+        listeners.onDatabaseRefused(error);
+      }
+      endFirstAttempt();
+      return;
+    }
     if (!closed) {
       listeners.onError(error);
     }
+    endFirstAttempt();
   };
   // Without an 'error' listener ioredis would print every failed reconnection attempt to the console.
   client.on('error', reportError);
@@ -94,10 +112,10 @@ export function createIoredisConnection(options: {
   // A dropped connection emits no error until the next reconnection attempt fails, which may be a while.
   client.on('close', () => reportError(new Error('the connection to Redis was closed')));
   const reportReady = () => {
-    endFirstAttempt();
     if (!closed) {
       listeners.onReady();
     }
+    endFirstAttempt();
   };
   client.on('ready', () => {
     if (client instanceof Cluster && attempting) {

@@ -1,8 +1,16 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
+import { HttpRouterConfigError } from '../../errors';
 import { createIoredisConnection } from './createIoredisConnection';
+import { createRedisCircuitBreaker, type RedisCircuitBreaker } from './createRedisCircuitBreaker';
 import { createRedisOutageTracker, type RedisOutageTracker } from './createRedisOutageTracker';
 import { parseRedisConnection } from './parseRedisConnection';
-import type { RedisConnection } from './types';
+import type { RedisConnection, RedisConnectionTarget } from './types';
+import { withTimeout } from './withTimeout';
+
+/** The config key named when Redis refuses the database of the URL. */
+const CONNECTION_CONFIG_KEY = 'backend.rateLimit.store.connection';
+/** How long {@link verifyRedisRateLimitConnections} waits for a first connection attempt that has not ended. */
+const VERIFY_TIMEOUT_MS = 2_000;
 
 /**
  * A store's share of a process-wide Redis connection.
@@ -14,6 +22,8 @@ export interface RedisConnectionLease {
   connection: RedisConnection;
   /** The outage state of that connection, shared likewise. */
   outages: RedisOutageTracker;
+  /** Whether requests may wait for that connection now, shared likewise. */
+  breaker: RedisCircuitBreaker;
   /** Gives the lease back; the connection closes when its last lease is given back. Safe to call twice. */
   release(): void;
 }
@@ -21,40 +31,95 @@ export interface RedisConnectionLease {
 interface RegistryEntry {
   connection: RedisConnection;
   outages: RedisOutageTracker;
+  breaker: RedisCircuitBreaker;
   leases: number;
+  /** Why Redis refused the database of the URL, until a connection is ready again. */
+  refusal?: HttpRouterConfigError;
 }
 
-/** One entry per `connection` option value, for the whole process. */
+/** One entry per `connection` option value (and timeout), for the whole process. */
 const entries = new Map<string, RegistryEntry>();
+/** Overrides the outage tracker's settle time for connections opened from now on; for tests. */
+let outageSettleMs: number | undefined;
+
+/**
+ * Sets how long a Redis connection opened from now on must answer without a failure before its outage is
+ * reported over; `undefined` restores the default (5 s).
+ *
+ * @remarks
+ * For tests, which would otherwise wait out the real window; not a setting for a backend.
+ *
+ * @internal
+ */
+export function setRedisOutageSettleMs(settleMs: number | undefined): void {
+  outageSettleMs = settleMs;
+}
+
+function describeRefusal(target: RedisConnectionTarget, error: Error): HttpRouterConfigError {
+  return new HttpRouterConfigError(
+    CONNECTION_CONFIG_KEY,
+    `Redis at ${target.description} refused database ${target.db ?? 0} (${error.message}); name a database ` +
+      "that this server has (0 to its 'databases' setting minus one, 0 to 15 by default)",
+    { cause: error },
+  );
+}
+
+function openInvalidEntry(error: unknown, logger: LoggerService | undefined): RegistryEntry {
+  // A wrong URL must not stop the backend: the stores behave as if Redis were down for good.
+  const outages = createRedisOutageTracker({ description: '(invalid connection)', logger });
+  outages.reportFailure(error);
+  const connection: RedisConnection = {
+    sendCommand: () => Promise.reject(error),
+    isReady: () => false,
+    firstAttempt: () => undefined,
+    close: () => outages.close(),
+  };
+  const breaker = createRedisCircuitBreaker({ connection, outages, timeoutMs: 1 });
+  return { outages, breaker, leases: 0, connection };
+}
 
 function openEntry(
   connectionOption: string | string[],
+  timeoutMs: number,
   logger: LoggerService | undefined,
 ): RegistryEntry {
-  let target;
+  let target: RedisConnectionTarget;
   try {
     target = parseRedisConnection(connectionOption);
   } catch (error) {
-    // A wrong URL must not stop the backend: the stores behave as if Redis were down for good.
-    const outages = createRedisOutageTracker({ description: '(invalid connection)', logger });
-    outages.reportFailure(error);
-    return {
-      outages,
-      leases: 0,
-      connection: {
-        sendCommand: () => Promise.reject(error),
-        isReady: () => false,
-        firstAttempt: () => undefined,
-        close: () => outages.close(),
-      },
-    };
+    return openInvalidEntry(error, logger);
   }
-  const outages = createRedisOutageTracker({ description: target.description, logger });
+  const { description } = target;
+  const outages = createRedisOutageTracker({ description, logger, settleMs: outageSettleMs });
+  // The listeners below only run once the client reports something, after `entry` exists.
   const client = createIoredisConnection({
     target,
     listeners: {
-      onError: error => outages.reportFailure(error),
-      onReady: () => outages.reportSuccess(),
+      onError: error => {
+        // While the database is refused the connection is dropped on purpose; that is no outage.
+        if (!entry.refusal) {
+          outages.reportFailure(error);
+        }
+      },
+      onReady: () => {
+        if (entry.refusal) {
+          entry.refusal = undefined;
+          logger?.warn(`Redis rate-limit store ${description} accepts its database now`);
+        }
+        breaker.reset();
+        outages.reportSuccess();
+      },
+      onDatabaseRefused: error => {
+        if (entry.refusal) {
+          return;
+        }
+        entry.refusal = describeRefusal(target, error);
+        logger?.error(
+          `Redis rate-limit store ${description}: ${entry.refusal.message}. Until that is fixed, requests are ` +
+            'counted in memory on this instance, or refused with 503 where the store fails closed; they are ' +
+            'never counted in another database',
+        );
+      },
     },
   });
   const connection: RedisConnection = {
@@ -64,7 +129,9 @@ function openEntry(
       client.close();
     },
   };
-  return { connection, outages, leases: 0 };
+  const breaker = createRedisCircuitBreaker({ connection, outages, timeoutMs });
+  const entry: RegistryEntry = { connection, outages, breaker, leases: 0 };
+  return entry;
 }
 
 /**
@@ -73,9 +140,9 @@ function openEntry(
  * @remarks
  * Every plugin's store and the all-plugins store on the same Redis share one client, so a backend opens one
  * connection per Redis (per node in a cluster) rather than one per plugin; the first caller's `logger` reports
- * the shared client's outages. Stores with another `timeoutMs` get a client (and outage state) of their own: an
- * answer that is late for one store is not an outage for the other. The client closes when its last store gives
- * it back. An unusable `connection` is logged once, as an outage that never ends.
+ * the shared client's outages. Stores with another `timeoutMs` get a client (and outage state and circuit
+ * breaker) of their own: an answer that is late for one store is not an outage for the other. The client closes
+ * when its last store gives it back. An unusable `connection` is logged once, as an outage that never ends.
  *
  * @internal
  */
@@ -88,7 +155,7 @@ export function acquireRedisConnection(options: {
   const key = JSON.stringify([connection, timeoutMs]);
   let entry = entries.get(key);
   if (!entry) {
-    entry = openEntry(connection, logger);
+    entry = openEntry(connection, timeoutMs, logger);
     entries.set(key, entry);
   }
   const leased = entry;
@@ -97,6 +164,7 @@ export function acquireRedisConnection(options: {
   return {
     connection: leased.connection,
     outages: leased.outages,
+    breaker: leased.breaker,
     release() {
       if (released) {
         return;
@@ -109,6 +177,37 @@ export function acquireRedisConnection(options: {
       }
     },
   };
+}
+
+/**
+ * Resolves once every Redis connection that rate-limit stores have opened in this process has ended its first
+ * connection attempt, and rejects when Redis refused the database that one of them names.
+ *
+ * @remarks
+ * Awaited by the `httpRouter` service factory, so that `redis://host/99` on a server without database 99 stops
+ * the start-up with an {@link HttpRouterConfigError} naming `backend.rateLimit.store.connection`, rather than
+ * counting in another database or in memory for good. Never hangs: a first attempt that has not ended within
+ * 2 s (a Redis that does not answer) is left to the stores, which ride it out as an outage, and so is Redis being
+ * down.
+ *
+ * @internal
+ */
+export async function verifyRedisRateLimitConnections(): Promise<void> {
+  const open = [...entries.values()];
+  await Promise.all(
+    open.map(entry => {
+      const attempt = entry.connection.firstAttempt();
+      return attempt
+        ? withTimeout(attempt, VERIFY_TIMEOUT_MS, () => new Error('no answer yet')).catch(
+            () => undefined,
+          )
+        : undefined;
+    }),
+  );
+  const refused = open.find(entry => entry.refusal !== undefined);
+  if (refused?.refusal) {
+    throw refused.refusal;
+  }
 }
 
 /**

@@ -56,6 +56,8 @@ export interface RedisConnectionListeners {
   onError(error: Error): void;
   /** The connection is up and ready for commands. */
   onReady(): void;
+  /** Redis refused to select the database of the URL; the connection was dropped before use. */
+  onDatabaseRefused(error: Error): void;
 }
 
 /**

@@ -1,66 +1,115 @@
-import { rateLimit, type Store } from 'express-rate-limit';
-import type { Handler } from 'express';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { mockServices } from '@backstage/backend-test-utils';
+import type { JsonObject } from '@backstage/types';
+import express, { type Handler } from 'express';
 import request from 'supertest';
-import { RateLimitStoreUnavailableError } from '../../../rateLimit/redis/errors';
-import { createTestApp } from '../../helpers/createTestApp';
+import { createErrorHandler } from '../../../middleware/createErrorHandler';
+import { createRateLimitMiddleware } from '../../../rateLimit/createRateLimitMiddleware';
+import { createTestLifecycle } from '../../helpers/createTestLifecycle';
 
-/** The header a test sets to pick which client a request counts against. */
-export const CLIENT_HEADER = 'x-test-client';
+/** The plugin whose limiter the app runs when a test names none. */
+export const TEST_PLUGIN_ID = 'test';
+
+/** Options for {@link createLimitedApp}. */
+export interface LimitedAppOptions {
+  /** `backend.rateLimit.store`, for example `{ type: 'redis', connection, timeout: '100ms' }`. */
+  store: JsonObject;
+  /** `incomingRequestLimit`. */
+  limit: number;
+  /** The plugin limited by `backend.rateLimit.plugin.<pluginId>`. Defaults to {@link TEST_PLUGIN_ID}. */
+  pluginId?: string;
+  /** `window`. Defaults to `'1m'`. */
+  window?: string;
+  /** `passOnStoreError`. Defaults to `true`. */
+  passOnStoreError?: boolean;
+  /** Runs the all-plugins limiter too, in front of the plugin's, with the same store. Defaults to `false`. */
+  global?: boolean;
+  /** Receives the limiters' and stores' logs. Defaults to a mock logger. */
+  logger?: LoggerService;
+}
 
 /**
- * An express app limited by express-rate-limit over `store`, answering `ok` and ending with the plugin error
- * handler.
+ * An express app limited by the shipped limiter, {@link createRateLimitMiddleware}, read from config like a
+ * backend's, answering `ok` and ending with the plugin error handler.
  *
  * @remarks
- * Clients are told apart by {@link CLIENT_HEADER} rather than by IP, since every test request comes from
- * 127.0.0.1. A store error is passed on to the error handler with `Retry-After` set from a
- * {@link RateLimitStoreUnavailableError}: this stands in for what the rate-limit middleware does.
+ * Clients are told apart by `X-Forwarded-For`, which the app trusts (`trust proxy`), since every test request
+ * comes from 127.0.0.1; the allow list is emptied for the same reason. Counters land under
+ * `rl:plugin:<pluginId>:<client address>` (and `rl:global:<client address>` with `global`). `shutdown()` runs
+ * the limiters' lifecycle shutdown hooks, which give back the Redis connection.
  */
-export function createLimitedApp(options: { store: Store; limit: number; windowMs?: number }) {
-  const { store, limit, windowMs = 60_000 } = options;
-  const limiter = rateLimit({
+export function createLimitedApp(options: LimitedAppOptions) {
+  const {
     store,
     limit,
-    windowMs,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    passOnStoreError: false,
-    keyGenerator: req => req.get(CLIENT_HEADER) ?? 'anonymous',
+    pluginId = TEST_PLUGIN_ID,
+    window = '1m',
+    passOnStoreError = true,
+    global = false,
+    logger = mockServices.logger.mock(),
+  } = options;
+  const config = mockServices.rootConfig({
+    data: {
+      backend: {
+        rateLimit: {
+          global,
+          ipAllowList: [],
+          incomingRequestLimit: limit,
+          window,
+          passOnStoreError,
+          store,
+          plugin: { [pluginId]: {} },
+        },
+      },
+    },
   });
-  const limited: Handler = function limitWithRetryAfter(req, res, next) {
-    void limiter(req, res, error => {
-      if (error instanceof RateLimitStoreUnavailableError) {
-        res.set('Retry-After', String(error.retryAfterSeconds));
-      }
-      next(error);
-    });
-  };
+  const { lifecycle, shutdown } = createTestLifecycle();
+  const app = express();
+  app.set('trust proxy', true);
+  if (global) {
+    app.use(createRateLimitMiddleware({ config, logger, lifecycle }));
+  }
+  app.use(createRateLimitMiddleware({ pluginId, config, logger, lifecycle }));
   const answer: Handler = (_req, res) => {
     res.send('ok');
   };
-  return createTestApp(limited, answer);
+  app.use(answer);
+  app.use(createErrorHandler({ logger }));
+  return Object.assign(app, { shutdown });
 }
 
-/** Sends `count` requests for `client` one after the other and returns their statuses. */
+/** The app {@link createLimitedApp} returns. */
+export type LimitedApp = ReturnType<typeof createLimitedApp>;
+
+/** Sends one request as `client` (an IP address). */
+export function sendRequest(app: LimitedApp, client: string) {
+  return request(app).get('/').set('X-Forwarded-For', client);
+}
+
+/** Sends `count` requests as `client` (an IP address) one after the other and returns their statuses. */
 export async function sendRequests(
-  app: ReturnType<typeof createLimitedApp>,
+  app: LimitedApp,
   client: string,
   count: number,
 ): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
-    const response = await request(app).get('/').set(CLIENT_HEADER, client);
-    statuses.push(response.status);
+    statuses.push((await sendRequest(app, client)).status);
   }
   return statuses;
 }
 
-/** Sends one request for `client` and returns its status and how long the answer took, in milliseconds. */
+/** Sends one request as `client` and returns its status and how long the answer took, in milliseconds. */
 export async function timedRequest(
-  app: ReturnType<typeof createLimitedApp>,
+  app: LimitedApp,
   client: string,
 ): Promise<{ status: number; ms: number }> {
-  const started = Date.now();
-  const response = await request(app).get('/').set(CLIENT_HEADER, client);
-  return { status: response.status, ms: Date.now() - started };
+  const started = performance.now();
+  const response = await sendRequest(app, client);
+  return { status: response.status, ms: performance.now() - started };
+}
+
+/** `backend.rateLimit.store` for a Redis store. */
+export function redisStore(connection: string | string[], timeout = '100ms'): JsonObject {
+  return { type: 'redis', connection, timeout };
 }

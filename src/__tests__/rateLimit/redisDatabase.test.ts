@@ -1,0 +1,94 @@
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { createExamplePlugin } from '../helpers/createExamplePlugin';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';
+import { waitUntil } from './redis/waitUntil';
+
+const CLIENT_A = '198.51.100.1';
+const CLIENT_B = '198.51.100.2';
+
+describe('a Redis database that the server does not have (issue 12, item 7)', () => {
+  let redis: RedisServerHandle;
+
+  beforeEach(async () => {
+    redis = await startRedisServer({ args: ['--databases', '16'] });
+  });
+  afterEach(async () => {
+    await closeRedisRateLimitClients();
+    await redis.stop();
+  });
+
+  it('stops the start-up of a backend, naming the key and the database, and counts nothing', async () => {
+    const started = startTestBackend({
+      features: [
+        httpRouterServiceFactory,
+        ...TEST_AUTH_SERVICES,
+        createExamplePlugin(),
+        mockServices.rootConfig.factory({
+          data: {
+            backend: {
+              rateLimit: {
+                ipAllowList: [],
+                store: { type: 'redis', connection: `${redis.url}/99` },
+                plugin: { example: {} },
+              },
+            },
+          },
+        }),
+      ],
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99 \(ERR DB index is out of range\)/,
+    );
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('never counts in another database when Redis refuses the database later, and says why', async () => {
+    const logger = mockServices.logger.mock();
+    const errors = () =>
+      logger.error.mock.calls
+        .map(([message]) => String(message))
+        .filter(message => message.includes('refused database'));
+    const store = redisStore(`${redis.url}/10`);
+    const open = createLimitedApp({ store, pluginId: 'open', limit: 100, logger });
+    const closed = createLimitedApp({
+      store,
+      pluginId: 'closed',
+      limit: 100,
+      passOnStoreError: false,
+      logger,
+    });
+    expect(await sendRequests(open, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('-n', '10', 'GET', `rl:plugin:open:${CLIENT_A}`)).toBe('2');
+
+    // Restarted with fewer databases, as an operator might by mistake.
+    await redis.restart(['--databases', '4']);
+    await waitUntil('the store reports the refusal', () => errors().length > 0);
+    const whileRefused = [
+      ...(await sendRequests(open, CLIENT_A, 3)),
+      ...(await sendRequests(closed, CLIENT_A, 2)),
+    ];
+
+    expect(whileRefused).toEqual([200, 200, 200, 503, 503]);
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    expect(errors()).toEqual([
+      expect.stringMatching(
+        /backend\.rateLimit\.store\.connection.*refused database 10 \(ERR DB index is out of range\).*never counted in another database/,
+      ),
+    ]);
+
+    await redis.restart(['--databases', '16']);
+    await waitUntil('Redis counts again in database 10', async () => {
+      await sendRequests(closed, CLIENT_B, 1);
+      return (await redis.cli('-n', '10', 'EXISTS', `rl:plugin:closed:${CLIENT_B}`)) === '1';
+    });
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    expect(logger.warn.mock.calls.map(([message]) => String(message))).toContainEqual(
+      expect.stringMatching(/accepts its database now/),
+    );
+  });
+});
