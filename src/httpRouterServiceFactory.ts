@@ -79,7 +79,13 @@ function createHttpRouterServiceFactory(
     },
     async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
       const pluginId = plugin.getId();
-      const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
+      const credentialsBarrier = createCredentialsBarrier({
+        httpAuth,
+        config,
+        pluginId,
+        logger,
+        lifecycle,
+      });
 
       // One handler runs the whole chain, the plugin's own handlers included, instead of a router with a layer
       // (and two nested routers) per step and a router for the plugin's handlers: same order and behaviour, fewer
@@ -93,14 +99,6 @@ function createHttpRouterServiceFactory(
       ].filter(step => step !== passThrough);
       const chain = createHandlerChain(steps, createErrorHandler({ logger }));
       rootHttpRouter.use(readMountPath(getPath, pluginId), chain.handle);
-
-      lifecycle.addStartupHook(() => {
-        const policies = credentialsBarrier.authPolicies();
-        const opened = policies.length
-          ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ')
-          : 'none';
-        logger.info(`Auth policies for plugin '${pluginId}': ${opened}`);
-      });
 
       return {
         use(handler: Handler) {
