@@ -1,5 +1,6 @@
 import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
-import { splitLiteralPrefix } from './splitLiteralPrefix';
+import { compileExpress4Branch } from './express4/compileExpress4Branch';
+import type { Express4Piece } from './express4/compileExpress4Branch';
 import type { CompiledPolicyPath } from './types';
 
 /** Characters of a parameter name, as Express 4's path-to-regexp 0.1 reads them (`\w`). */
@@ -12,12 +13,7 @@ const CONTROL_CHAR = /[\x00-\x1f\x7f]/;
 /** Escapes allowed inside a custom pattern besides escaped punctuation. */
 const CLASS_ESCAPES = new Set(['d', 'D', 'w', 'W', 's', 'S']);
 
-/** One piece of the generated regular expression, with where it came from in the path. */
-interface Piece {
-  source: string;
-  /** The literal character this piece matches, when it is one literal character. */
-  literal?: string;
-}
+type Piece = Express4Piece;
 
 /** What one custom or raw group contributes to the repetition budget. */
 interface PatternInfo {
@@ -153,7 +149,7 @@ function readParam(path: string, start: number) {
  *
  * @remarks
  * Generates the same regular expression as Express 4.22's bundled path-to-regexp 0.1 with `end: false`,
- * `strict: false` and `sensitive: false`, quirks included (for example `/(.*)` requires a literal `.` after the
+ * `strict: false` and `sensitive: true`, quirks included (for example `/(.*)` requires a literal `.` after the
  * slash, and text before a parameter that does not follow a `/` is excluded from it), so that a policy covers
  * exactly what an Express 4 router hands to a middleware mounted on that path. On top of Express it rejects what
  * would make matching slow or unanchored:
@@ -262,7 +258,13 @@ export function compileExpress4Path(path: string): CompiledPolicyPath {
         (param.star ? `((?:[/${dot}].+?)?)` : '') +
         ')' +
         (param.optional ? '?' : '');
-      pieces.push({ source });
+      const segmentParam =
+        param.slash &&
+        !param.format &&
+        param.pattern === undefined &&
+        !param.star &&
+        !param.optional;
+      pieces.push({ source, segmentParam });
       hasCaptures = true;
       backtrack = '';
       i = param.end;
@@ -370,33 +372,15 @@ export function compileExpress4Path(path: string): CompiledPolicyPath {
   const body = pieces.map(piece => piece.source).join('');
   const suffix = (body.endsWith('/') ? '?' : '/?') + '(?=\\/|$)';
   try {
-    new RegExp(`^${body}${suffix}`, 'i');
+    new RegExp(`^${body}${suffix}`);
   } catch (error) {
     fail(`Express 4 would build an invalid expression (${(error as Error).message})`, 0);
   }
-
-  // A trailing `/` is optional in Express 4, so it cannot be part of the literal prefix.
-  const last = pieces[pieces.length - 1];
-  if (last?.source.endsWith('/')) delete last.literal;
-  let literal = '';
-  let literalPieces = 0;
-  while (literalPieces < pieces.length && pieces[literalPieces].literal !== undefined) {
-    literal += pieces[literalPieces].literal;
-    literalPieces++;
-  }
-  const next = pieces[literalPieces];
-  const endsAtBoundary =
-    next === undefined || next.source.startsWith('/') || next.source.startsWith('(?:/');
-  const { segments, length } = splitLiteralPrefix(literal, endsAtBoundary);
-  const tailBody = pieces
-    .slice(length)
-    .map(piece => piece.source)
-    .join('');
   return {
     path,
     syntax: 'express-4',
-    prefix: segments,
-    tail: length === pieces.length ? undefined : tailBody + suffix,
+    branches: [compileExpress4Branch(pieces, suffix)],
+    source: `^${body}${suffix}`,
     hasCaptures,
   };
 }
