@@ -1,5 +1,5 @@
 import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
-import { compileExpress4Branch } from './express4/compileExpress4Branch';
+import { compileExpress4Branch, expandOptionalSegments } from './express4/compileExpress4Branch';
 import { parseExpress4Path } from './express4/parseExpress4Path';
 import { tokenizeExpress4Path } from './express4/tokenizeExpress4Path';
 import type { CompiledPolicyPath } from './types';
@@ -43,7 +43,7 @@ export function compileExpress4Path(path: string): CompiledPolicyPath {
   return {
     path,
     syntax: 'express-4',
-    branches: [compileExpress4Branch(pieces, suffix)],
+    branches: expandOptionalSegments(pieces).map(branch => compileExpress4Branch(branch, suffix)),
     source,
     hasCaptures,
   };

@@ -56,7 +56,6 @@ describe('compileExpress4Path', () => {
     ['/health/', ['', 'health'], '/?(?=\\/|$)', false],
     ['', [''], undefined, false],
     ['/users/:id', ['', 'users', PARAM], undefined, true],
-    ['/users/:id?', ['', 'users'], '(?:/([^/]+?))?/?(?=\\/|$)', true],
     ['/user/:id(\\d+)', ['', 'user'], '(?:/(\\d+))/?(?=\\/|$)', true],
     ['/static/*', ['', 'static'], '/(.*)/?(?=\\/|$)', true],
     ['/x/:id*', ['', 'x'], '(?:/([^/]+?)((?:[/].+?)?))/?(?=\\/|$)', true],
@@ -86,6 +85,15 @@ describe('compileExpress4Path', () => {
       source: expect.any(String),
       hasCaptures,
     });
+  });
+
+  it('compiles a plain optional parameter to a branch with it and one without', () => {
+    expect(compileExpress4Path('/users/:id?/posts').branches).toEqual([
+      { steps: toSteps(['', 'users', PARAM, 'posts']) },
+      { steps: toSteps(['', 'users', 'posts']) },
+    ]);
+    // The whole expression, whose first match's captures are decoded, keeps the parameter optional.
+    expect(compileExpress4Path('/users/:id?').source).toBe('^/users(?:/([^/]+?))?/?(?=\\/|$)');
   });
 
   it.each<[string, string, number]>([

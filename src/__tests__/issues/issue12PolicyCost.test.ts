@@ -16,11 +16,12 @@ const INDEXED_SHAPES: Array<[string, (i: number) => string, (i: number) => strin
   ['a wildcard last', i => `/q${i}/*rest`, i => `/q${i}/a/b`],
   ['text and parameters in a segment first', i => `/:a-:b/q${i}`, i => `/x-y/q${i}`],
   ['an express 4 optional parameter last', i => `/:id/q${i}/:x?`, i => `/x/q${i}`],
+  ['an express 4 optional parameter first', i => `/:id?/q${i}`, i => `/x/q${i}`],
 ];
 
 /** Express 4 shapes whose first segments are not whole: their expressions are tried one by one. */
 const UNINDEXED_SHAPES: Array<[string, (i: number) => string, (i: number) => string]> = [
-  ['an optional parameter first', i => `/:id?/q${i}`, i => `/x/q${i}`],
+  ['a repeated parameter first', i => `/:id*/q${i}`, i => `/x/q${i}`],
   ['a pattern first', i => `/:id(\\d+)/q${i}`, i => `/7/q${i}`],
   ['an unnamed wildcard first', i => `/*/q${i}`, i => `/a/b/q${i}`],
   ['a quantifier first', i => `/ab?c/q${i}`, i => `/ac/q${i}`],

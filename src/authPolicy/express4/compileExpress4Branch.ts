@@ -8,6 +8,32 @@ export interface Express4Piece {
   literal?: string;
   /** Whether the piece is a plain `/:name` parameter: one whole non-empty segment. */
   segmentParam?: boolean;
+  /** Whether the piece is a plain `/:name?` parameter: one whole non-empty segment, or nothing. */
+  optionalSegmentParam?: boolean;
+}
+
+/** Beyond this many combinations, optional parameters stay in the tail rather than multiply the branches. */
+const MAX_BRANCHES = 16;
+
+/**
+ * Splits the pieces at each plain optional parameter (`/:name?`) into the pieces with it as a whole segment and
+ * the pieces without it, so that the matcher can index both.
+ *
+ * @internal
+ */
+export function expandOptionalSegments(
+  pieces: readonly Express4Piece[],
+): Array<readonly Express4Piece[]> {
+  let branches: Express4Piece[][] = [[]];
+  for (const piece of pieces) {
+    if (piece.optionalSegmentParam && branches.length * 2 <= MAX_BRANCHES) {
+      const present = { source: piece.source.slice(0, -1), segmentParam: true };
+      branches = branches.flatMap(branch => [[...branch, present], branch]);
+    } else {
+      branches.forEach(branch => branch.push(piece));
+    }
+  }
+  return branches;
 }
 
 /**

@@ -67,9 +67,11 @@ function param(state: ParseState, { start, end, parts }: Express4Token): void {
     state.budget.unbounded(1, state.segment, end - (optional ? 2 : 1), true);
   }
   const repeat = star ? `((?:[/${dot}].+?)?)` : '';
+  const wholeSegment = !!slash && !format && !pattern && !star;
   state.pieces.push({
     source: `(?:${dot}${slash ?? ''}${capture}${repeat})${optional ?? ''}`,
-    segmentParam: !!slash && !format && !pattern && !star && !optional,
+    segmentParam: wholeSegment && !optional,
+    optionalSegmentParam: wholeSegment && !!optional,
   });
   state.hasCaptures = true;
   state.backtrack = '';
