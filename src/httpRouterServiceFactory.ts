@@ -76,7 +76,13 @@ function createHttpRouterServiceFactory(
     },
     async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
       const pluginId = plugin.getId();
-      const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
+      const credentialsBarrier = createCredentialsBarrier({
+        httpAuth,
+        config,
+        pluginId,
+        logger,
+        lifecycle,
+      });
 
       // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
       // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
@@ -100,14 +106,6 @@ function createHttpRouterServiceFactory(
       router.use(pluginRoutes);
       router.use(createErrorHandler({ logger }));
       rootHttpRouter.use(readMountPath(getPath, pluginId), router);
-
-      lifecycle.addStartupHook(() => {
-        const policies = credentialsBarrier.authPolicies();
-        const opened = policies.length
-          ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ')
-          : 'none';
-        logger.info(`Auth policies for plugin '${pluginId}': ${opened}`);
-      });
 
       return {
         use(handler: Handler) {
