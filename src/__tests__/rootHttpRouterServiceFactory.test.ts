@@ -40,6 +40,8 @@ const BACKEND_CONFIG: JsonObject = {
   server: SERVER_CONFIG,
   cors: { origin: 'http://allowed.example', methods: ['GET', 'POST'], credentials: true },
   csp: { 'connect-src': ["'self'", 'http:', 'https:'] },
+  // Both limiters are built, and both let the loopback test client through their default allow lists.
+  rateLimit: { incomingRequestLimit: 100 },
 };
 
 const ORIGIN = { Origin: 'http://allowed.example' };
