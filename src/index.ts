@@ -1,5 +1,6 @@
 export { httpRouterServiceFactory } from './httpRouterServiceFactory';
 export type { HttpRouterFactoryOptions } from './httpRouterServiceFactory';
+export { rootHttpRouterServiceFactory } from './rootHttpRouterServiceFactory';
 export { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMiddleware';
 export { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
