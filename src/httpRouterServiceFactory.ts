@@ -13,7 +13,9 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
-import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+import { createAuthPolicyRegistry } from './authPolicy';
+import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -64,7 +66,21 @@ function createHttpRouterServiceFactory(
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
+    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
+    // all-plugins per-principal budgets are shared by every plugin router.
+    createRootContext({ config, rootLogger, rootLifecycle }) {
+      const settings = readRateLimitOptions(config);
+      settings.warnings.forEach(warning => rootLogger.warn(warning));
+      const allPlugins = createAllPluginsBuckets({
+        settings,
+        logger: rootLogger,
+        lifecycle: rootLifecycle,
+      });
+      return { settings, allPlugins };
+    },
     deps: {
+      rootLogger: coreServices.rootLogger,
+      rootLifecycle: coreServices.rootLifecycle,
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
@@ -73,16 +89,30 @@ function createHttpRouterServiceFactory(
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
     },
-    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
+    async factory(
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger },
+      rateLimit,
+    ) {
       const pluginId = plugin.getId();
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
+      // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+      // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
+      const policies = createAuthPolicyRegistry({ pluginId });
 
       // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
       // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
       // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
       const router = Router();
       const steps = [
-        createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
+        createRateLimitStep({
+          pluginId,
+          settings: rateLimit.settings,
+          logger,
+          lifecycle,
+          httpAuth,
+          lookupAccess: path => policies.lookup(path),
+          allPlugins: rateLimit.allPlugins,
+        }),
         createAuthIntegrationRouter({ auth }),
         createLifecycleMiddleware({ config, lifecycle, logger }),
         credentialsBarrier.middleware,
@@ -112,6 +142,7 @@ function createHttpRouterServiceFactory(
         },
         addAuthPolicy(policy) {
           credentialsBarrier.addAuthPolicy(policy);
+          policies.add(policy);
         },
       };
     },
@@ -123,7 +154,8 @@ function createHttpRouterServiceFactory(
  *
  * @remarks
  * Mounts one express-promise-router per plugin at `/api/<pluginId>` (see {@link HttpRouterFactoryOptions}) that
- * applies, in order: rate limiting ({@link createRateLimitMiddleware}), the auth integration routes
+ * applies, in order: rate limiting ({@link createRateLimitMiddleware}, from settings read once per backend; per
+ * verified principal when `backend.rateLimit` sets per-principal budgets), the auth integration routes
  * ({@link createAuthIntegrationRouter}), the lifecycle gate ({@link createLifecycleMiddleware}), the
  * credentials barrier ({@link createCredentialsBarrier}), the cookie refresh routes
  * ({@link createCookieAuthRefreshMiddleware}), a nested express-promise-router with the plugin's own handlers, and an

@@ -89,6 +89,11 @@ function freezeSettings(
   plugins: Record<string, RateLimitOptions>,
   warnings: string[],
 ): RateLimitSettings {
+  for (const options of [global, ...Object.values(plugins)]) {
+    if (options?.principals) {
+      Object.freeze(options.principals);
+    }
+  }
   for (const options of Object.values(plugins)) {
     Object.freeze(options);
   }
