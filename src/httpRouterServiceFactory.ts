@@ -70,10 +70,11 @@ function createHttpRouterServiceFactory(
     // all-plugins per-principal budgets are shared by every plugin router.
     createRootContext({ config, rootLogger, rootLifecycle }) {
       const settings = readRateLimitOptions(config);
-      settings.warnings.forEach(warning => rootLogger.warn(warning));
+      const logger = rootLogger.child({ service: 'httpRouter' });
+      settings.warnings.forEach(warning => logger.warn(warning));
       const allPlugins = createAllPluginsBuckets({
         settings,
-        logger: rootLogger,
+        logger,
         lifecycle: rootLifecycle,
       });
       return { settings, allPlugins };
