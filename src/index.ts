@@ -14,6 +14,7 @@ export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export {
   createRateLimitMiddleware,
   createRateLimitStore,
+  getBucketKeyPrefix,
   readRateLimitOptions,
   DEFAULT_IP_ALLOW_LIST,
   DEFAULT_RATE_LIMIT,
@@ -22,6 +23,9 @@ export {
   TooManyRequestsError,
 } from './rateLimit';
 export type {
+  PrincipalRateLimits,
+  PrincipalRequestLimit,
+  RateLimitBucket,
   RateLimitMemoryStoreOptions,
   RateLimitMiddlewareOptions,
   RateLimitOptions,
