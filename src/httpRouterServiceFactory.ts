@@ -13,8 +13,10 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
-import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
+import { createAuthPolicyRegistry } from './authPolicy';
+import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -65,7 +67,22 @@ function createHttpRouterServiceFactory(
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
+    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
+    // all-plugins per-principal budgets are shared by every plugin router.
+    createRootContext({ config, rootLogger, rootLifecycle }) {
+      const settings = readRateLimitOptions(config);
+      const logger = rootLogger.child({ service: 'httpRouter' });
+      settings.warnings.forEach(warning => logger.warn(warning));
+      const allPlugins = createAllPluginsBuckets({
+        settings,
+        logger,
+        lifecycle: rootLifecycle,
+      });
+      return { settings, allPlugins };
+    },
     deps: {
+      rootLogger: coreServices.rootLogger,
+      rootLifecycle: coreServices.rootLifecycle,
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
@@ -74,7 +91,10 @@ function createHttpRouterServiceFactory(
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
     },
-    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
+    async factory(
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger },
+      rateLimit,
+    ) {
       const pluginId = plugin.getId();
       const credentialsBarrier = createCredentialsBarrier({
         httpAuth,
@@ -83,13 +103,24 @@ function createHttpRouterServiceFactory(
         logger,
         lifecycle,
       });
+      // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+      // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
+      const policies = createAuthPolicyRegistry({ pluginId });
 
       // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
       // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
       // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
       const router = Router();
       const steps = [
-        createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
+        createRateLimitStep({
+          pluginId,
+          settings: rateLimit.settings,
+          logger,
+          lifecycle,
+          httpAuth,
+          lookupAccess: path => policies.lookup(path),
+          allPlugins: rateLimit.allPlugins,
+        }),
         createAuthIntegrationRouter({ auth }),
         createLifecycleMiddleware({ config, lifecycle, logger }),
         credentialsBarrier.middleware,
@@ -113,6 +144,7 @@ function createHttpRouterServiceFactory(
         },
         addAuthPolicy(policy) {
           credentialsBarrier.addAuthPolicy(policy);
+          policies.add(policy);
         },
       };
     },
@@ -124,7 +156,8 @@ function createHttpRouterServiceFactory(
  *
  * @remarks
  * Mounts one express-promise-router per plugin at `/api/<pluginId>` (see {@link HttpRouterFactoryOptions}) that
- * applies, in order: rate limiting ({@link createRateLimitMiddleware}), the auth integration routes
+ * applies, in order: rate limiting ({@link createRateLimitMiddleware}, from settings read once per backend; per
+ * verified principal when `backend.rateLimit` sets per-principal budgets), the auth integration routes
  * ({@link createAuthIntegrationRouter}), the lifecycle gate ({@link createLifecycleMiddleware}), the
  * credentials barrier ({@link createCredentialsBarrier}), the cookie refresh routes
  * ({@link createCookieAuthRefreshMiddleware}), a nested express-promise-router with the plugin's own handlers, and an

@@ -15,6 +15,7 @@ export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export {
   createRateLimitMiddleware,
   createRateLimitStore,
+  getBucketKeyPrefix,
   readRateLimitOptions,
   DEFAULT_IP_ALLOW_LIST,
   DEFAULT_RATE_LIMIT,
@@ -23,6 +24,9 @@ export {
   TooManyRequestsError,
 } from './rateLimit';
 export type {
+  PrincipalRateLimits,
+  PrincipalRequestLimit,
+  RateLimitBucket,
   RateLimitMemoryStoreOptions,
   RateLimitMiddlewareOptions,
   RateLimitOptions,
