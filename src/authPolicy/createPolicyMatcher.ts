@@ -71,7 +71,12 @@ function decodes(entry: PolicyEntry, path: string): boolean {
 type Placed = Map<TrieNode, Set<string | undefined>>;
 
 /** Indexes one branch; returns the units of work it took: one per step, and one for where it ends. */
-function insert(root: TrieNode, branch: CompiledBranch, entry: PolicyEntry, placed: Placed): number {
+function insert(
+  root: TrieNode,
+  branch: CompiledBranch,
+  entry: PolicyEntry,
+  placed: Placed,
+): number {
   let node = root;
   for (const step of branch.steps) {
     let next: TrieNode | undefined;
