@@ -13,6 +13,7 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { createHttpRouterMetrics, optionalMetricsServiceRef } from './metrics';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 
@@ -73,9 +74,11 @@ function createHttpRouterServiceFactory(
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
+      meter: optionalMetricsServiceRef,
     },
-    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger }) {
+    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, meter }) {
       const pluginId = plugin.getId();
+      const metrics = createHttpRouterMetrics({ meter, pluginId });
       const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
 
       // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
@@ -85,7 +88,7 @@ function createHttpRouterServiceFactory(
       const steps = [
         createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
         createAuthIntegrationRouter({ auth }),
-        createLifecycleMiddleware({ config, lifecycle, logger }),
+        createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
         credentialsBarrier.middleware,
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];

@@ -26,11 +26,14 @@ function observe(result: ObservableResult): void {
   }
 }
 
-function withoutCredentials(url: string): string {
+function withoutCredentials(url: unknown): string {
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(String(url));
     parsed.username = '';
     parsed.password = '';
+    // The store refuses a query string, but an invalid connection still gets a series: it may hold a password.
+    parsed.search = '';
+    parsed.hash = '';
     return parsed.toString().replace(/\/$/, '');
   } catch {
     return '(invalid connection)';
@@ -39,7 +42,7 @@ function withoutCredentials(url: string): string {
 
 /**
  * The `connection` attribute of a Redis connection option: its URL (or a cluster's URLs, comma-separated) without
- * user name or password.
+ * user name, password, query string or fragment.
  *
  * @remarks
  * A value that is not a URL gives `(invalid connection)`, since it might hold a password.
@@ -47,9 +50,10 @@ function withoutCredentials(url: string): string {
  * @public
  */
 export function redisConnectionAttribute(connection: string | readonly string[]): string {
-  return typeof connection === 'string'
-    ? withoutCredentials(connection)
-    : connection.map(withoutCredentials).join(',');
+  // Checked at run time too: the registry also names connections whose option could not be read.
+  return Array.isArray(connection)
+    ? connection.map(withoutCredentials).join(',')
+    : withoutCredentials(connection);
 }
 
 /**
