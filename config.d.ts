@@ -22,6 +22,29 @@ interface RateLimitBlock {
    */
   incomingRequestLimit?: number;
   /**
+   * Requests per signed-in user (per user entity ref, as verified by httpAuth) per window, instead of per
+   * address: users behind one proxy or NAT each get this budget. A positive whole number, or `'unlimited'`.
+   * `incomingRequestLimit` then applies to requests without verified credentials only. At the top level, a
+   * budget per user across all plugins, counted in each plugin router; in a plugin block, per user for that
+   * plugin. Defaults to none: users are counted per address, with `incomingRequestLimit`.
+   * @visibility backend
+   */
+  userRequestLimit?: number | 'unlimited';
+  /**
+   * Requests per calling service (per subject, such as `plugin:catalog` or `external:ci-bot`) per window,
+   * instead of per address. A positive whole number, or `'unlimited'` to never count services. Defaults to
+   * none: services are counted per address, with `incomingRequestLimit`.
+   * @visibility backend
+   */
+  serviceRequestLimit?: number | 'unlimited';
+  /**
+   * Requests whose credentials fail verification, per client address per window. Past it, every request with
+   * credentials from that address gets 429 before its credentials are verified, until the window ends. A
+   * positive whole number. Defaults to none: failed authentications count only in `incomingRequestLimit`.
+   * @visibility backend
+   */
+  failedAuthenticationLimit?: number;
+  /**
    * Addresses and CIDR ranges (IPv4 or IPv6, such as `'10.0.0.0/8'` or `'2001:db8::/32'`) that are never
    * limited. Matched against the client address that `backend.trustProxy` yields, never against the proxy
    * that connected. Defaults to `['127.0.0.1', '::1']`.

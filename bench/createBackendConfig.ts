@@ -14,7 +14,8 @@ const UNREACHABLE_LIMIT = 1e9;
  * The full stack listens on 127.0.0.1 at a port the OS picks. With `rateLimit` set, only the plugin's
  * own limiter is on (`global: false`), with the store from the top-level block and an empty
  * `ipAllowList`: the default list holds the loopback addresses, which would skip every bench request.
- * Upstream reads the same `plugin.<pluginId>` block, so the config suits both factories.
+ * Upstream reads the same `plugin.<pluginId>` block, so the config suits both factories. `perPrincipal` adds
+ * `userRequestLimit`, which only ours reads.
  *
  * @param spec - the server to configure.
  */
@@ -35,6 +36,7 @@ export function createBackendConfig(spec: ServerSpec): JsonObject {
           window: '1m',
           incomingRequestLimit: UNREACHABLE_LIMIT,
           ipAllowList: [],
+          ...(spec.perPrincipal ? { userRequestLimit: UNREACHABLE_LIMIT } : {}),
         },
       },
     };

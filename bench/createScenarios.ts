@@ -3,6 +3,9 @@ import type { RateLimitStoreType, Scenario, ServerKind, ServerSpec, Stack, Varia
 /** What `startTestBackend`'s mock auth turns into service credentials. */
 export const SERVICE_TOKEN_HEADERS = { authorization: 'Bearer mock-service-token' };
 
+/** What `startTestBackend`'s mock auth turns into user credentials (`user:default/mock`). */
+export const USER_TOKEN_HEADERS = { authorization: 'Bearer mock-user-token' };
+
 /** Policy counts for the matcher scenarios; the first is the baseline of the targets. */
 export const POLICY_COUNTS = [1, 10, 100, 1000];
 
@@ -147,6 +150,21 @@ export function createScenarios(): Scenario[] {
         rateLimited('memory'),
         rateLimited('redis'),
       ],
+    },
+    {
+      id: 'plugin/rate-limit-principal',
+      title: 'Plugin stack: user token, rate limiting per address and per verified principal',
+      variants: (['memory', 'redis'] as const).flatMap(store =>
+        [false, true].map(perPrincipal => ({
+          id: `ours-${store}-${perPrincipal ? 'principal' : 'address'}`,
+          label: `ours, ${store} store, per ${perPrincipal ? 'principal' : 'address'}`,
+          server: { ...server('ours', 'plugin', 0, store), perPrincipal, realHttpAuth: true },
+          request: { path: PRIVATE_PATH, headers: USER_TOKEN_HEADERS },
+          expectStatus: [200],
+          expectRateLimitHeaders: true,
+          expectRedisKeys: store === 'redis',
+        })),
+      ),
     },
     {
       id: 'plugin/rate-limit-upstream',

@@ -64,6 +64,14 @@ export const TARGETS: readonly TargetDefinition[] = [
     numerator: 'ours-redis',
     denominator: 'ours-off',
   },
+  // Issue 13: per-principal limiting costs at most 5 % more than per-address limiting in the same run.
+  ...(['memory', 'redis'] as const).map(store => ({
+    description: `per-principal rate limiting, ${store} store: ≥ 0.95× per address (user token)`,
+    threshold: 0.95,
+    scenarioId: 'plugin/rate-limit-principal',
+    numerator: `ours-${store}-principal`,
+    denominator: `ours-${store}-address`,
+  })),
 ];
 
 /**

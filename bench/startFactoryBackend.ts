@@ -4,6 +4,7 @@ import {
   type RootHttpRouterService,
 } from '@backstage/backend-plugin-api';
 import { httpRouterServiceFactory as upstreamHttpRouterServiceFactory } from '@backstage/backend-defaults/httpRouter';
+import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { rootHttpRouterServiceFactory } from '@backstage/backend-defaults/rootHttpRouter';
 import { createSpecializedBackend } from '@backstage/backend-app-api';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
@@ -79,8 +80,10 @@ export async function startFactoryBackend(spec: ServerSpec): Promise<StartedBack
   const backend = createSpecializedBackend({
     defaultServiceFactories: [
       mockServices.auth.factory(),
-      // Without this, a request with no token gets the mock's default user and never a 401.
-      mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
+      ...(spec.realHttpAuth
+        ? [httpAuthServiceFactory, mockServices.discovery.factory()]
+        : // Without this, a request with no token gets the mock's default user and never a 401.
+          [mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() })]),
       mockServices.lifecycle.factory(),
       mockServices.logger.factory(),
       mockServices.rootHealth.factory(),

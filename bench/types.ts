@@ -25,6 +25,13 @@ export interface ServerSpec {
   /** How many numbered policies the plugin adds after `/public`. */
   policies: number;
   rateLimit?: RateLimitStoreType;
+  /** With `rateLimit`: count per verified principal (`userRequestLimit`) rather than per address. */
+  perPrincipal?: boolean;
+  /**
+   * Use Backstage's real httpAuth (which caches each request's credentials) over the mock auth, rather than
+   * the mock httpAuth (which verifies on every call). Defaults to the mock.
+   */
+  realHttpAuth?: boolean;
   /** The `redis://` URL of the bench's own redis-server, for `rateLimit: 'redis'`. */
   redisUrl?: string;
 }

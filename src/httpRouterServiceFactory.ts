@@ -14,8 +14,10 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { createHttpRouterMetrics, optionalMetricsServiceRef } from './metrics';
-import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
+import { createAuthPolicyRegistry } from './authPolicy';
+import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -66,7 +68,22 @@ function createHttpRouterServiceFactory(
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
+    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
+    // all-plugins per-principal budgets are shared by every plugin router.
+    createRootContext({ config, rootLogger, rootLifecycle }) {
+      const settings = readRateLimitOptions(config);
+      const logger = rootLogger.child({ service: 'httpRouter' });
+      settings.warnings.forEach(warning => logger.warn(warning));
+      const allPlugins = createAllPluginsBuckets({
+        settings,
+        logger,
+        lifecycle: rootLifecycle,
+      });
+      return { settings, allPlugins };
+    },
     deps: {
+      rootLogger: coreServices.rootLogger,
+      rootLifecycle: coreServices.rootLifecycle,
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
@@ -76,17 +93,37 @@ function createHttpRouterServiceFactory(
       logger: coreServices.logger,
       meter: optionalMetricsServiceRef,
     },
-    async factory({ plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, meter }) {
+    async factory(
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, meter },
+      rateLimit,
+    ) {
       const pluginId = plugin.getId();
       const metrics = createHttpRouterMetrics({ meter, pluginId });
-      const credentialsBarrier = createCredentialsBarrier({ httpAuth, config, pluginId, logger });
+      const credentialsBarrier = createCredentialsBarrier({
+        httpAuth,
+        config,
+        pluginId,
+        logger,
+        lifecycle,
+      });
+      // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+      // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
+      const policies = createAuthPolicyRegistry({ pluginId });
 
       // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
       // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
       // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
       const router = Router();
       const steps = [
-        createRateLimitMiddleware({ pluginId, config, logger, lifecycle }),
+        createRateLimitStep({
+          pluginId,
+          settings: rateLimit.settings,
+          logger,
+          lifecycle,
+          httpAuth,
+          lookupAccess: path => policies.lookup(path),
+          allPlugins: rateLimit.allPlugins,
+        }),
         createAuthIntegrationRouter({ auth }),
         createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
         credentialsBarrier.middleware,
@@ -104,20 +141,13 @@ function createHttpRouterServiceFactory(
       router.use(createErrorHandler({ logger }));
       rootHttpRouter.use(readMountPath(getPath, pluginId), router);
 
-      lifecycle.addStartupHook(() => {
-        const policies = credentialsBarrier.authPolicies();
-        const opened = policies.length
-          ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ')
-          : 'none';
-        logger.info(`Auth policies for plugin '${pluginId}': ${opened}`);
-      });
-
       return {
         use(handler: Handler) {
           pluginRoutes.use(readHandlers(pluginId, handler));
         },
         addAuthPolicy(policy) {
           credentialsBarrier.addAuthPolicy(policy);
+          policies.add(policy);
         },
       };
     },
@@ -129,7 +159,8 @@ function createHttpRouterServiceFactory(
  *
  * @remarks
  * Mounts one express-promise-router per plugin at `/api/<pluginId>` (see {@link HttpRouterFactoryOptions}) that
- * applies, in order: rate limiting ({@link createRateLimitMiddleware}), the auth integration routes
+ * applies, in order: rate limiting ({@link createRateLimitMiddleware}, from settings read once per backend; per
+ * verified principal when `backend.rateLimit` sets per-principal budgets), the auth integration routes
  * ({@link createAuthIntegrationRouter}), the lifecycle gate ({@link createLifecycleMiddleware}), the
  * credentials barrier ({@link createCredentialsBarrier}), the cookie refresh routes
  * ({@link createCookieAuthRefreshMiddleware}), a nested express-promise-router with the plugin's own handlers, and an

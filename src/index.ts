@@ -1,5 +1,6 @@
 export { httpRouterServiceFactory } from './httpRouterServiceFactory';
 export type { HttpRouterFactoryOptions } from './httpRouterServiceFactory';
+export { rootHttpRouterServiceFactory } from './rootHttpRouterServiceFactory';
 export { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMiddleware';
 export { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
@@ -14,6 +15,7 @@ export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export {
   createRateLimitMiddleware,
   createRateLimitStore,
+  getBucketKeyPrefix,
   readRateLimitOptions,
   DEFAULT_IP_ALLOW_LIST,
   DEFAULT_RATE_LIMIT,
@@ -22,6 +24,9 @@ export {
   TooManyRequestsError,
 } from './rateLimit';
 export type {
+  PrincipalRateLimits,
+  PrincipalRequestLimit,
+  RateLimitBucket,
   RateLimitMemoryStoreOptions,
   RateLimitMiddlewareOptions,
   RateLimitOptions,

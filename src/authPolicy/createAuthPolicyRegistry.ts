@@ -27,9 +27,9 @@ export interface AuthPolicyRegistry {
  * Creates an empty policy registry for one plugin.
  *
  * @remarks
- * Paths are read by {@link compilePolicyPath}. Every {@link AuthPolicyRegistry.add} rebuilds one matcher over
- * all the plugin's policies ({@link createPolicyMatcher}), so a lookup costs about the same with one policy or a
- * thousand.
+ * Paths are read by {@link compilePolicyPath} and indexed in one matcher ({@link createPolicyMatcher}): adding a
+ * policy costs the same however many the plugin already has, and so does a lookup, whatever their shape (see
+ * docs/auth-policy-paths.md for the shapes that are tried one by one).
  *
  * @param options - `pluginId` names the plugin in error messages.
  * @internal
@@ -37,8 +37,7 @@ export interface AuthPolicyRegistry {
 export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
   const { pluginId } = options;
   const policies: AuthPolicy[] = [];
-  const compiled: Array<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }> = [];
-  let lookup: AuthPolicyLookup = createPolicyMatcher(compiled);
+  const matcher = createPolicyMatcher();
 
   const fail = (path: unknown, message: string, position?: number): never => {
     throw new AuthPolicyError({
@@ -74,13 +73,10 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
         }
         throw error;
       }
-      compiled.push({ compiled: entry, allow: allow as AuthPolicyAccess });
-      lookup = createPolicyMatcher(compiled);
+      matcher.add(entry, allow as AuthPolicyAccess);
       policies.push({ path: path as string, allow: allow as AuthPolicyAccess });
     },
-    lookup(path) {
-      return lookup(path);
-    },
+    lookup: matcher.lookup,
     list() {
       return policies;
     },

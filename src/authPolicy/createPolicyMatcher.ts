@@ -1,29 +1,44 @@
-import { ASCII_ONLY } from './splitLiteralPrefix';
-import type { AuthPolicyAccess, AuthPolicyLookup, CompiledPolicyPath } from './types';
+import type {
+  AuthPolicyAccess,
+  AuthPolicyLookup,
+  CompiledBranch,
+  CompiledPolicyPath,
+} from './types';
 
-/** The tails of one access kind hanging off one trie node. */
-interface TailSet {
-  /** All tails as one sticky alternation, for paths where decoding cannot fail. */
-  combined: RegExp;
-  /** Each tail on its own, to check that the captures it matched percent-decode. */
-  each: Array<{ regexp: RegExp; hasCaptures: boolean }>;
-  hasCaptures: boolean;
+/** One added policy, shared by the trie nodes where its branches end. */
+interface PolicyEntry {
+  allow: AuthPolicyAccess;
+  compiled: CompiledPolicyPath;
+  /** The whole-path expression, built the first time a request with `%` needs its captures checked. */
+  exact?: RegExp;
 }
 
 interface TrieNode {
-  children: Map<string, TrieNode>;
-  /** Access kinds that cover every path reaching this node. */
-  covers: Set<AuthPolicyAccess>;
-  compiled: Map<AuthPolicyAccess, TailSet>;
-  sources: Map<AuthPolicyAccess, Array<{ tail: string; hasCaptures: boolean }>>;
+  literals: Map<string, TrieNode>;
+  param?: TrieNode;
+  /** One edge per distinct segment expression, so policies of the same shape share it. */
+  patterns: Map<string, { regexp: RegExp; node: TrieNode }>;
+  wildcard?: TrieNode;
+  /** Policies whose branch ends here without a tail: they cover every request that reaches the node. */
+  ends: PolicyEntry[];
+  tails: Array<{ regexp: RegExp; entry: PolicyEntry }>;
 }
 
-const newNode = (): TrieNode => ({
-  children: new Map(),
-  covers: new Set(),
-  compiled: new Map(),
-  sources: new Map(),
-});
+/**
+ * A plugin's policies, indexed for lookups.
+ *
+ * @internal
+ */
+export interface PolicyMatcher {
+  /** Indexes one more policy; costs the length of its branches, whatever the number of policies already in. */
+  add(compiled: CompiledPolicyPath, allow: AuthPolicyAccess): void;
+  /** Which access the policies give a request path (`req.path`). */
+  lookup: AuthPolicyLookup;
+  /** How many trie nodes and expressions all lookups so far have tried; tests bound a lookup's cost with it. */
+  readonly work: number;
+}
+
+const newNode = (): TrieNode => ({ literals: new Map(), patterns: new Map(), ends: [], tails: [] });
 
 /** Whether every capture group of `match` percent-decodes, as Express 4 requires before it routes. */
 function capturesDecode(match: RegExpExecArray): boolean {
@@ -40,118 +55,145 @@ function capturesDecode(match: RegExpExecArray): boolean {
   return true;
 }
 
-function testTails(
-  set: TailSet,
-  path: string,
-  position: number,
-  mayFailDecoding: boolean,
-): boolean {
-  if (!mayFailDecoding || !set.hasCaptures) {
-    set.combined.lastIndex = position;
-    return set.combined.test(path);
+/** Whether a request covered by `entry`'s branches is covered once its captures are decoded. */
+function decodes(entry: PolicyEntry, path: string): boolean {
+  if (!entry.compiled.hasCaptures || !path.includes('%')) {
+    return true;
   }
-  for (const { regexp, hasCaptures } of set.each) {
-    regexp.lastIndex = position;
-    const match = regexp.exec(path);
-    if (match && (!hasCaptures || capturesDecode(match))) {
-      return true;
+  entry.exact ??= new RegExp(entry.compiled.source);
+  const match = entry.exact.exec(path);
+  return match !== null && capturesDecode(match);
+}
+
+function insert(root: TrieNode, branch: CompiledBranch, entry: PolicyEntry): void {
+  let node = root;
+  for (const step of branch.steps) {
+    let next: TrieNode | undefined;
+    if (step.kind === 'literal') {
+      next = node.literals.get(step.value);
+      if (!next) node.literals.set(step.value, (next = newNode()));
+    } else if (step.kind === 'param') {
+      next = node.param ??= newNode();
+    } else if (step.kind === 'wildcard') {
+      next = node.wildcard ??= newNode();
+    } else {
+      let edge = node.patterns.get(step.source);
+      if (!edge) {
+        edge = { regexp: new RegExp(step.source, 'y'), node: newNode() };
+        node.patterns.set(step.source, edge);
+      }
+      next = edge.node;
     }
+    node = next;
   }
-  return false;
+  if (branch.tail === undefined) {
+    node.ends.push(entry);
+  } else {
+    node.tails.push({ regexp: new RegExp(branch.tail, 'y'), entry });
+  }
 }
 
 /**
- * Builds one lookup over all of a plugin's compiled policies.
+ * Creates an index of a plugin's auth policies.
  *
  * @remarks
- * Policies are indexed in a trie of their literal leading segments (ASCII, lower-cased). A lookup walks the
- * request path's segments down the trie, so its cost depends on the path's depth and on the policies sharing
- * the request's own prefix, not on how many policies the plugin has. At each node it reached, a policy without a
- * tail covers the request outright, and the tails of the rest run as one sticky alternation per access kind.
- * When the path contains `%`, tails with capture groups run one by one instead, so that a policy whose captured
- * value does not percent-decode does not cover the request (Express 4 answers such a request with 400 and never
- * hands it to a handler). `unauthenticated` wins over `user-cookie`.
+ * Each branch of a policy ({@link CompiledPolicyPath}) becomes a path in a trie whose edges are segment steps:
+ * literal segments are found by hash, one `param` edge takes any non-empty segment, one edge per distinct
+ * segment expression takes segments of that shape, and one `wildcard` edge takes any run of segments. A lookup
+ * walks the request's segments down every edge that accepts them, so its cost depends on the request and on the
+ * number of distinct shapes at the nodes it reaches, not on the number of policies. Only tails (what a branch
+ * cannot say in whole segments) are tried one by one at their node. `unauthenticated` wins over `user-cookie`.
  *
- * @param policies - The compiled paths with the access each gives.
- * @returns The lookup from a request path (`req.path`) to the access the policies give it.
+ * @param policies - Policies to index at once, as if added in order. Defaults to none.
  * @internal
  */
 export function createPolicyMatcher(
-  policies: ReadonlyArray<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }>,
-): AuthPolicyLookup {
+  policies: ReadonlyArray<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }> = [],
+): PolicyMatcher {
   const root = newNode();
-  for (const { compiled, allow } of policies) {
-    let node = root;
-    for (const segment of compiled.prefix) {
-      let child = node.children.get(segment);
-      if (!child) {
-        child = newNode();
-        node.children.set(segment, child);
-      }
-      node = child;
-    }
-    if (compiled.tail === undefined) {
-      node.covers.add(allow);
-    } else {
-      const list = node.sources.get(allow) ?? [];
-      list.push({ tail: compiled.tail, hasCaptures: compiled.hasCaptures });
-      node.sources.set(allow, list);
-    }
-  }
-  const compileNode = (node: TrieNode) => {
-    for (const [allow, list] of node.sources) {
-      node.compiled.set(allow, {
-        combined: new RegExp(list.map(({ tail }) => `(?:${tail})`).join('|'), 'iy'),
-        each: list.map(({ tail, hasCaptures }) => ({
-          regexp: new RegExp(tail, 'iy'),
-          hasCaptures,
-        })),
-        hasCaptures: list.some(({ hasCaptures }) => hasCaptures),
-      });
-    }
-    node.children.forEach(compileNode);
-  };
-  compileNode(root);
+  let work = 0;
 
-  return function lookupAuthPolicy(path: string): AuthPolicyAccess | undefined {
-    const mayFailDecoding = path.includes('%');
+  const add = (compiled: CompiledPolicyPath, allow: AuthPolicyAccess) => {
+    const entry: PolicyEntry = { allow, compiled };
+    for (const branch of compiled.branches) insert(root, branch, entry);
+  };
+  policies.forEach(({ compiled, allow }) => add(compiled, allow));
+
+  const lookup = function lookupAuthPolicy(path: string): AuthPolicyAccess | undefined {
+    // `ends[i]` is where segment `i` ends in `path`; filled as deep as the walk goes.
+    const ends: number[] = [];
+    const segmentEnd = (i: number): number => {
+      while (ends.length <= i) {
+        const start = ends.length === 0 ? 0 : ends[ends.length - 1] + 1;
+        const slash = path.indexOf('/', start);
+        ends.push(slash < 0 ? path.length : slash);
+      }
+      return ends[i];
+    };
     let cookie = false;
-    let node: TrieNode | undefined = root;
-    // `position` is where the node's segments end in `path`: the `/` before the next segment, or the end.
-    let position = 0;
-    let depth = 0;
-    while (node) {
-      if (node.covers.has('unauthenticated')) {
-        return 'unauthenticated';
+    const segmentExists = (j: number) => j === 0 || segmentEnd(j - 1) < path.length;
+    let visited: Map<TrieNode, Set<number>> | undefined;
+    // Each item is a node and how many segments of the request lie before it.
+    const stack: Array<[TrieNode, number]> = [[root, 0]];
+    const accept = (entry: PolicyEntry) => {
+      if (entry.allow === 'unauthenticated' || !cookie) {
+        if (decodes(entry, path)) {
+          if (entry.allow === 'unauthenticated') return true;
+          cookie = true;
+        }
       }
-      const open = node.compiled.get('unauthenticated');
-      if (open && testTails(open, path, position, mayFailDecoding)) {
-        return 'unauthenticated';
+      return false;
+    };
+
+    while (stack.length > 0) {
+      const [node, i] = stack.pop()!;
+      work++;
+      // Where the node's segments end: the `/` before segment `i`, or the end of the path.
+      const position = i === 0 ? 0 : segmentEnd(i - 1);
+      for (const entry of node.ends) {
+        if (accept(entry)) return 'unauthenticated';
       }
-      if (!cookie) {
-        const cookieTails = node.compiled.get('user-cookie');
-        cookie =
-          node.covers.has('user-cookie') ||
-          (cookieTails !== undefined && testTails(cookieTails, path, position, mayFailDecoding));
+      for (const { regexp, entry } of node.tails) {
+        if (entry.allow === 'user-cookie' && cookie) continue;
+        work++;
+        regexp.lastIndex = position;
+        if (regexp.test(path) && accept(entry)) return 'unauthenticated';
       }
-      if (node.children.size === 0) {
-        break;
+      if (!segmentExists(i)) {
+        continue;
       }
-      let start: number;
-      if (depth === 0) {
-        start = 0;
-      } else if (position < path.length) {
-        start = position + 1;
-      } else {
-        break;
+      const start = i === 0 ? 0 : position + 1;
+      const end = segmentEnd(i);
+      const literal = node.literals.get(path.slice(start, end));
+      if (literal) stack.push([literal, i + 1]);
+      if (node.param && end > start) stack.push([node.param, i + 1]);
+      for (const { regexp, node: next } of node.patterns.values()) {
+        work++;
+        regexp.lastIndex = position;
+        if (regexp.test(path) && regexp.lastIndex === end) stack.push([next, i + 1]);
       }
-      const slash = path.indexOf('/', start);
-      const end = slash < 0 ? path.length : slash;
-      const segment = path.slice(start, end);
-      node = ASCII_ONLY.test(segment) ? node.children.get(segment.toLowerCase()) : undefined;
-      position = end;
-      depth++;
+      if (node.wildcard) {
+        // Several runs can lead to the same node and segment; each pair is walked once.
+        visited ??= new Map();
+        let seen = visited.get(node.wildcard);
+        if (!seen) visited.set(node.wildcard, (seen = new Set()));
+        // The run is segments i..j; it must hold at least one character.
+        for (let j = end > start ? i : i + 1; segmentExists(j); j++) {
+          if (!seen.has(j + 1)) {
+            seen.add(j + 1);
+            stack.push([node.wildcard, j + 1]);
+          }
+        }
+      }
     }
     return cookie ? 'user-cookie' : undefined;
+  };
+
+  return {
+    add,
+    lookup,
+    get work() {
+      return work;
+    },
   };
 }

@@ -50,12 +50,43 @@ export type AuthPolicyLookup = (path: string) => AuthPolicyAccess | undefined;
 export type PolicyPathSyntax = 'everything' | 'path-to-regexp-8' | 'express-4';
 
 /**
- * A policy path turned into the pieces the policy matcher indexes.
+ * How a policy matches one request segment (the text between two `/`), or a run of them.
  *
  * @remarks
- * A request is covered when its first segments (split on `/`) equal {@link CompiledPolicyPath.prefix}, compared
- * ASCII case-insensitively, and {@link CompiledPolicyPath.tail} (if any) matches at the character right after
- * those segments. Every capture group of the tail must then percent-decode.
+ * `literal` is the exact segment (case-sensitive); `param` any non-empty segment; `pattern` one whole segment
+ * that `source` (run sticky at the `/` before the segment, or at 0 for the first) matches up to the segment's
+ * end; `wildcard` one or more whole segments whose text, `/` included, is not empty.
+ *
+ * @internal
+ */
+export type SegmentStep =
+  | { kind: 'literal'; value: string }
+  | { kind: 'param' }
+  | { kind: 'pattern'; source: string }
+  | { kind: 'wildcard' };
+
+/**
+ * One way a policy path can match: segment steps, then an optional expression for the rest.
+ *
+ * @internal
+ */
+export interface CompiledBranch {
+  /** What the request's first segments must be, in order. */
+  steps: readonly SegmentStep[];
+  /**
+   * Regular expression source (run sticky, case-sensitive) for the rest of the path, starting right after the
+   * steps' segments; `undefined` when the steps alone cover the request.
+   */
+  tail: string | undefined;
+}
+
+/**
+ * A policy path turned into the branches the policy matcher indexes.
+ *
+ * @remarks
+ * A request is covered when any branch matches it: its first segments (split on `/`) match the branch's steps,
+ * and the branch's tail (if any) matches at the character right after them. When the path has captures, the
+ * captures of `source`'s first match must then percent-decode, as Express 4 requires before it routes.
  *
  * @internal
  */
@@ -64,10 +95,10 @@ export interface CompiledPolicyPath {
   path: string;
   /** The grammar the path was read with. */
   syntax: PolicyPathSyntax;
-  /** Leading literal segments, lower-cased ASCII; the first one is `''` for a path starting with `/`. */
-  prefix: readonly string[];
-  /** Regular expression source (flags `i`, run sticky) for the rest of the path, or `undefined` when none. */
-  tail: string | undefined;
-  /** Whether the tail has capture groups whose values must percent-decode. */
+  /** The ways the path can match; optional groups give one branch per combination. */
+  branches: readonly CompiledBranch[];
+  /** The whole path as one regular expression source (case-sensitive), whose captures are decoded. */
+  source: string;
+  /** Whether `source` has capture groups whose values must percent-decode. */
   hasCaptures: boolean;
 }

@@ -1,6 +1,7 @@
 import type {
   HttpAuthService,
   HttpRouterServiceAuthPolicy,
+  LifecycleService,
   LoggerService,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
@@ -25,8 +26,13 @@ export interface CredentialsBarrierOptions {
   config: RootConfigService;
   /** The plugin the barrier guards, named in policy errors. Defaults to none. */
   pluginId?: string;
-  /** Where the warning about a disabled barrier goes. Defaults to none. */
+  /** Where the warning about a disabled barrier and the list of opened paths go. Defaults to none. */
   logger?: LoggerService;
+  /**
+   * The plugin's lifecycle: with a `logger`, the opened paths are logged once the plugin has started, and each
+   * policy added after that as it is added. Defaults to none (nothing is logged about policies).
+   */
+  lifecycle?: LifecycleService;
 }
 
 /**
@@ -43,6 +49,9 @@ export interface CredentialsBarrier {
   authPolicies: () => readonly AuthPolicy[];
 }
 
+const describePolicies = (policies: readonly AuthPolicy[]) =>
+  policies.length ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ') : 'none';
+
 /**
  * Creates the middleware that refuses requests without user or service credentials, and the way to open paths.
  *
@@ -51,15 +60,31 @@ export interface CredentialsBarrier {
  * `user-cookie` policy covers the path, and no credentials are needed on a path an `unauthenticated` policy
  * covers (it wins when both cover a path). Policies added later apply to later requests.
  * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
- * are still validated.
+ * are still validated. With a `lifecycle` and a `logger`, one info line lists the opened paths once the plugin
+ * has started, and each policy added after that gets a line of its own, so that no path opens silently.
  *
  * @public
  */
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
-  const { httpAuth, config, pluginId, logger } = options;
+  const { httpAuth, config, pluginId, logger, lifecycle } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
-  const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => registry.add(policy);
   const authPolicies = () => registry.list();
+  let started = false;
+  const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
+    registry.add(policy);
+    if (started) {
+      const added = authPolicies().slice(-1);
+      logger?.info(
+        `Auth policy added to plugin '${pluginId}' after start-up: ${describePolicies(added)}`,
+      );
+    }
+  };
+  if (lifecycle && logger) {
+    lifecycle.addStartupHook(() => {
+      logger.info(`Auth policies for plugin '${pluginId}': ${describePolicies(authPolicies())}`);
+      started = true;
+    });
+  }
 
   let disabled: boolean | undefined;
   try {

@@ -15,19 +15,34 @@ import { TooManyRequestsError } from './TooManyRequestsError';
  *
  * @internal
  */
-export const answerTooManyRequests: RateLimitExceededEventHandler = function answerTooManyRequests(
-  req,
-  res,
-  next,
-  optionsUsed,
-) {
+export const answerTooManyRequests: RateLimitExceededEventHandler = createTooManyRequestsHandler();
+
+/**
+ * Builds {@link answerTooManyRequests} for one budget: the message names the budget (`the user limit is …`),
+ * never whose it is.
+ *
+ * @param budget - The budget named in the message, such as `user` or `failed authentication`. Defaults to none:
+ *   `the limit is …`.
+ * @internal
+ */
+export function createTooManyRequestsHandler(budget?: string): RateLimitExceededEventHandler {
+  const named = budget === undefined ? 'the limit' : `the ${budget} limit`;
+  return function answerTooManyRequests(req, res, next, optionsUsed) {
+    answer(named, req, res, next, optionsUsed);
+  };
+}
+
+function answer(
+  named: string,
+  ...[req, res, next, optionsUsed]: Parameters<RateLimitExceededEventHandler>
+): void {
   const { windowMs, requestPropertyName } = optionsUsed;
   const { limit, resetTime } = (req as AugmentedRequest)[requestPropertyName];
   const retryAfterSeconds = resetTime
     ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
     : Math.ceil(windowMs / 1000);
   const error = new TooManyRequestsError(
-    `Too many requests: the limit is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
+    `Too many requests: ${named} is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
     { retryAfterSeconds },
   );
   if (res.headersSent) {
@@ -41,4 +56,4 @@ export const answerTooManyRequests: RateLimitExceededEventHandler = function ans
     request: { method: req.method, url: req.url },
     response: { statusCode: error.statusCode },
   });
-};
+}

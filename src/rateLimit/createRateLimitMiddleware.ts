@@ -1,14 +1,12 @@
 import type {
+  HttpAuthService,
   LifecycleService,
   LoggerService,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
-import { passThrough } from '../middleware/passThrough';
-import { createRateLimiter } from './createRateLimiter';
-import { createRateLimitStore } from './createRateLimitStore';
+import { createRateLimitStep } from './createRateLimitStep';
 import { readRateLimitOptions } from './readRateLimitOptions';
-import { getRateLimitKeyPrefix } from './redis/getRateLimitKeyPrefix';
 
 /**
  * Options for {@link createRateLimitMiddleware}.
@@ -34,10 +32,12 @@ export interface RateLimitMiddlewareOptions {
    * lifecycle. Defaults to none: the memory store's timer is unref'd, so it never holds the process open.
    */
   lifecycle?: LifecycleService;
+  /**
+   * The plugin's httpAuth, which per-principal budgets need to verify credentials. Defaults to none: a plugin's
+   * limiter then counts every request per client address.
+   */
+  httpAuth?: HttpAuthService;
 }
-
-/** Config warnings already logged, per config, so that each shows once rather than once per plugin. */
-const loggedWarnings = new WeakMap<RootConfigService, Set<string>>();
 
 /**
  * Creates the rate limiter of one plugin, or the all-plugins limiter when `pluginId` is left out.
@@ -53,6 +53,14 @@ const loggedWarnings = new WeakMap<RootConfigService, Set<string>>();
  * from the top-level block. The all-plugins limiter follows the top-level keys and is off with `global: false`.
  * When there is nothing to limit, the returned handler passes every request on.
  *
+ * Each call reads the config and logs its warnings. {@link httpRouterServiceFactory} does not call it per
+ * plugin: it reads the config once per backend, and logs each warning once.
+ *
+ * Per-principal budgets (`userRequestLimit`, `serviceRequestLimit`, `failedAuthenticationLimit`) need the
+ * plugin's `httpAuth`: without it, a plugin's limiter counts every request per address. With top-level
+ * per-principal budgets, the all-plugins limiter leaves requests that carry credentials to the plugin routers
+ * of {@link httpRouterServiceFactory}, which count them per principal across plugins.
+ *
  * In a Backstage backend the all-plugins limiter belongs in the root router, in place of
  * `middleware.rateLimit()` in `rootHttpRouterServiceFactory({ configure })`. Which address counts is express's
  * `trust proxy` setting, which the root router takes from `backend.trustProxy`; this middleware never changes
@@ -61,49 +69,10 @@ const loggedWarnings = new WeakMap<RootConfigService, Set<string>>();
  * @public
  */
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
-  const { pluginId, config, logger, lifecycle } = options;
+  const { pluginId, config, logger, lifecycle, httpAuth } = options;
   const settings = readRateLimitOptions(config);
   if (logger) {
-    logWarningsOnce(config, settings.warnings, logger);
+    settings.warnings.forEach(warning => logger.warn(warning));
   }
-
-  const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
-  const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
-  if (!limiterOptions) {
-    logger?.info(`Rate limiting is off for ${name}`);
-    return passThrough;
-  }
-
-  const store = createRateLimitStore({
-    store: limiterOptions.store,
-    prefix: getRateLimitKeyPrefix(pluginId),
-    passOnStoreError: limiterOptions.passOnStoreError,
-    logger,
-  });
-  lifecycle?.addShutdownHook(async () => {
-    await store.shutdown?.();
-  });
-  logger?.info(
-    `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
-      `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}`,
-  );
-  return createRateLimiter({ options: limiterOptions, pluginId, store, logger });
-}
-
-function logWarningsOnce(
-  config: RootConfigService,
-  warnings: readonly string[],
-  logger: LoggerService,
-): void {
-  let logged = loggedWarnings.get(config);
-  if (!logged) {
-    logged = new Set();
-    loggedWarnings.set(config, logged);
-  }
-  for (const warning of warnings) {
-    if (!logged.has(warning)) {
-      logged.add(warning);
-      logger.warn(warning);
-    }
-  }
+  return createRateLimitStep({ pluginId, settings, logger, lifecycle, httpAuth });
 }

@@ -1,13 +1,20 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError, toError } from '@backstage/errors';
-import type { RequestHandler, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Logger, type Store } from 'express-rate-limit';
+import type { Request, RequestHandler, Response } from 'express';
+import {
+  ipKeyGenerator,
+  rateLimit,
+  type ClientRateLimitInfo,
+  type Logger,
+  type Store,
+} from 'express-rate-limit';
 import { markAsLogged } from '../middleware/loggedErrors';
-import { answerTooManyRequests } from './answerTooManyRequests';
+import { carriesCredentials } from './carriesCredentials';
+import { answerTooManyRequests, createTooManyRequestsHandler } from './answerTooManyRequests';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { RateLimitStoreUnavailableError } from './redis/errors';
-import type { RateLimitOptions } from './types';
+import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
 const IPV6_SUBNET = 56;
@@ -33,6 +40,57 @@ export interface RateLimiterOptions {
    * directly, and this package's warnings are not logged.
    */
   logger?: LoggerService;
+  /**
+   * The budget this limiter counts, for per-principal limiting: named in `RateLimit-Policy` (`plugin-<pluginId>-
+   * <bucket>`) and in the 429 message, with its own limit and key. Defaults to none: one budget per client
+   * address, with `options.limit`, as before per-principal budgets existed.
+   */
+  bucket?: RateLimiterBucket;
+  /**
+   * Leaves requests that carry credentials uncounted, for the plugin routers to count per principal (see
+   * {@link carriesCredentials}). Defaults to `false`.
+   */
+  skipWithCredentials?: boolean;
+}
+
+/**
+ * One budget of a per-principal limiter.
+ *
+ * @internal
+ */
+export interface RateLimiterBucket {
+  /** Which budget. No default: required. */
+  kind: RateLimitBucket;
+  /** Requests per key per window. No default: required. */
+  limit: number;
+  /**
+   * The key a request counts under (see {@link clientAddressKey} for the per-address budgets). No default:
+   * required. The allow list is not checked: the caller has checked it before it chose the bucket.
+   */
+  key: (req: Request) => string;
+}
+
+/**
+ * A limiter built by {@link createRateLimiter}: the middleware, and what it counts.
+ *
+ * @internal
+ */
+export type RateLimiter = RequestHandler & {
+  /** The name in `RateLimit-Policy`: `global`, `plugin-<pluginId>`, or either followed by `-<bucket>`. */
+  readonly policyName: string;
+  /** The budget it counts, or none for a limiter per client address without per-principal budgets. */
+  readonly bucket: RateLimitBucket | undefined;
+  /** The count of a key, as express-rate-limit's `getKey`: read without counting. */
+  readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+};
+
+/**
+ * The key of a request's client address, as every per-address budget counts it.
+ *
+ * @internal
+ */
+export function clientAddressKey(req: Request): string {
+  return req.ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(req.ip, IPV6_SUBNET);
 }
 
 /**
@@ -60,16 +118,17 @@ export interface RateLimiterOptions {
  *
  * @internal
  */
-export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHandler {
-  const { options, pluginId, store, logger } = limiterOptions;
-  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimiter {
+  const { options, pluginId, store, logger, bucket, skipWithCredentials = false } = limiterOptions;
+  const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+  const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
 
   const limiter = rateLimit({
     store,
     windowMs: options.windowMs,
-    limit: options.limit,
+    limit: bucket?.limit ?? options.limit,
     identifier: policyName,
     standardHeaders: 'draft-8',
     legacyHeaders: true,
@@ -77,14 +136,17 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHa
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
     skip(req) {
+      if (bucket) {
+        return false;
+      }
       const allowed = isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
-      return allowed;
+      return allowed || (skipWithCredentials && carriesCredentials(req));
     },
-    keyGenerator(req) {
-      return req.ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(req.ip, IPV6_SUBNET);
-    },
-    handler: answerTooManyRequests,
+    keyGenerator: bucket?.key ?? clientAddressKey,
+    handler: bucket
+      ? createTooManyRequestsHandler(bucket.kind.replace('-', ' '))
+      : answerTooManyRequests,
     logger: logger && toRateLimitLogger(logger, policyName),
     // Every start-up and per-request validation of express-rate-limit stays on: none contradicts a choice of
     // ours. Those of its default key generator (an undefined or invalid `req.ip`, `trust proxy` true,
@@ -112,7 +174,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHa
 
   // With passOnStoreError false, rateLimit() hands the store's own error to next. An option of express-rate-limit
   // for answering store failures (as `handler` answers the limit) would make this wrapper unnecessary.
-  return function rateLimitMiddleware(req, res, next) {
+  const middleware: RequestHandler = function rateLimitMiddleware(req, res, next) {
     void limiter(req, res, (failure?: unknown) => {
       if (failure === undefined) {
         next();
@@ -121,6 +183,11 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RequestHa
       }
     });
   };
+  return Object.assign(middleware, {
+    policyName,
+    bucket: bucket?.kind,
+    getKey: async (key: string) => limiter.getKey(key),
+  });
 }
 
 /** Sends express-rate-limit's messages to the Backstage logger, naming the limiter. */

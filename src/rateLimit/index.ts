@@ -1,6 +1,7 @@
 export { createRateLimitMiddleware } from './createRateLimitMiddleware';
 export type { RateLimitMiddlewareOptions } from './createRateLimitMiddleware';
 export { createRateLimitStore } from './createRateLimitStore';
+export { getBucketKeyPrefix } from './getBucketKeyPrefix';
 export type { RateLimitStoreFactoryOptions } from './createRateLimitStore';
 export {
   DEFAULT_IP_ALLOW_LIST,
@@ -11,6 +12,9 @@ export {
 } from './readRateLimitOptions';
 export { TooManyRequestsError } from './TooManyRequestsError';
 export type {
+  PrincipalRateLimits,
+  PrincipalRequestLimit,
+  RateLimitBucket,
   RateLimitMemoryStoreOptions,
   RateLimitOptions,
   RateLimitRedisStoreOptions,

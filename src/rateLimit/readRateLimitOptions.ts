@@ -32,7 +32,9 @@ export {
  * `store.retryAfter`, and `window` with the memory store; with Redis, a `window` past 2^53-1 ms), a limit that
  * is not a positive whole number, an entry of `ipAllowList` that is not an address or CIDR range, an unknown
  * `store.type`, a Redis store without `connection`, and for both spellings of `skipSuccessfulRequests` in one
- * block. Unknown keys are warnings naming the closest known key.
+ * block. `userRequestLimit` and `serviceRequestLimit` take a positive whole number or `'unlimited'`,
+ * `failedAuthenticationLimit` a positive whole number; they appear as `principals` only when one is set, so
+ * without them the options are exactly as before. Unknown keys are warnings naming the closest known key.
  *
  * @param config - The root config.
  * @public
@@ -89,6 +91,11 @@ function freezeSettings(
   plugins: Record<string, RateLimitOptions>,
   warnings: string[],
 ): RateLimitSettings {
+  for (const options of [global, ...Object.values(plugins)]) {
+    if (options?.principals) {
+      Object.freeze(options.principals);
+    }
+  }
   for (const options of Object.values(plugins)) {
     Object.freeze(options);
   }

@@ -67,7 +67,52 @@ export interface RateLimitOptions {
   passOnStoreError: boolean;
   /** Where hits are counted. Defaults to `{ type: 'memory' }`. */
   store: RateLimitStoreOptions;
+  /**
+   * Budgets per verified principal, from `userRequestLimit`, `serviceRequestLimit` and
+   * `failedAuthenticationLimit`. Defaults to none (the property is left out): every request is counted per
+   * client address, as before these keys existed.
+   */
+  principals?: Readonly<PrincipalRateLimits>;
 }
+
+/**
+ * A budget per principal: a positive whole number of requests per window, or `'unlimited'` (never counted).
+ *
+ * @public
+ */
+export type PrincipalRequestLimit = number | 'unlimited';
+
+/**
+ * The per-principal budgets of one limiter; a kind left out is counted per client address, as today.
+ *
+ * @remarks
+ * Read by {@link readRateLimitOptions} from `userRequestLimit`, `serviceRequestLimit` and
+ * `failedAuthenticationLimit`; present on {@link RateLimitOptions} only when at least one of them is set.
+ *
+ * @public
+ */
+export interface PrincipalRateLimits {
+  /** Requests per user entity ref per window. Defaults to none: users are counted per client address. */
+  user?: PrincipalRequestLimit;
+  /** Requests per service subject per window. Defaults to none: services are counted per client address. */
+  service?: PrincipalRequestLimit;
+  /**
+   * Requests with credentials that fail verification, per client address per window; past it, the address's
+   * requests with credentials get 429 before they are verified. Defaults to none: no such cut-off.
+   */
+  failedAuthentication?: number;
+}
+
+/**
+ * Which budget counted a request; also the suffix of the `RateLimit-Policy` name and of the store prefix.
+ *
+ * @remarks
+ * `anonymous` is the per-address budget of requests without verified credentials (`incomingRequestLimit`),
+ * `failed-authentication` the per-address count of credentials that failed verification.
+ *
+ * @public
+ */
+export type RateLimitBucket = 'user' | 'service' | 'anonymous' | 'failed-authentication';
 
 /**
  * Everything {@link readRateLimitOptions} reads from `backend.rateLimit` and `backend.trustProxy`.

@@ -1,5 +1,5 @@
 import { createBackend } from '@backstage/backend-defaults';
-import { httpRouterServiceFactory } from '../../../src';
+import { httpRouterServiceFactory, rootHttpRouterServiceFactory } from '../../../src';
 import { ensureExampleKeys } from './ensureExampleKeys';
 import { examplePlugin } from './examplePlugin';
 import { startMetricsExporter } from './startMetricsExporter';
@@ -9,6 +9,7 @@ ensureExampleKeys();
 startMetricsExporter();
 
 const backend = createBackend();
+backend.add(rootHttpRouterServiceFactory);
 backend.add(httpRouterServiceFactory);
 backend.add(examplePlugin);
 backend.start();

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { PolicyPathSyntaxError } from '../../authPolicy/PolicyPathSyntaxError';
 import { compileExpress4Path } from '../../authPolicy/compileExpress4Path';
 import { coversCompiledPath } from '../helpers/coversCompiledPath';
+import { PARAM, toSteps } from '../helpers/segmentSteps';
+import type { SegmentStep } from '../../authPolicy/types';
 
 /** Express 4's own path-to-regexp 0.1, resolved from express so that it is the copy its router uses. */
 const requireFromExpress = createRequire(require.resolve('express'));
@@ -11,9 +13,9 @@ const express4PathToRegexp = requireFromExpress('path-to-regexp') as (
   options: { end: boolean; strict: boolean; sensitive: boolean },
 ) => RegExp;
 
-/** Whether `router.use(policy)` in Express 4 receives a request for `path`. */
+/** Whether `router.use(policy)` in a case-sensitive Express 4 router receives a request for `path`. */
 const expressCovers = (policy: string, path: string) =>
-  express4PathToRegexp(policy, [], { end: false, strict: false, sensitive: false }).test(path);
+  express4PathToRegexp(policy, [], { end: false, strict: false, sensitive: true }).test(path);
 
 const covers = (policy: string, path: string) =>
   coversCompiledPath(compileExpress4Path(policy), path);
@@ -43,22 +45,23 @@ describe('compileExpress4Path', () => {
     expect(requireFromExpress('path-to-regexp/package.json').version).toMatch(/^0\.1\./);
   });
 
-  it.each<[string, string[], string | undefined, boolean]>([
-    // path, prefix, tail, hasCaptures
+  it.each<[string, Array<string | SegmentStep>, string | undefined, boolean]>([
+    // path, steps, tail, hasCaptures
     ['/health', ['', 'health'], undefined, false],
-    ['/API/V1', ['', 'api', 'v1'], undefined, false],
+    ['/API/V1', ['', 'API', 'V1'], undefined, false],
     ['/docs/x.json', ['', 'docs', 'x.json'], undefined, false],
     ['/a\\.b', ['', 'a.b'], undefined, false],
     ['/a/\\*', ['', 'a', '*'], undefined, false],
     // The trailing slash is optional in Express 4, so it stays in the tail.
     ['/health/', ['', 'health'], '/?(?=\\/|$)', false],
     ['', [''], undefined, false],
-    ['/users/:id', ['', 'users'], '(?:/([^/]+?))/?(?=\\/|$)', true],
-    ['/users/:id?', ['', 'users'], '(?:/([^/]+?))?/?(?=\\/|$)', true],
+    ['/users/:id', ['', 'users', PARAM], undefined, true],
     ['/user/:id(\\d+)', ['', 'user'], '(?:/(\\d+))/?(?=\\/|$)', true],
     ['/static/*', ['', 'static'], '/(.*)/?(?=\\/|$)', true],
     ['/x/:id*', ['', 'x'], '(?:/([^/]+?)((?:[/].+?)?))/?(?=\\/|$)', true],
-    ['/:id', [''], '(?:/([^/]+?))/?(?=\\/|$)', true],
+    ['/:id', ['', PARAM], undefined, true],
+    ['/:id/q1', ['', PARAM, 'q1'], undefined, true],
+    ['/users/:id/', ['', 'users', PARAM], '/?(?=\\/|$)', true],
     ['*', [], '(.*)/?(?=\\/|$)', true],
     [':id', [], '(?:([^/]+?))/?(?=\\/|$)', true],
     // A quantifier makes its literal a pattern, which ends the prefix before that segment.
@@ -71,17 +74,26 @@ describe('compileExpress4Path', () => {
     // Express 4's quirk: `/(.*)` needs a literal `.` after the slash.
     ['/(.*)', [''], '/(?:\\.(.*))/?(?=\\/|$)', true],
     ['/x/:id(.*)', ['', 'x'], '(?:/(.(.*)))/?(?=\\/|$)', true],
-    // A non-ASCII segment ends the prefix.
-    ['/é/x', [''], '/é/x/?(?=\\/|$)', false],
-    ['/x/é', ['', 'x'], '/é/?(?=\\/|$)', false],
-  ])('compiles %j to prefix %j and tail %j (captures: %s)', (path, prefix, tail, hasCaptures) => {
+    // Matching is case-sensitive, so non-ASCII segments are indexed like any other.
+    ['/é/x', ['', 'é', 'x'], undefined, false],
+    ['/x/é', ['', 'x', 'é'], undefined, false],
+  ])('compiles %j to steps %j and tail %j (captures: %s)', (path, steps, tail, hasCaptures) => {
     expect(compileExpress4Path(path)).toEqual({
       path,
       syntax: 'express-4',
-      prefix,
-      tail,
+      branches: [{ steps: toSteps(steps), tail }],
+      source: expect.any(String),
       hasCaptures,
     });
+  });
+
+  it('compiles a plain optional parameter to a branch with it and one without', () => {
+    expect(compileExpress4Path('/users/:id?/posts').branches).toEqual([
+      { steps: toSteps(['', 'users', PARAM, 'posts']) },
+      { steps: toSteps(['', 'users', 'posts']) },
+    ]);
+    // The whole expression, whose first match's captures are decoded, keeps the parameter optional.
+    expect(compileExpress4Path('/users/:id?').source).toBe('^/users(?:/([^/]+?))?/?(?=\\/|$)');
   });
 
   it.each<[string, string, number]>([
@@ -162,7 +174,8 @@ describe('compileExpress4Path', () => {
 
   it.each<[string, string, boolean]>([
     ['/health', '/health', true],
-    ['/health', '/HEALTH/x', true],
+    ['/health', '/HEALTH/x', false],
+    ['/API/V1', '/API/V1/z', true],
     ['/health', '/healthz', false],
     ['/health', '/health.json', false],
     ['/health/', '/health', true],
@@ -182,7 +195,7 @@ describe('compileExpress4Path', () => {
     ['/a/b-:v', '/a/b-', false],
     ['/(.*)', '/x/y', false],
     ['/(.*)', '/.x/y', true],
-    ['/é/x', '/É/x', true],
+    ['/é/x', '/É/x', false],
     ['/key', '/\u212Aey', false],
     ['*', '', true],
   ])('with %j covers %j: %s, as Express 4 does', (policy, path, expected) => {

@@ -2,19 +2,21 @@ import { compilePolicyPath } from '../../authPolicy/compilePolicyPath';
 import { createPolicyMatcher } from '../../authPolicy/createPolicyMatcher';
 
 const covers = (policy: string, path: string) =>
-  createPolicyMatcher([{ compiled: compilePolicyPath(policy), allow: 'unauthenticated' }])(path) ===
-  'unauthenticated';
+  createPolicyMatcher([{ compiled: compilePolicyPath(policy), allow: 'unauthenticated' }]).lookup(
+    path,
+  ) === 'unauthenticated';
 
 describe('compilePolicyPath', () => {
   it.each([
     // Everything
     ['/', '/anything/at/all', true],
     ['*', '/x', true],
-    // Literal prefixes on segment boundaries, case-insensitive, trailing slash tolerated
+    // Literal prefixes on segment boundaries, case-sensitive, trailing slash tolerated
     ['/health', '/health', true],
     ['/health', '/health/', true],
     ['/health', '/health/x', true],
-    ['/health', '/HEALTH', true],
+    ['/health', '/HEALTH', false],
+    ['/API', '/API/x', true],
     ['/health', '/healthz', false],
     ['/health', '/health.json', false],
     ['/health', '/x/health', false],
@@ -26,9 +28,10 @@ describe('compilePolicyPath', () => {
     ['/static/', '/static/', true],
     ['/static/', '/static', false],
     ['/static/', '/static/app.js', false],
-    // Non-ASCII literals fold case like the regular expression did, not like toLowerCase
+    // No case folding at all, non-ASCII included
     ['/key', '/\u212Aey', false],
-    ['/é', '/É', true],
+    ['/é', '/É', false],
+    ['/é', '/é/x', true],
     // path-to-regexp 8 forms
     ['/users/:id', '/users/42', true],
     ['/users/:id', '/users/42/posts', true],
@@ -41,7 +44,8 @@ describe('compilePolicyPath', () => {
     ['/users{/:id}', '/users/42', true],
     ['/users{/:id}', '/usersx', false],
     // Optional groups that start a segment: the literal before them is indexed as a whole segment
-    ['/users{/:id}', '/USERS/42/posts', true],
+    ['/users{/:id}', '/USERS/42/posts', false],
+    ['/users{/:id}', '/users/42/posts', true],
     ['/users{/:id}', '/users/', true],
     ['/docs{/:page}/raw', '/docs/raw', true],
     ['/docs{/:page}/raw', '/docs/intro/raw', true],

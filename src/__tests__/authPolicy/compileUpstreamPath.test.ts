@@ -2,10 +2,15 @@ import { pathToRegexp } from 'path-to-regexp';
 import { PolicyPathSyntaxError } from '../../authPolicy/PolicyPathSyntaxError';
 import { compileUpstreamPath } from '../../authPolicy/compileUpstreamPath';
 import { coversCompiledPath } from '../helpers/coversCompiledPath';
+import { PARAM, WILDCARD, toSteps } from '../helpers/segmentSteps';
+import type { SegmentStep } from '../../authPolicy/types';
 
-/** Upstream's credentials barrier: `pathToRegexp(path, { end: false }).regexp` tested against `req.path`. */
+/**
+ * Upstream's credentials barrier, `pathToRegexp(path, { end: false }).regexp` tested against `req.path`, made
+ * case-sensitive as ours is.
+ */
 const upstreamCovers = (policy: string, path: string) =>
-  pathToRegexp(policy, { end: false }).regexp.test(path);
+  pathToRegexp(policy, { end: false, sensitive: true }).regexp.test(path);
 
 const covers = (policy: string, path: string) =>
   coversCompiledPath(compileUpstreamPath(policy), path);
@@ -26,61 +31,97 @@ const POLICIES = [
   '', '/', '/x', '/health', '/health/', '/API/V1', '/a.b/c', '/a\\:b/c', '/users/:id', '/files/*path',
   '/x/*rest/y', '/:id', '/x/:a-:b', '/:a.:b', '/users{/:id}', '/docs{/:page}', '/docs{/:page}/raw',
   '/docs{/:a}{/:b}', '/docs{/:a}{/:b}/raw', '/docs{{/:a}}/raw', '/docs{/a}/b{/c}', '/docs{-:v}', '/docs{/:page}x',
-  '/docs{/a}{-b}', '/a/b{-:c}', '/{/a}', '/x{/}', '/é/x', '/x/é', '/key', 'x/y',
+  '/docs{/a}{-b}', '/a/b{-:c}', '/{/a}', '/x{/}', '/é/x', '/x/é', '/key', 'x/y', '/*p/x', '/x/*p/y',
+  '/*p/x/*q', '/x/*p.json', '/:a-:b/y', '{/:a}/x', '/x/:a.:b',
 ]; // prettier-ignore
 
 describe('compileUpstreamPath', () => {
-  it.each<[string, string[], string | undefined, boolean]>([
-    // path, prefix, tail, hasCaptures
-    ['/health', ['', 'health'], undefined, false],
-    ['/API/V1', ['', 'api', 'v1'], undefined, false],
-    ['/a.b/c', ['', 'a.b', 'c'], undefined, false],
-    ['/a\\:b/c', ['', 'a:b', 'c'], undefined, false],
+  const PATTERN = (source: string): SegmentStep => ({ kind: 'pattern', source });
+  it.each<[string, Array<Array<string | SegmentStep>>, boolean]>([
+    // path, the steps of each branch, hasCaptures
+    ['/health', [['', 'health']], false],
+    ['/API/V1', [['', 'API', 'V1']], false],
+    ['/a.b/c', [['', 'a.b', 'c']], false],
+    ['/a\\:b/c', [['', 'a:b', 'c']], false],
     // Unlike Express 4, path-to-regexp 8 needs the trailing slash: it is a segment of its own.
-    ['/health/', ['', 'health', ''], undefined, false],
-    ['', [], undefined, false],
-    ['x/y', ['x', 'y'], undefined, false],
-    ['/users/:id', ['', 'users'], '(?:\\/([^\\/]+))(?:\\/$)?(?=\\/|$)', true],
-    ['/files/*path', ['', 'files'], '(?:\\/([^]+))(?:\\/$)?(?=\\/|$)', true],
-    ['/:id', [''], '(?:\\/([^\\/]+))(?:\\/$)?(?=\\/|$)', true],
-    // Optional groups that start with '/' leave the literal before them whole in the prefix.
-    ['/docs{/:page}', ['', 'docs'], '(?:\\/([^\\/]+)|)(?:\\/$)?(?=\\/|$)', true],
-    ['/docs{/:page}/raw', ['', 'docs'], '(?:\\/([^\\/]+)\\/raw|\\/raw)(?:\\/$)?(?=\\/|$)', true],
+    ['/health/', [['', 'health', '']], false],
+    ['', [[]], false],
+    ['x/y', [['x', 'y']], false],
+    ['/users/:id', [['', 'users', PARAM]], true],
+    ['/files/*path', [['', 'files', WILDCARD]], true],
+    ['/:id', [['', PARAM]], true],
+    ['/*path/edit', [['', WILDCARD, 'edit']], true],
+    // One branch per combination of optional groups.
     [
-      '/docs{/:a}{/:b}/raw',
-      ['', 'docs'],
-      '(?:\\/([^\\/]+)\\/([^\\/]+)\\/raw|\\/([^\\/]+)\\/raw|\\/([^\\/]+)\\/raw|\\/raw)(?:\\/$)?(?=\\/|$)',
+      '/docs{/:page}',
+      [
+        ['', 'docs', PARAM],
+        ['', 'docs'],
+      ],
       true,
     ],
     [
-      '/docs{{/:a}}/raw',
-      ['', 'docs'],
-      '(?:\\/([^\\/]+)\\/raw|\\/raw|\\/raw)(?:\\/$)?(?=\\/|$)',
+      '/docs{/:page}/raw',
+      [
+        ['', 'docs', PARAM, 'raw'],
+        ['', 'docs', 'raw'],
+      ],
       true,
     ],
-    ['/docs{/raw}', ['', 'docs'], '(?:\\/raw|)(?:\\/$)?(?=\\/|$)', false],
-    ['/{/a}', ['', ''], '(?:\\/a|)(?:\\/$)?(?=\\/|$)', false],
-    // Groups that do not start with '/', or are followed by text that does not, keep the literal in the tail.
-    ['/docs{-:v}', [''], '(?:\\/docs-([^\\/]+)|\\/docs)(?:\\/$)?(?=\\/|$)', true],
-    ['/a/b{-:c}', ['', 'a'], '(?:\\/b-([^\\/]+)|\\/b)(?:\\/$)?(?=\\/|$)', true],
-    ['/docs{/:page}x', [''], '(?:\\/docs\\/([^\\/]+)x|\\/docsx)(?:\\/$)?(?=\\/|$)', true],
     [
-      '/docs{/a}{-b}',
-      [''],
-      '(?:\\/docs\\/a-b|\\/docs\\/a|\\/docs-b|\\/docs)(?:\\/$)?(?=\\/|$)',
+      '/docs{/raw}',
+      [
+        ['', 'docs', 'raw'],
+        ['', 'docs'],
+      ],
       false,
     ],
-    // A non-ASCII segment ends the prefix.
-    ['/é/x', [''], '(?:\\/é\\/x)(?:\\/$)?(?=\\/|$)', false],
-    ['/x/é', ['', 'x'], '(?:\\/é)(?:\\/$)?(?=\\/|$)', false],
-  ])('compiles %j to prefix %j and tail %j (captures: %s)', (path, prefix, tail, hasCaptures) => {
+    [
+      '/{/a}',
+      [
+        ['', '', 'a'],
+        ['', ''],
+      ],
+      false,
+    ],
+    [
+      '/docs{/a}{-b}',
+      [
+        ['', 'docs', 'a-b'],
+        ['', 'docs', 'a'],
+        ['', 'docs-b'],
+        ['', 'docs'],
+      ],
+      false,
+    ],
+    // A segment mixing text and parameters is matched by its own expression.
+    [
+      '/docs{-:v}',
+      [
+        ['', PATTERN('(?:\\/docs-([^\\/]+))(?=\\/|$)')],
+        ['', 'docs'],
+      ],
+      true,
+    ],
+    ['/:a-:b/q', [['', PATTERN('(?:\\/([^\\/]+)-([^\\/-]+|-))(?=\\/|$)'), 'q']], true],
+    ['/é/x', [['', 'é', 'x']], false],
+  ])('compiles %j to the branches %j (captures: %s)', (path, branches, hasCaptures) => {
     expect(compileUpstreamPath(path)).toEqual({
       path,
       syntax: 'path-to-regexp-8',
-      prefix,
-      tail,
+      branches: branches.map(steps => ({ steps: toSteps(steps), tail: undefined })),
+      source: pathToRegexp(path, { end: false, sensitive: true }).regexp.source,
       hasCaptures,
     });
+  });
+
+  it.each<[string, Array<string | SegmentStep>, string]>([
+    // What cannot be said in whole segments is left to path-to-regexp's own expression, from a '/'.
+    ['/x/*p.json', ['', 'x'], '(?:\\/([^]+)\\.json)(?:\\/$)?(?=\\/|$)'],
+    // A wildcard followed by another is read by path-to-regexp, which bounds the second by the first.
+    ['/*p/x/*q', [''], '(?:\\/([^]+)\\/x\\/((?:(?!\\/x\\/)[^])+|[^\\/]+))(?:\\/$)?(?=\\/|$)'],
+  ])('compiles %j to the steps %j and the tail %j', (path, steps, tail) => {
+    expect(compileUpstreamPath(path).branches).toEqual([{ steps: toSteps(steps), tail }]);
   });
 
   it.each<[string, string, number]>([
@@ -118,12 +159,14 @@ describe('compileUpstreamPath', () => {
   });
 
   it.each<[string, string, boolean]>([
-    ['/health', '/HEALTH/x', true],
+    ['/health', '/HEALTH/x', false],
+    ['/API/V1', '/API/V1/z', true],
     ['/health', '/healthz', false],
     ['/health/', '/health', false],
     ['/users/:id', '/users', false],
     ['/docs{/:page}', '/docs', true],
-    ['/docs{/:page}', '/DOCS/intro', true],
+    ['/docs{/:page}', '/DOCS/intro', false],
+    ['/docs{/:page}', '/docs/intro', true],
     ['/docs{/:page}', '/docsy', false],
     ['/docs{/:page}/raw', '/docs/raw', true],
     ['/docs{/:page}/raw', '/docs/intro/raw', true],
@@ -133,7 +176,7 @@ describe('compileUpstreamPath', () => {
     ['/docs{-:v}', '/docs-2', true],
     ['/docs{-:v}', '/docs', true],
     ['/docs{-:v}', '/docs2', false],
-    ['/é/x', '/É/x', true],
+    ['/é/x', '/É/x', false],
     ['/key', '/\u212Aey', false],
   ])('with %j covers %j: %s, as upstream does', (policy, path, expected) => {
     expect(covers(policy, path)).toBe(expected);

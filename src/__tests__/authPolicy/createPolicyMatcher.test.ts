@@ -122,16 +122,19 @@ function randomRequest(random: ReturnType<typeof createRandom>): string {
   return path || '/';
 }
 
-/** Upstream's predicate: path-to-regexp 8 with `end: false`, `'/'` and `'*'` meaning everything. */
+/**
+ * Upstream's predicate, made case-sensitive as ours is: path-to-regexp 8 with `end: false`, `'/'` and `'*'`
+ * meaning everything.
+ */
 function upstreamCovers(policy: string, path: string): boolean {
   if (policy === '/' || policy === '*') return true;
-  return pathToRegexp(policy, { end: false }).regexp.test(path);
+  return pathToRegexp(policy, { end: false, sensitive: true }).regexp.test(path);
 }
 
 /** Whether the path-to-regexp 8 captures of a covered path percent-decode (see the decoding rule). */
 function upstreamCapturesDecode(policy: string, path: string): boolean {
   if (policy === '/' || policy === '*') return true;
-  const match = pathToRegexp(policy, { end: false }).regexp.exec(path);
+  const match = pathToRegexp(policy, { end: false, sensitive: true }).regexp.exec(path);
   return (match ?? []).slice(1).every(value => {
     try {
       decodeURIComponent(value ?? '');
@@ -153,10 +156,13 @@ interface Probe {
   hits: Set<number>;
 }
 
-/** One real Express 4 app: the plugin router mounted at /api/p, every policy mounted with `router.use`. */
+/**
+ * One real Express 4 app: the plugin router (case-sensitive, as our matching is) mounted at /api/p, every policy
+ * mounted with `router.use`.
+ */
 function createExpressReference(policies: readonly string[]) {
   const app = express();
-  const router = express.Router();
+  const router = express.Router({ caseSensitive: true });
   let current: Probe = { seenPath: '', hits: new Set() };
   router.use((req, _res, next) => {
     current.seenPath = req.path;
@@ -255,7 +261,7 @@ describe('createPolicyMatcher differential test', () => {
       let expectedAccess: string | undefined;
       for (const [index, c] of compiled) {
         const policy = policies[index];
-        const ours = matchers.get(index)!(probe.seenPath) === 'unauthenticated';
+        const ours = matchers.get(index)!.lookup(probe.seenPath) === 'unauthenticated';
         const viaExpress = probe.hits.has(index);
         let expected: boolean;
         if (c.syntax === 'express-4') {
@@ -335,8 +341,8 @@ describe('createPolicyMatcher bounded time', () => {
       ),
     );
     const started = process.hrtime.bigint();
-    matcher(path);
-    matcher(`${path}/`);
+    matcher.lookup(path);
+    matcher.lookup(`${path}/`);
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     expect(elapsedMs).toBeLessThan(1000);
   });

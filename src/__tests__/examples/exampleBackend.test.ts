@@ -32,6 +32,8 @@ describe('the example backend', () => {
           NODE_ENV: 'production',
           APP_CONFIG_backend_listen_port: String(port),
           APP_CONFIG_backend_baseUrl: baseUrl,
+          // Rate limiting on, with loopback counted like any client, to tell which root router answers.
+          APP_CONFIG_backend_rateLimit: JSON.stringify({ ipAllowList: [] }),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -96,5 +98,11 @@ describe('the example backend', () => {
     expect(res.status).toBe(200);
     const { keys } = (await res.json()) as { keys: unknown };
     expect(keys).toEqual([expect.objectContaining({ kid: 'example-backend', alg: 'ES256' })]);
+  });
+
+  it("limits all plugins with this package's limiter in the root router", async () => {
+    const res = await fetch(`${baseUrl}/.backstage/health/v1/liveness`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-policy')).toMatch(/^"global"; q=1000; w=60;/);
   });
 });

@@ -1,28 +1,61 @@
-import type { CompiledPolicyPath } from '../../authPolicy/types';
+import type { CompiledBranch, CompiledPolicyPath } from '../../authPolicy/types';
 
-/** Lower-cases ASCII letters only, as the prefix comparison does. */
-const asciiLowerCase = (text: string) => text.replace(/[A-Z]/g, letter => letter.toLowerCase());
+/** Whether `branch` matches `path` from segment `index` (of `segments`, which start at `starts`) on. */
+function matchesFrom(
+  branch: CompiledBranch,
+  step: number,
+  path: string,
+  segments: string[],
+  starts: number[],
+  index: number,
+): boolean {
+  // Where the segments before `index` end: the `/` before segment `index`, or the end of the path.
+  const position = index === 0 ? 0 : starts[index - 1] + segments[index - 1].length;
+  if (step === branch.steps.length) {
+    if (branch.tail === undefined) return true;
+    const tail = new RegExp(branch.tail, 'y');
+    tail.lastIndex = position;
+    return tail.test(path);
+  }
+  if (index >= segments.length) return false;
+  const current = branch.steps[step];
+  const next = (to: number) => matchesFrom(branch, step + 1, path, segments, starts, to);
+  switch (current.kind) {
+    case 'literal':
+      return segments[index] === current.value && next(index + 1);
+    case 'param':
+      return segments[index] !== '' && next(index + 1);
+    case 'pattern': {
+      const pattern = new RegExp(current.source, 'y');
+      pattern.lastIndex = position;
+      return (
+        pattern.test(path) &&
+        pattern.lastIndex === starts[index] + segments[index].length &&
+        next(index + 1)
+      );
+    }
+    case 'wildcard':
+      for (let last = index; last < segments.length; last++) {
+        if ((last > index || segments[index] !== '') && next(last + 1)) return true;
+      }
+      return false;
+  }
+}
 
 /**
  * Whether a compiled policy path covers a request path, read straight from the contract of
  * {@link CompiledPolicyPath} rather than through the matcher's trie.
  *
  * @remarks
- * The request's first segments (split on `/`) must equal the prefix, ASCII case-insensitively; the tail, when
- * there is one, must then match (flags `iy`) at the character right after those segments.
+ * Some branch must match: the request's segments (split on `/`) match its steps in order, and its tail, when
+ * there is one, matches (flag `y`) at the character right after those segments. Captures are not decoded.
  */
 export function coversCompiledPath(compiled: CompiledPolicyPath, path: string): boolean {
   const segments = path.split('/');
-  if (segments.length < compiled.prefix.length) {
-    return false;
-  }
-  if (!compiled.prefix.every((segment, index) => asciiLowerCase(segments[index]) === segment)) {
-    return false;
-  }
-  if (compiled.tail === undefined) {
-    return true;
-  }
-  const tail = new RegExp(compiled.tail, 'iy');
-  tail.lastIndex = compiled.prefix.join('/').length;
-  return tail.test(path);
+  const starts: number[] = [];
+  segments.reduce((start, segment) => {
+    starts.push(start);
+    return start + segment.length + 1;
+  }, 0);
+  return compiled.branches.some(branch => matchesFrom(branch, 0, path, segments, starts, 0));
 }

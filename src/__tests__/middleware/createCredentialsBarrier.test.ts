@@ -3,6 +3,7 @@ import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { createCredentialsBarrier } from '../../middleware/createCredentialsBarrier';
 import { createTestApp } from '../helpers/createTestApp';
+import { createTestLifecycle } from '../helpers/createTestLifecycle';
 
 function setup(config: JsonObject = {}) {
   const logger = mockServices.logger.mock();
@@ -74,6 +75,29 @@ describe('createCredentialsBarrier', () => {
     expect(authPolicies()).toEqual([
       { path: '/a', allow: 'unauthenticated' },
       { path: '/b', allow: 'user-cookie' },
+    ]);
+  });
+
+  it('logs the opened paths at start-up, then each policy added later, and a refused one not at all', async () => {
+    const logger = mockServices.logger.mock();
+    const { lifecycle, startup } = createTestLifecycle();
+    const { addAuthPolicy } = createCredentialsBarrier({
+      httpAuth: mockServices.httpAuth({ defaultCredentials: mockCredentials.none() }),
+      config: mockServices.rootConfig(),
+      pluginId: 'catalog',
+      logger,
+      lifecycle,
+    });
+    addAuthPolicy({ path: '/a', allow: 'unauthenticated' });
+    expect(logger.info).not.toHaveBeenCalled();
+
+    await startup();
+    addAuthPolicy({ path: '/b', allow: 'user-cookie' });
+    expect(() => addAuthPolicy({ path: '/c', allow: 'nobody' as never })).toThrow();
+
+    expect(logger.info.mock.calls).toEqual([
+      ["Auth policies for plugin 'catalog': /a (unauthenticated)"],
+      ["Auth policy added to plugin 'catalog' after start-up: /b (user-cookie)"],
     ]);
   });
 

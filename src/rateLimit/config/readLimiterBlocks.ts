@@ -11,6 +11,7 @@ import {
   readLimit,
   readSkipSuccessfulRequests,
 } from './readLimiterKeys';
+import { PRINCIPAL_LIMIT_KEYS, readPrincipalLimits } from './readPrincipalLimits';
 import { readStoreOptions } from './readStoreOptions';
 
 /** Keys of the top-level block that a `plugin.<pluginId>` block may also set. */
@@ -22,7 +23,8 @@ const LIMITER_KEYS = [
   'skipFailedRequests',
   'passOnStoreError',
   'store',
-] as const;
+  ...(Object.keys(PRINCIPAL_LIMIT_KEYS) as Array<keyof typeof PRINCIPAL_LIMIT_KEYS>),
+];
 
 const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin'];
 
@@ -110,5 +112,9 @@ function readLimiterBlock(
     passOnStoreError: readBoolean(block, 'passOnStoreError', fullKey) ?? parent.passOnStoreError,
     store,
   };
+  const principals = readPrincipalLimits(block, fullKey, parent.principals);
+  if (principals) {
+    options.principals = principals;
+  }
   return { options, warnings: skipSuccessful.warnings };
 }

@@ -1,0 +1,93 @@
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
+import type { JsonObject } from '@backstage/types';
+import express from 'express';
+import request from 'supertest';
+import { ERROR_CODES } from '../../errors';
+import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
+import { readRateLimitOptions } from '../../rateLimit/readRateLimitOptions';
+
+const read = (rateLimit: JsonObject) =>
+  readRateLimitOptions(new ConfigReader({ backend: { rateLimit } }));
+
+describe('per-principal keys of backend.rateLimit', () => {
+  it('leaves the options exactly as before when no per-principal key is set', () => {
+    const settings = read({ plugin: { catalog: { incomingRequestLimit: 5 } } });
+    expect(settings.global).not.toHaveProperty('principals');
+    expect(settings.plugins.catalog).not.toHaveProperty('principals');
+  });
+
+  it.each([
+    [{ userRequestLimit: 600 }, { user: 600 }],
+    [{ serviceRequestLimit: 'unlimited' }, { service: 'unlimited' }],
+    [{ serviceRequestLimit: '10000' }, { service: 10000 }],
+    [{ failedAuthenticationLimit: 20 }, { failedAuthentication: 20 }],
+  ])('reads %j at the top level', (keys, principals) => {
+    expect(read(keys).global?.principals).toEqual(principals);
+  });
+
+  it('lets a plugin block inherit each key it leaves out', () => {
+    const settings = read({
+      userRequestLimit: 600,
+      serviceRequestLimit: 'unlimited',
+      plugin: { search: { userRequestLimit: 60 }, catalog: {} },
+    });
+    expect(settings.plugins.search.principals).toEqual({ user: 60, service: 'unlimited' });
+    expect(settings.plugins.catalog.principals).toEqual({ user: 600, service: 'unlimited' });
+    expect(Object.isFrozen(settings.plugins.search.principals)).toBe(true);
+  });
+
+  it.each([
+    ['userRequestLimit', 0, 'backend.rateLimit.userRequestLimit'],
+    ['userRequestLimit', 1.5, 'backend.rateLimit.userRequestLimit'],
+    ['serviceRequestLimit', 'lots', 'backend.rateLimit.serviceRequestLimit'],
+    ['failedAuthenticationLimit', 'unlimited', 'backend.rateLimit.failedAuthenticationLimit'],
+    ['failedAuthenticationLimit', -1, 'backend.rateLimit.failedAuthenticationLimit'],
+  ])('refuses %s: %j, naming %s', (key, value, fullKey) => {
+    expect(() => read({ [key]: value })).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.config, key: fullKey }),
+    );
+  });
+
+  it('names the plugin block of a bad value', () => {
+    expect(() => read({ plugin: { catalog: { userRequestLimit: 'many' } } })).toThrow(
+      expect.objectContaining({ key: 'backend.rateLimit.plugin.catalog.userRequestLimit' }),
+    );
+  });
+
+  it('suggests the right spelling of a misspelt key', () => {
+    expect(read({ userRequestLimt: 5 }).warnings).toEqual([
+      "Unknown config key 'backend.rateLimit.userRequestLimt' is ignored; did you mean 'backend.rateLimit.userRequestLimit'?",
+    ]);
+  });
+});
+
+describe('the all-plugins limiter with top-level per-principal budgets', () => {
+  function setup(rateLimit: JsonObject) {
+    const config = mockServices.rootConfig({ data: { backend: { rateLimit } } });
+    const app = express();
+    app.use(createRateLimitMiddleware({ config }));
+    app.get('/ok', (_req, res) => {
+      res.json({ ok: true });
+    });
+    return app;
+  }
+
+  it('leaves requests with credentials to the plugin routers, and counts the others per address', async () => {
+    const app = setup({ ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 });
+    const withToken = () =>
+      request(app).get('/ok').set('Authorization', mockCredentials.user.header());
+    expect((await withToken()).status).toBe(200);
+    expect((await withToken()).status).toBe(200);
+    expect((await request(app).get('/ok')).status).toBe(200);
+    expect((await request(app).get('/ok')).status).toBe(429);
+  });
+
+  it('counts every request per address without per-principal budgets, as before', async () => {
+    const app = setup({ ipAllowList: [], incomingRequestLimit: 1 });
+    const withToken = () =>
+      request(app).get('/ok').set('Authorization', mockCredentials.user.header());
+    expect((await withToken()).status).toBe(200);
+    expect((await withToken()).status).toBe(429);
+  });
+});

@@ -1,0 +1,80 @@
+import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
+import { clientAddressKey, createRateLimiter, type RateLimiter } from './createRateLimiter';
+import { createRateLimitStore } from './createRateLimitStore';
+import { getBucketKeyPrefix } from './getBucketKeyPrefix';
+import { requestPrincipalKey } from './requestPrincipals';
+import type { RateLimitBucket, RateLimitOptions } from './types';
+
+/**
+ * The budgets of one layer of per-principal limiting: a plugin's, or the all-plugins one in every plugin router.
+ *
+ * @remarks
+ * A principal kind without a budget of its own (`undefined`) is counted in `anonymous`, per address, as before
+ * per-principal budgets existed; `'unlimited'` is never counted.
+ *
+ * @internal
+ */
+export interface RateLimitBuckets {
+  /** The plugin of the layer; none for the all-plugins layer. */
+  pluginId: string | undefined;
+  /** Requests without verified credentials, per client address (`incomingRequestLimit`). */
+  anonymous: RateLimiter;
+  /** Requests per user entity ref. */
+  user: RateLimiter | 'unlimited' | undefined;
+  /** Requests per service subject. */
+  service: RateLimiter | 'unlimited' | undefined;
+  /** Credentials that failed verification, per client address. */
+  failedAuthentication: RateLimiter | undefined;
+  /** The limit of `failedAuthentication`, for the check made before verifying. */
+  failedAuthenticationLimit: number | undefined;
+}
+
+/**
+ * Builds one limiter per budget of `options.principals`, each with a store of its own under
+ * {@link getBucketKeyPrefix}, so that with Redis every backend instance shares each budget.
+ *
+ * @param options - The layer's settings; `principals` must be set.
+ * @internal
+ */
+export function createRateLimitBuckets(options: {
+  options: RateLimitOptions;
+  pluginId?: string;
+  logger?: LoggerService;
+  lifecycle?: LifecycleService;
+}): RateLimitBuckets {
+  const { options: limiterOptions, pluginId, logger, lifecycle } = options;
+  const principals = limiterOptions.principals ?? {};
+  const build = (kind: RateLimitBucket, limit: number): RateLimiter => {
+    const store = createRateLimitStore({
+      store: limiterOptions.store,
+      prefix: getBucketKeyPrefix(pluginId, kind),
+      passOnStoreError: limiterOptions.passOnStoreError,
+      logger,
+    });
+    lifecycle?.addShutdownHook(async () => {
+      await store.shutdown?.();
+    });
+    const key = kind === 'user' || kind === 'service' ? requestPrincipalKey : clientAddressKey;
+    return createRateLimiter({
+      options: limiterOptions,
+      pluginId,
+      store,
+      logger,
+      bucket: { kind, limit, key },
+    });
+  };
+  const perPrincipal = (kind: 'user' | 'service') => {
+    const limit = principals[kind];
+    return limit === undefined || limit === 'unlimited' ? limit : build(kind, limit);
+  };
+  const failedLimit = principals.failedAuthentication;
+  return {
+    pluginId,
+    anonymous: build('anonymous', limiterOptions.limit),
+    user: perPrincipal('user'),
+    service: perPrincipal('service'),
+    failedAuthentication:
+      failedLimit === undefined ? undefined : build('failed-authentication', failedLimit),
+    failedAuthenticationLimit: failedLimit,
+  };
+}
