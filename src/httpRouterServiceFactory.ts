@@ -13,6 +13,7 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { createHttpRouterMetrics, optionalMetricsServiceRef } from './metrics';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import { createAuthPolicyRegistry } from './authPolicy';
 import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
@@ -90,12 +91,14 @@ function createHttpRouterServiceFactory(
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
+      meter: optionalMetricsServiceRef,
     },
     async factory(
-      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger },
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, meter },
       rateLimit,
     ) {
       const pluginId = plugin.getId();
+      const metrics = createHttpRouterMetrics({ meter, pluginId });
       const credentialsBarrier = createCredentialsBarrier({
         httpAuth,
         config,
@@ -122,7 +125,7 @@ function createHttpRouterServiceFactory(
           allPlugins: rateLimit.allPlugins,
         }),
         createAuthIntegrationRouter({ auth }),
-        createLifecycleMiddleware({ config, lifecycle, logger }),
+        createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
         credentialsBarrier.middleware,
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];

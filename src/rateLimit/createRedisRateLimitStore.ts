@@ -6,11 +6,16 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { RedisStore } from 'rate-limit-redis';
+import type { RateLimitMetrics } from '../metrics/types';
 import {
   createRenewableRedisStore,
   type RenewableRedisStore,
 } from './redis/createRenewableRedisStore';
-import { RateLimitStoreUnavailableError, RedisStoreOptionError } from './redis/errors';
+import {
+  RateLimitStoreUnavailableError,
+  RedisStoreOptionError,
+  redisWaitFailure,
+} from './redis/errors';
 import { acquireRedisConnection, type RedisConnectionLease } from './redis/redisConnectionRegistry';
 import type { RedisRateLimitStoreOptions } from './redis/types';
 
@@ -32,6 +37,8 @@ interface Operation<T> {
   viaMemory(): T | Promise<T>;
   /** Undoes the operation in Redis when it landed after the request had been answered without it. */
   undo?(redis: RedisStore): Promise<unknown>;
+  /** Whether its wait goes on the wait histogram: only a request's count, which the request waits for. */
+  timed?: boolean;
 }
 
 const ignore = () => undefined;
@@ -46,17 +53,20 @@ class RedisRateLimitStore implements Store {
   readonly #lease: RedisConnectionLease;
   readonly #passOnStoreError: boolean;
   readonly #retryAfterSeconds: number;
+  readonly #metrics: RateLimitMetrics | undefined;
 
   constructor(options: {
     lease: RedisConnectionLease;
     prefix: string;
     passOnStoreError: boolean;
     retryAfterSeconds: number;
+    metrics: RateLimitMetrics | undefined;
   }) {
     this.#lease = options.lease;
     this.prefix = options.prefix;
     this.#passOnStoreError = options.passOnStoreError;
     this.#retryAfterSeconds = options.retryAfterSeconds;
+    this.#metrics = options.metrics;
     this.#redis = createRenewableRedisStore({
       prefix: options.prefix,
       sendCommand: options.lease.connection.sendCommand,
@@ -89,6 +99,7 @@ class RedisRateLimitStore implements Store {
       // The request was counted in memory (or refused): a hit that reaches Redis after all, once a hung Redis
       // works through its queue, would count twice.
       undo: redis => redis.decrement(key),
+      timed: true,
     });
   }
 
@@ -126,6 +137,8 @@ class RedisRateLimitStore implements Store {
       return this.#fallBack(operation, undefined);
     }
     let used: RedisStore | undefined;
+    const recorder = operation.timed ? this.#metrics : undefined;
+    const startedAt = recorder ? performance.now() : 0;
     const firstAttempt = connection.firstAttempt();
     // Only the first requests after start-up wait for the first connection attempt; later ones go straight on.
     const sent = firstAttempt
@@ -137,8 +150,11 @@ class RedisRateLimitStore implements Store {
         })
       : this.#send(operation.viaRedis, redis => (used = redis));
     try {
-      return await breaker.wait(sent);
+      const result = await breaker.wait(sent);
+      recorder?.recordStoreWait(performance.now() - startedAt);
+      return result;
     } catch (error) {
+      recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
       breaker.trip(error);
       // The instance may hold a failed script load; the next success starts from a fresh one.
       this.#redis.discard(used);
@@ -190,7 +206,8 @@ class RedisRateLimitStore implements Store {
  * no operation rejects because of Redis. A hit that reaches a hung Redis after its request was answered without
  * it is taken back. One warning is logged when an outage starts and one when it ends. Counting moves back to
  * Redis as soon as it answers, including after a restart that emptied its script cache or a `FLUSHALL`.
- * Never throws or rejects because Redis is down at start-up.
+ * Never throws or rejects because Redis is down at start-up. With `metrics`, each count that waits for Redis
+ * records its wait (not those answered at once while the breaker is open).
  *
  * Call `shutdown()` on the store when its limiter is discarded; it gives back its share of the client.
  *
@@ -205,6 +222,7 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     passOnStoreError = true,
     retryAfterSeconds = DEFAULT_RETRY_AFTER_SECONDS,
     logger,
+    metrics,
   } = options;
   if (typeof prefix !== 'string' || prefix === '') {
     throw new RedisStoreOptionError(
@@ -230,5 +248,5 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     );
   }
   const lease = acquireRedisConnection({ connection, timeoutMs, logger });
-  return new RedisRateLimitStore({ lease, prefix, passOnStoreError, retryAfterSeconds });
+  return new RedisRateLimitStore({ lease, prefix, passOnStoreError, retryAfterSeconds, metrics });
 }
