@@ -1,4 +1,5 @@
 import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { METRIC_NAMES } from '../../metrics';
@@ -13,7 +14,7 @@ const INVALID = { Authorization: mockCredentials.user.invalidHeader() };
 const COOKIE = { Cookie: mockCredentials.limitedUser.cookie() };
 const INVALID_COOKIE = { Cookie: mockCredentials.limitedUser.invalidCookie() };
 
-function startBackend(auth: Record<string, unknown> = {}): Promise<Backend> {
+function startBackend(auth: JsonObject = {}): Promise<Backend> {
   return startTestBackend({
     features: [
       httpRouterServiceFactory,
