@@ -6,13 +6,16 @@ import {
   rateLimit,
   type ClientRateLimitInfo,
   type Logger,
-  type RateLimitExceededEventHandler,
   type Store,
 } from 'express-rate-limit';
 import type { RateLimitMetrics } from '../metrics';
 import { markAsLogged } from '../middleware/loggedErrors';
 import { carriesCredentials } from './carriesCredentials';
-import { answerTooManyRequests, createTooManyRequestsHandler } from './answerTooManyRequests';
+import {
+  answerTooManyRequests,
+  countLimited,
+  createTooManyRequestsHandler,
+} from './answerTooManyRequests';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { RateLimitStoreUnavailableError } from './redis/errors';
@@ -156,7 +159,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
     keyGenerator: bucket?.key ?? clientAddressKey,
-    handler: recordLimited(
+    handler: countLimited(
       bucket ? createTooManyRequestsHandler(bucket.kind.replace('-', ' ')) : answerTooManyRequests,
       metrics,
       bucket?.kind,
@@ -167,24 +170,6 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     // X-Forwarded-For or Forwarded ignored) do not run with a key generator of our own; the unknown-client key,
     // the start-up warning about `backend.trustProxy: true` and createProxyHeaderCheck stand in for them.
   });
-
-  const refuse = (res: Response, failure: unknown): ServiceUnavailableError => {
-    const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
-      ?.retryAfterSeconds;
-    if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
-      res.setHeader('Retry-After', String(retryAfterSeconds));
-    }
-    // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
-    const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
-    if (failure instanceof RateLimitStoreUnavailableError) {
-      return markAsLogged(refusal);
-    }
-    if (!logger) {
-      return refusal;
-    }
-    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-    return markAsLogged(refusal);
-  };
 
   // The allow list is checked here rather than in rateLimit()'s `skip`, so that a request passed on by rateLimit()
   // is known to be an allowed one. With passOnStoreError false, rateLimit() hands the store's own error to next.
@@ -213,7 +198,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
         next(failure);
       } else {
         metrics?.recordDecision('store_error_refuse', bucket?.kind);
-        next(refuse(res, failure));
+        next(refuseUncounted(res, failure, policyName, logger));
       }
     });
   };
@@ -224,19 +209,31 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   });
 }
 
-/** Counts a request over the limit before the handler answers it. */
-function recordLimited(
-  handler: RateLimitExceededEventHandler,
-  metrics: RateLimitMetrics | undefined,
-  bucket: RateLimitBucket | undefined,
-): RateLimitExceededEventHandler {
-  if (!metrics) {
-    return handler;
+/**
+ * The 503 of a request whose count failed, with `Retry-After` when the store's error carries `retryAfterSeconds`;
+ * logs the failure unless the store already has.
+ */
+function refuseUncounted(
+  res: Response,
+  failure: unknown,
+  policyName: string,
+  logger: LoggerService | undefined,
+): ServiceUnavailableError {
+  const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
+    ?.retryAfterSeconds;
+  if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
+    res.setHeader('Retry-After', String(retryAfterSeconds));
   }
-  return function answerLimited(req, res, next, optionsUsed) {
-    metrics.recordDecision('limited', bucket);
-    handler(req, res, next, optionsUsed);
-  };
+  // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
+  const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
+  if (failure instanceof RateLimitStoreUnavailableError) {
+    return markAsLogged(refusal);
+  }
+  if (!logger) {
+    return refusal;
+  }
+  logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+  return markAsLogged(refusal);
 }
 
 /** Sends express-rate-limit's messages to the Backstage logger, naming the limiter. */
