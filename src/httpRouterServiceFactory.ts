@@ -91,20 +91,21 @@ function createHttpRouterServiceFactory(
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
-      meter: optionalMetricsServiceRef,
+      metricsService: optionalMetricsServiceRef,
     },
     async factory(
-      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, meter },
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService },
       rateLimit,
     ) {
       const pluginId = plugin.getId();
-      const metrics = createHttpRouterMetrics({ meter, pluginId });
+      const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
       const credentialsBarrier = createCredentialsBarrier({
         httpAuth,
         config,
         pluginId,
         logger,
         lifecycle,
+        metrics: metrics.credentialsBarrier,
       });
       // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
       // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
@@ -123,6 +124,7 @@ function createHttpRouterServiceFactory(
           httpAuth,
           lookupAccess: path => policies.lookup(path),
           allPlugins: rateLimit.allPlugins,
+          metrics,
         }),
         createAuthIntegrationRouter({ auth }),
         createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),

@@ -1,5 +1,6 @@
 import type { BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler } from 'express';
+import type { RateLimitMetrics } from '../metrics';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import type { RateLimitBuckets } from './createRateLimitBuckets';
@@ -35,6 +36,11 @@ export interface PrincipalRateLimitMiddlewareOptions {
   policyName: string;
   /** Receives the proxy header warnings. Defaults to none. */
   logger?: Parameters<typeof createProxyHeaderCheck>[0]['logger'];
+  /**
+   * Counts the decisions taken before any budget runs: `allow_listed`, and `store_error_refuse` with the
+   * `failed-authentication` bucket when its count could not be read. Each budget counts its own. Defaults to none.
+   */
+  metrics?: RateLimitMetrics;
 }
 
 /**
@@ -55,7 +61,7 @@ export interface PrincipalRateLimitMiddlewareOptions {
 export function createPrincipalRateLimitMiddleware(
   options: PrincipalRateLimitMiddlewareOptions,
 ): RequestHandler {
-  const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger } = options;
+  const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger, metrics } = options;
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
 
@@ -97,6 +103,7 @@ export function createPrincipalRateLimitMiddleware(
     const allowed = isAllowed(req.ip);
     checkProxyHeaders(req, allowed);
     if (allowed) {
+      metrics?.recordDecision('allow_listed');
       next();
       return;
     }
@@ -116,7 +123,14 @@ export function createPrincipalRateLimitMiddleware(
       }
       return chooseLimiters(layers, credentialed, verdict);
     };
-    choose().then(limiters => runInTurn(limiters, req, res, next), next);
+    // Only reading the failed-authentication count can reject (verifying never does): the store failed.
+    choose().then(
+      limiters => runInTurn(limiters, req, res, next),
+      (error: unknown) => {
+        metrics?.recordDecision('store_error_refuse', 'failed-authentication');
+        next(error);
+      },
+    );
   };
 }
 

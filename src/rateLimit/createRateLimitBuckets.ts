@@ -1,4 +1,5 @@
 import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
+import type { RateLimitMetrics } from '../metrics';
 import { clientAddressKey, createRateLimiter, type RateLimiter } from './createRateLimiter';
 import { createRateLimitStore } from './createRateLimitStore';
 import { getBucketKeyPrefix } from './getBucketKeyPrefix';
@@ -41,8 +42,10 @@ export function createRateLimitBuckets(options: {
   pluginId?: string;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  /** Counts each budget's decisions, with the budget as `bucket`. Defaults to none. */
+  metrics?: RateLimitMetrics;
 }): RateLimitBuckets {
-  const { options: limiterOptions, pluginId, logger, lifecycle } = options;
+  const { options: limiterOptions, pluginId, logger, lifecycle, metrics } = options;
   const principals = limiterOptions.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): RateLimiter => {
     const store = createRateLimitStore({
@@ -50,6 +53,7 @@ export function createRateLimitBuckets(options: {
       prefix: getBucketKeyPrefix(pluginId, kind),
       passOnStoreError: limiterOptions.passOnStoreError,
       logger,
+      metrics,
     });
     lifecycle?.addShutdownHook(async () => {
       await store.shutdown?.();
@@ -61,6 +65,7 @@ export function createRateLimitBuckets(options: {
       store,
       logger,
       bucket: { kind, limit, key },
+      metrics,
     });
   };
   const perPrincipal = (kind: 'user' | 'service') => {

@@ -4,6 +4,7 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
+import { createHttpRouterMetrics, type HttpRouterMetrics, type RateLimitMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import {
   createPrincipalRateLimitMiddleware,
@@ -38,7 +39,15 @@ export interface RateLimitStepOptions {
    * shared by every plugin router. Defaults to none.
    */
   allPlugins?: RateLimitBuckets;
+  /**
+   * The plugin's instruments, from {@link createHttpRouterMetrics}. Defaults to OpenTelemetry's global meter
+   * (with the `plugin` attribute for a plugin), looked up when this is called.
+   */
+  metrics?: HttpRouterMetrics;
 }
+
+/** The `RateLimit-Policy` name, and the `limiter` attribute, of the all-plugins limiter and budgets. */
+const GLOBAL_POLICY_NAME = 'global';
 
 /**
  * Builds the all-plugins per-principal budgets that every plugin router counts in, or `undefined` when the
@@ -50,13 +59,20 @@ export function createAllPluginsBuckets(options: {
   settings: RateLimitSettings;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  /** Where the budgets' decisions are counted, as `global`. Defaults to OpenTelemetry's global meter. */
+  metrics?: HttpRouterMetrics;
 }): RateLimitBuckets | undefined {
-  const { settings, logger, lifecycle } = options;
+  const { settings, logger, lifecycle, metrics = createHttpRouterMetrics() } = options;
   if (!settings.global?.principals) {
     return undefined;
   }
   logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(settings.global)}`);
-  return createRateLimitBuckets({ options: settings.global, logger, lifecycle });
+  return createRateLimitBuckets({
+    options: settings.global,
+    logger,
+    lifecycle,
+    metrics: metrics.rateLimit(GLOBAL_POLICY_NAME),
+  });
 }
 
 /**
@@ -69,6 +85,10 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
   const { pluginId, settings, logger, lifecycle, httpAuth, lookupAccess, allPlugins } = options;
   const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
   const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
+  const policyName = pluginId === undefined ? GLOBAL_POLICY_NAME : `plugin-${pluginId}`;
+  // Built only when the step limits something, so that a plugin without a limiter creates no instruments.
+  const recorder = () =>
+    (options.metrics ?? createHttpRouterMetrics({ pluginId })).rateLimit(policyName);
   const perPrincipal = pluginId !== undefined && httpAuth !== undefined;
   const layers = [];
   if (perPrincipal && allPlugins) {
@@ -81,10 +101,10 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
       pluginId,
       logger,
       lifecycle,
+      metrics: recorder(),
     });
     layers.push({ buckets, onlyWithCredentials: false });
   }
-  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const ipAllowList = limiterOptions?.ipAllowList ?? settings.global?.ipAllowList ?? [];
   const principalStep =
     httpAuth && layers.length > 0
@@ -95,6 +115,7 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
           ipAllowList,
           policyName,
           logger,
+          metrics: recorder(),
         })
       : undefined;
   // A plugin block inherits the top-level budgets, so a plugin under all-plugins budgets has budgets of its own
@@ -111,7 +132,14 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
       `Per-principal budgets of ${name} need the plugin's httpAuth; counting its requests per client address`,
     );
   }
-  return createAddressLimiter({ limiterOptions, pluginId, name, logger, lifecycle });
+  return createAddressLimiter({
+    limiterOptions,
+    pluginId,
+    name,
+    logger,
+    lifecycle,
+    metrics: recorder(),
+  });
 }
 
 /** The limiter per client address, as before per-principal budgets existed. */
@@ -121,13 +149,15 @@ function createAddressLimiter(options: {
   name: string;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  metrics: RateLimitMetrics;
 }): RequestHandler {
-  const { limiterOptions, pluginId, name, logger, lifecycle } = options;
+  const { limiterOptions, pluginId, name, logger, lifecycle, metrics } = options;
   const store = createRateLimitStore({
     store: limiterOptions.store,
     prefix: getBucketKeyPrefix(pluginId),
     passOnStoreError: limiterOptions.passOnStoreError,
     logger,
+    metrics,
   });
   lifecycle?.addShutdownHook(async () => {
     await store.shutdown?.();
@@ -144,6 +174,7 @@ function createAddressLimiter(options: {
     store,
     logger,
     skipWithCredentials: credentialsElsewhere,
+    metrics,
   });
 }
 
