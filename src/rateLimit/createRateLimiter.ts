@@ -18,8 +18,7 @@ import {
 } from './answerTooManyRequests';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
-import { RateLimitStoreUnavailableError } from './redis/errors';
-import { TooManyRequestsError } from './TooManyRequestsError';
+import { RateLimitStoreUnavailableError, TooManyRequestsError } from '../errors';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */

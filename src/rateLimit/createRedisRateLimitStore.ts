@@ -11,11 +11,7 @@ import {
   createRenewableRedisStore,
   type RenewableRedisStore,
 } from './redis/createRenewableRedisStore';
-import {
-  RateLimitStoreUnavailableError,
-  RedisStoreOptionError,
-  redisWaitFailure,
-} from './redis/errors';
+import { RateLimitStoreUnavailableError, RedisStoreOptionError, redisWaitFailure } from '../errors';
 import { acquireRedisConnection, type RedisConnectionLease } from './redis/redisConnectionRegistry';
 import type { RedisRateLimitStoreOptions } from './redis/types';
 
