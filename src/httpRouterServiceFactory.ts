@@ -16,6 +16,7 @@ import { createLifecycleMiddleware } from './middleware/createLifecycleMiddlewar
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import { createAuthPolicyRegistry } from './authPolicy';
 import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { addPrincipalMount } from './rateLimit/principalMounts';
 import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
 
 /**
@@ -136,7 +137,13 @@ function createHttpRouterServiceFactory(
       const pluginRoutes = Router();
       router.use(pluginRoutes);
       router.use(createErrorHandler({ logger }));
-      rootHttpRouter.use(readMountPath(getPath, pluginId), router);
+      const mountPath = readMountPath(getPath, pluginId);
+      rootHttpRouter.use(mountPath, router);
+      if (rateLimit.allPlugins) {
+        // Every request with credentials under this path is counted in the all-plugins budgets by our first
+        // step, so the root router's all-plugins limiter leaves it to us.
+        addPrincipalMount(config, mountPath);
+      }
 
       return {
         use(handler: Handler) {

@@ -3,7 +3,7 @@ import type {
   LifecycleService,
   LoggerService,
 } from '@backstage/backend-plugin-api';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { passThrough } from '../middleware/passThrough';
 import {
   createPrincipalRateLimitMiddleware,
@@ -38,6 +38,11 @@ export interface RateLimitStepOptions {
    * shared by every plugin router. Defaults to none.
    */
   allPlugins?: RateLimitBuckets;
+  /**
+   * For the all-plugins limiter with per-principal budgets: whether a request with credentials reaches a plugin
+   * router that counts it per principal, and so is left uncounted here. Defaults to none: counted here.
+   */
+  countedByPluginRouter?: (req: Request) => boolean;
 }
 
 /**
@@ -67,6 +72,7 @@ export function createAllPluginsBuckets(options: {
  */
 export function createRateLimitStep(options: RateLimitStepOptions): RequestHandler {
   const { pluginId, settings, logger, lifecycle, httpAuth, lookupAccess, allPlugins } = options;
+  const { countedByPluginRouter } = options;
   const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
   const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
   const perPrincipal = pluginId !== undefined && httpAuth !== undefined;
@@ -85,14 +91,12 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
     layers.push({ buckets, onlyWithCredentials: false });
   }
   const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
-  const ipAllowList = limiterOptions?.ipAllowList ?? settings.global?.ipAllowList ?? [];
   const principalStep =
     httpAuth && layers.length > 0
       ? createPrincipalRateLimitMiddleware({
           layers,
           httpAuth,
           lookupAccess,
-          ipAllowList,
           policyName,
           logger,
         })
@@ -111,7 +115,14 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
       `Per-principal budgets of ${name} need the plugin's httpAuth; counting its requests per client address`,
     );
   }
-  return createAddressLimiter({ limiterOptions, pluginId, name, logger, lifecycle });
+  return createAddressLimiter({
+    limiterOptions,
+    pluginId,
+    name,
+    logger,
+    lifecycle,
+    countedByPluginRouter,
+  });
 }
 
 /** The limiter per client address, as before per-principal budgets existed. */
@@ -121,8 +132,9 @@ function createAddressLimiter(options: {
   name: string;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  countedByPluginRouter?: (req: Request) => boolean;
 }): RequestHandler {
-  const { limiterOptions, pluginId, name, logger, lifecycle } = options;
+  const { limiterOptions, pluginId, name, logger, lifecycle, countedByPluginRouter } = options;
   const store = createRateLimitStore({
     store: limiterOptions.store,
     prefix: getBucketKeyPrefix(pluginId),
@@ -132,11 +144,16 @@ function createAddressLimiter(options: {
   lifecycle?.addShutdownHook(async () => {
     await store.shutdown?.();
   });
-  const credentialsElsewhere = pluginId === undefined && limiterOptions.principals !== undefined;
+  const credentialsElsewhere =
+    pluginId === undefined && limiterOptions.principals !== undefined
+      ? countedByPluginRouter
+      : undefined;
   logger?.info(
     `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
       `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}` +
-      (credentialsElsewhere ? '; requests with credentials are counted by the plugin routers' : ''),
+      (credentialsElsewhere
+        ? '; requests with credentials are counted by the plugin routers they reach'
+        : ''),
   );
   return createRateLimiter({
     options: limiterOptions,

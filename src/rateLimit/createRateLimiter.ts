@@ -14,6 +14,7 @@ import { answerTooManyRequests, createTooManyRequestsHandler } from './answerToo
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { RateLimitStoreUnavailableError } from './redis/errors';
+import { withRequestStoreWaits } from './requestStoreWaits';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
@@ -47,10 +48,10 @@ export interface RateLimiterOptions {
    */
   bucket?: RateLimiterBucket;
   /**
-   * Leaves requests that carry credentials uncounted, for the plugin routers to count per principal (see
-   * {@link carriesCredentials}). Defaults to `false`.
+   * Leaves a request that carries credentials (see {@link carriesCredentials}) uncounted when this returns true:
+   * a plugin router counts it per principal. Defaults to none: every request is counted.
    */
-  skipWithCredentials?: boolean;
+  skipWithCredentials?: (req: Request) => boolean;
 }
 
 /**
@@ -82,6 +83,11 @@ export type RateLimiter = RequestHandler & {
   readonly bucket: RateLimitBucket | undefined;
   /** The count of a key, as express-rate-limit's `getKey`: read without counting. */
   readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+  /**
+   * The error to pass to `next` when this limiter's store failed outside the middleware (a `getKey`): a 503
+   * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures.
+   */
+  readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
 /**
@@ -119,7 +125,7 @@ export function clientAddressKey(req: Request): string {
  * @internal
  */
 export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimiter {
-  const { options, pluginId, store, logger, bucket, skipWithCredentials = false } = limiterOptions;
+  const { options, pluginId, store, logger, bucket, skipWithCredentials } = limiterOptions;
   const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
@@ -141,7 +147,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
       }
       const allowed = isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
-      return allowed || (skipWithCredentials && carriesCredentials(req));
+      return allowed || (carriesCredentials(req) && skipWithCredentials?.(req) === true);
     },
     keyGenerator: bucket?.key ?? clientAddressKey,
     handler: bucket
@@ -175,18 +181,22 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   // With passOnStoreError false, rateLimit() hands the store's own error to next. An option of express-rate-limit
   // for answering store failures (as `handler` answers the limit) would make this wrapper unnecessary.
   const middleware: RequestHandler = function rateLimitMiddleware(req, res, next) {
-    void limiter(req, res, (failure?: unknown) => {
-      if (failure === undefined) {
-        next();
-      } else {
-        next(refuse(res, failure));
-      }
+    // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
+    withRequestStoreWaits(req, () => {
+      void limiter(req, res, (failure?: unknown) => {
+        if (failure === undefined) {
+          next();
+        } else {
+          next(refuse(res, failure));
+        }
+      });
     });
   };
   return Object.assign(middleware, {
     policyName,
     bucket: bucket?.kind,
     getKey: async (key: string) => limiter.getKey(key),
+    refuse,
   });
 }
 
