@@ -13,6 +13,7 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { lookupPathAccess } from './middleware/lookupPathAccess';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import { createAuthPolicyRegistry } from './authPolicy';
 import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
@@ -79,7 +80,10 @@ function createHttpRouterServiceFactory(
         logger,
         lifecycle: rootLifecycle,
       });
-      return { settings, allPlugins };
+      const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
+        options => (options?.store.type === 'redis' ? [options.store.connection] : []),
+      );
+      return { settings, allPlugins, redisConnections };
     },
     deps: {
       rootLogger: coreServices.rootLogger,
@@ -119,7 +123,7 @@ function createHttpRouterServiceFactory(
           logger,
           lifecycle,
           httpAuth,
-          lookupAccess: path => policies.lookup(path),
+          lookupAccess: path => lookupPathAccess(policies.lookup, path),
           allPlugins: rateLimit.allPlugins,
         }),
         createAuthIntegrationRouter({ auth }),
@@ -128,7 +132,7 @@ function createHttpRouterServiceFactory(
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];
       // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-      await verifyRedisRateLimitConnections();
+      await verifyRedisRateLimitConnections(rateLimit.redisConnections);
       for (const step of steps) {
         if (step !== passThrough) {
           router.use(step);
