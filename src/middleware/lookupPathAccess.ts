@@ -15,9 +15,7 @@ const RANK: Record<AuthPolicyAccess | 'required', number> = {
  * resolved (never above the root).
  */
 function resolveDotSegments(path: string): string {
-  const decoded = path
-    .replace(/%2e/gi, '.')
-    .replace(/%2f|%5c|\\/gi, '/');
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   const segments: string[] = [];
   for (const segment of decoded.split('/').slice(1)) {
     if (segment === '..') {

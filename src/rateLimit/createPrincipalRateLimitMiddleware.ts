@@ -60,7 +60,11 @@ export interface PrincipalRateLimitMiddlewareOptions {
  * from our side: a 503, and network failures while fetching signing keys.
  */
 function isFailedAuthentication(error: unknown): boolean {
-  const { name, code, cause } = (error ?? {}) as { name?: unknown; code?: unknown; cause?: unknown };
+  const { name, code, cause } = (error ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    cause?: unknown;
+  };
   const causeCode = (cause as { code?: unknown } | null | undefined)?.code;
   return !(
     name === 'ServiceUnavailableError' ||

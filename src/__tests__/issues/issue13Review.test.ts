@@ -15,12 +15,17 @@ import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
 
 /** Backstage's own plugin token handler, which the package does not export; only its `verifyToken` is used. */
-const { DefaultPluginTokenHandler } = require(
-  join(
-    dirname(require.resolve('@backstage/backend-defaults/package.json')),
-    'dist/entrypoints/auth/plugin/PluginTokenHandler.cjs.js',
-  ),
+const PLUGIN_TOKEN_HANDLER_PATH = join(
+  dirname(require.resolve('@backstage/backend-defaults/package.json')),
+  'dist/entrypoints/auth/plugin/PluginTokenHandler.cjs.js',
 );
+let DefaultPluginTokenHandler: {
+  create(options: object): { verifyToken(token: string): Promise<unknown> };
+};
+
+beforeAll(async () => {
+  ({ DefaultPluginTokenHandler } = await import(PLUGIN_TOKEN_HANDLER_PATH));
+});
 
 /** A token with a plugin token header and a payload that is not JSON: Backstage's handler throws jose's JWTInvalid. */
 const FORGED_PLUGIN_TOKEN = [

@@ -161,7 +161,7 @@ describe('issue 13 review, on a real Redis', () => {
     // Another backend of the process names a database this server does not have.
     const other = createRedisRateLimitStore({ connection: `${redis.url}/99`, prefix: 'rl:other:' });
     other.init?.({ windowMs: 60_000 } as never);
-    await other.get?.('warm-up').catch(() => undefined);
+    await other.get?.('warm-up');
     const backend = await startBackend({
       global: false,
       ipAllowList: [],
