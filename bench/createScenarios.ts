@@ -167,6 +167,19 @@ export function createScenarios(): Scenario[] {
       ),
     },
     {
+      id: 'plugin/metrics',
+      title:
+        'Plugin stack: metrics recorded into a real OpenTelemetry SDK, or into the no-op meter (rate limiting on, unauthenticated policy route)',
+      variants: (['memory', 'redis'] as const).flatMap(store =>
+        [false, true].map(metricsSdk => ({
+          ...rateLimited(store),
+          id: `ours-${store}${metricsSdk ? '-otel' : ''}`,
+          label: `ours, ${store} store, ${metricsSdk ? 'OpenTelemetry SDK' : 'no SDK'}`,
+          server: { ...server('ours', 'plugin', 0, store), metricsSdk },
+        })),
+      ),
+    },
+    {
       id: 'plugin/rate-limit-upstream',
       title: 'Plugin stack: upstream with per-plugin rate limiting, for comparison',
       variants: [

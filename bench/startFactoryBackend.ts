@@ -13,6 +13,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpRouterServiceFactory } from '../src';
 import { createBackendConfig } from './createBackendConfig';
+import { createBenchMetricsService } from './createBenchMetricsService';
 import { createBenchPlugin } from './createBenchPlugin';
 import { listenOnLoopback, type LoopbackServer } from './listenOnLoopback';
 import type { ServerSpec } from './types';
@@ -69,6 +70,9 @@ function createFullRootHttpRouter(onListen: (port: number) => void) {
  * token gets none (so it is refused unless a policy opens its path), and the log level is `none`, so
  * request logging in the full stack formats its line and drops it.
  *
+ * With `metricsSdk`, the backend gets a real OpenTelemetry SDK as its metrics service
+ * ({@link createBenchMetricsService}).
+ *
  * @param spec - which factory, which root stack, how many policies, which rate-limit store.
  */
 export async function startFactoryBackend(spec: ServerSpec): Promise<StartedBackend> {
@@ -77,6 +81,7 @@ export async function startFactoryBackend(spec: ServerSpec): Promise<StartedBack
     spec.stack === 'plugin'
       ? createPlainRootHttpRouter(server => (port = server.port))
       : createFullRootHttpRouter(listening => (port = listening));
+  const metricsSdk = spec.metricsSdk ? createBenchMetricsService() : undefined;
   const backend = createSpecializedBackend({
     defaultServiceFactories: [
       mockServices.auth.factory(),
@@ -92,13 +97,18 @@ export async function startFactoryBackend(spec: ServerSpec): Promise<StartedBack
       mockServices.rootConfig.factory({ data: createBackendConfig(spec) }),
       rootHttpRouter,
       spec.kind === 'ours' ? httpRouterServiceFactory : upstreamHttpRouterServiceFactory,
+      ...(metricsSdk ? [metricsSdk.factory] : []),
     ],
   });
   backend.add(createBenchPlugin(spec.policies));
+  const stop = async () => {
+    await backend.stop();
+    await metricsSdk?.stop();
+  };
   await backend.start();
   if (port === undefined) {
-    await backend.stop();
+    await stop();
     throw new Error(`the ${spec.kind} backend started but its port is unknown`);
   }
-  return { port, stop: () => backend.stop() };
+  return { port, stop };
 }

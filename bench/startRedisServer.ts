@@ -10,6 +10,8 @@ export interface BenchRedis {
   url: string;
   /** How many keys the server holds. */
   dbSize(): Promise<number>;
+  /** Deletes every key of the database (`FLUSHDB`). */
+  flushDb(): Promise<void>;
   /** Kills the server by its pid and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -74,5 +76,12 @@ export async function startRedisServer(binary: string): Promise<BenchRedis> {
       await new Promise(resolve => setTimeout(resolve, 100));
     }
   }
-  return { url, dbSize: () => client.dbsize(), stop };
+  return {
+    url,
+    dbSize: () => client.dbsize(),
+    flushDb: async () => {
+      await client.flushdb();
+    },
+    stop,
+  };
 }

@@ -32,6 +32,11 @@ export interface ServerSpec {
    * the mock httpAuth (which verifies on every call). Defaults to the mock.
    */
   realHttpAuth?: boolean;
+  /**
+   * Give the backend a real OpenTelemetry SDK (a `MeterProvider` with a reader collecting every second) as its
+   * metrics service. Defaults to none: the router records into OpenTelemetry's no-op meter.
+   */
+  metricsSdk?: boolean;
   /** The `redis://` URL of the bench's own redis-server, for `rateLimit: 'redis'`. */
   redisUrl?: string;
 }

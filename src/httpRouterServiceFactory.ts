@@ -14,6 +14,7 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { lookupPathAccess } from './middleware/lookupPathAccess';
+import { createHttpRouterMetrics, optionalMetricsServiceRef } from './metrics';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import { createAuthPolicyRegistry } from './authPolicy';
 import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
@@ -95,18 +96,21 @@ function createHttpRouterServiceFactory(
       auth: coreServices.auth,
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
+      metricsService: optionalMetricsServiceRef,
     },
     async factory(
-      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger },
+      { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService },
       rateLimit,
     ) {
       const pluginId = plugin.getId();
+      const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
       const credentialsBarrier = createCredentialsBarrier({
         httpAuth,
         config,
         pluginId,
         logger,
         lifecycle,
+        metrics: metrics.credentialsBarrier,
       });
       // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
       // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
@@ -125,9 +129,10 @@ function createHttpRouterServiceFactory(
           httpAuth,
           lookupAccess: path => lookupPathAccess(policies.lookup, path),
           allPlugins: rateLimit.allPlugins,
+          metrics,
         }),
         createAuthIntegrationRouter({ auth }),
-        createLifecycleMiddleware({ config, lifecycle, logger }),
+        createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
         credentialsBarrier.middleware,
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];

@@ -36,6 +36,8 @@ export interface PolicyMatcher {
   lookup: AuthPolicyLookup;
   /** How many trie nodes and expressions all lookups so far have tried; tests bound a lookup's cost with it. */
   readonly work: number;
+  /** How many steps and branch ends all adds so far have indexed; tests bound an add's cost with it. */
+  readonly insertWork: number;
 }
 
 const newNode = (): TrieNode => ({ literals: new Map(), patterns: new Map(), ends: [], tails: [] });
@@ -65,7 +67,16 @@ function decodes(entry: PolicyEntry, path: string): boolean {
   return match !== null && capturesDecode(match);
 }
 
-function insert(root: TrieNode, branch: CompiledBranch, entry: PolicyEntry): void {
+/** Where one policy's branches already end, so that branches leading to the same place are kept once. */
+type Placed = Map<TrieNode, Set<string | undefined>>;
+
+/** Indexes one branch; returns the units of work it took: one per step, and one for where it ends. */
+function insert(
+  root: TrieNode,
+  branch: CompiledBranch,
+  entry: PolicyEntry,
+  placed: Placed,
+): number {
   let node = root;
   for (const step of branch.steps) {
     let next: TrieNode | undefined;
@@ -86,11 +97,17 @@ function insert(root: TrieNode, branch: CompiledBranch, entry: PolicyEntry): voi
     }
     node = next;
   }
+  // Optional parameters can lead two branches of a policy to the same node with the same tail (`/:a?/:b?`).
+  let here = placed.get(node);
+  if (!here) placed.set(node, (here = new Set()));
+  if (here.has(branch.tail)) return branch.steps.length + 1;
+  here.add(branch.tail);
   if (branch.tail === undefined) {
     node.ends.push(entry);
   } else {
     node.tails.push({ regexp: new RegExp(branch.tail, 'y'), entry });
   }
+  return branch.steps.length + 1;
 }
 
 /**
@@ -112,10 +129,12 @@ export function createPolicyMatcher(
 ): PolicyMatcher {
   const root = newNode();
   let work = 0;
+  let insertWork = 0;
 
   const add = (compiled: CompiledPolicyPath, allow: AuthPolicyAccess) => {
     const entry: PolicyEntry = { allow, compiled };
-    for (const branch of compiled.branches) insert(root, branch, entry);
+    const placed: Placed = new Map();
+    for (const branch of compiled.branches) insertWork += insert(root, branch, entry, placed);
   };
   policies.forEach(({ compiled, allow }) => add(compiled, allow));
 
@@ -194,6 +213,9 @@ export function createPolicyMatcher(
     lookup,
     get work() {
       return work;
+    },
+    get insertWork() {
+      return insertWork;
     },
   };
 }

@@ -1,4 +1,9 @@
-import { metrics, type ObservableGauge, type ObservableResult } from '@opentelemetry/api';
+import {
+  metrics,
+  type MeterProvider,
+  type ObservableGauge,
+  type ObservableResult,
+} from '@opentelemetry/api';
 import { LIBRARY_METER_NAME, METRIC_NAMES } from './instrumentNames';
 
 interface Probe {
@@ -8,10 +13,23 @@ interface Probe {
 
 const probes = new Set<Probe>();
 let gauge: ObservableGauge | undefined;
+/** The global provider the gauge was last created from; what follows is about its collections. */
+let provider: MeterProvider | undefined;
+/** What the last collection reported, per connection. */
+let lastReported = new Map<string, number>();
+/**
+ * Connections closed while last reported in fallback. With cumulative temporality (Prometheus) the SDK keeps
+ * showing a series' last value after it is no longer observed, so each gets one last 0 rather than a 1 forever.
+ */
+const closedInFallback = new Set<string>();
 
 function observe(result: ObservableResult): void {
   // One value per connection: 1 when any store on it is in fallback (two timeouts on one URL are two clients).
   const values = new Map<string, number>();
+  for (const connection of closedInFallback) {
+    values.set(connection, 0);
+  }
+  closedInFallback.clear();
   for (const probe of probes) {
     let inFallback = false;
     try {
@@ -24,13 +42,38 @@ function observe(result: ObservableResult): void {
   for (const [connection, value] of values) {
     result.observe(value, { connection });
   }
+  lastReported = values;
 }
 
-function withoutCredentials(url: string): string {
+function attachGauge(): void {
+  detachGauge();
+  const current = metrics.getMeterProvider();
+  if (current !== provider) {
+    // Another SDK shows no series of the previous one, so it needs no last 0 for them either.
+    provider = current;
+    lastReported = new Map();
+    closedInFallback.clear();
+  }
+  gauge = current.getMeter(LIBRARY_METER_NAME).createObservableGauge(METRIC_NAMES.redisFallback, {
+    description: '1 while a Redis rate-limit connection is in fallback, 0 otherwise',
+    unit: '1',
+  });
+  gauge.addCallback(observe);
+}
+
+function detachGauge(): void {
+  gauge?.removeCallback(observe);
+  gauge = undefined;
+}
+
+function withoutCredentials(url: unknown): string {
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(String(url));
     parsed.username = '';
     parsed.password = '';
+    // The store refuses a query string, but an invalid connection still gets a series: it may hold a password.
+    parsed.search = '';
+    parsed.hash = '';
     return parsed.toString().replace(/\/$/, '');
   } catch {
     return '(invalid connection)';
@@ -39,7 +82,7 @@ function withoutCredentials(url: string): string {
 
 /**
  * The `connection` attribute of a Redis connection option: its URL (or a cluster's URLs, comma-separated) without
- * user name or password.
+ * user name, password, query string or fragment.
  *
  * @remarks
  * A value that is not a URL gives `(invalid connection)`, since it might hold a password.
@@ -47,9 +90,10 @@ function withoutCredentials(url: string): string {
  * @public
  */
 export function redisConnectionAttribute(connection: string | readonly string[]): string {
-  return typeof connection === 'string'
-    ? withoutCredentials(connection)
-    : connection.map(withoutCredentials).join(',');
+  // Checked at run time too: the registry also names connections whose option could not be read.
+  return Array.isArray(connection)
+    ? connection.map(withoutCredentials).join(',')
+    : withoutCredentials(connection);
 }
 
 /**
@@ -59,8 +103,9 @@ export function redisConnectionAttribute(connection: string | readonly string[])
  * The gauge reads `isInFallback` whenever metrics are collected, and shows 1 while it returns `true`, 0 otherwise,
  * with a `connection` attribute (pass it through {@link redisConnectionAttribute}: never a password). Connections
  * are shared by every plugin, so the gauge lives on OpenTelemetry's global meter named `backstage-http-router`,
- * created when the first probe registers and dropped with the last, so that an SDK registered after start-up
- * is still picked up by the next connection. Costs nothing between collections.
+ * looked up again whenever a probe registers while none is registered, so that an SDK registered after start-up
+ * is still picked up by the next connection. A connection whose last probe is removed while the gauge last
+ * showed it in fallback reads 0 once more, then is no longer observed. Costs nothing between collections.
  *
  * @param connection - The attribute value naming the connection.
  * @param isInFallback - Whether requests on this connection are counted in memory (or refused) rather than in Redis.
@@ -72,19 +117,21 @@ export function registerRedisFallbackProbe(
   isInFallback: () => boolean,
 ): () => void {
   const probe: Probe = { connection, isInFallback };
-  probes.add(probe);
-  if (!gauge) {
-    gauge = metrics.getMeter(LIBRARY_METER_NAME).createObservableGauge(METRIC_NAMES.redisFallback, {
-      description: '1 while a Redis rate-limit connection is in fallback, 0 otherwise',
-      unit: '1',
-    });
-    gauge.addCallback(observe);
+  if (probes.size === 0) {
+    attachGauge();
   }
+  probes.add(probe);
   return () => {
-    if (!probes.delete(probe) || probes.size > 0) {
+    if (!probes.delete(probe)) {
       return;
     }
-    gauge?.removeCallback(observe);
-    gauge = undefined;
+    const stillOpen = [...probes].some(other => other.connection === connection);
+    if (!stillOpen && lastReported.get(connection) === 1) {
+      closedInFallback.add(connection);
+    }
+    // Kept while a last 0 is pending; the next probe to register attaches a fresh gauge anyway.
+    if (probes.size === 0 && closedInFallback.size === 0) {
+      detachGauge();
+    }
   };
 }

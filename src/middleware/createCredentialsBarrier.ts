@@ -11,6 +11,7 @@ import { createAuthPolicyRegistry } from '../authPolicy';
 import type { AuthPolicy } from '../authPolicy';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import { lookupPathAccess } from './lookupPathAccess';
+import { credentialsRefusalReason, type CredentialsBarrierMetrics } from '../metrics';
 import { passThrough } from './passThrough';
 
 const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
@@ -34,6 +35,11 @@ export interface CredentialsBarrierOptions {
    * policy added after that as it is added. Defaults to none (nothing is logged about policies).
    */
   lifecycle?: LifecycleService;
+  /**
+   * Counts refused requests by reason, and requests let through by an `unauthenticated` or `user-cookie`
+   * policy; from {@link createHttpRouterMetrics}. Defaults to none: nothing is recorded.
+   */
+  metrics?: CredentialsBarrierMetrics;
 }
 
 /**
@@ -65,11 +71,14 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
  * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
  * are still validated. With a `lifecycle` and a `logger`, one info line lists the opened paths once the plugin
  * has started, and each policy added after that gets a line of its own, so that no path opens silently.
+ * With `metrics`, each refusal is counted by reason (see {@link credentialsRefusalReason}) and each request let
+ * through on a path an `unauthenticated` or `user-cookie` policy covers by that policy; with the check turned
+ * off, nothing is counted.
  *
  * @public
  */
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
-  const { httpAuth, config, pluginId, logger, lifecycle } = options;
+  const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
   const authPolicies = () => registry.list();
   let started = false;
@@ -114,18 +123,26 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {
     const access = lookupPathAccess(registry.lookup, req.path);
     if (access === 'unauthenticated') {
+      metrics?.recordPolicyAllowed('unauthenticated');
       next();
       return;
     }
+    const cookieAllowed = access === 'user-cookie';
     httpAuth
-      .credentials(req, {
-        allow: ['user', 'service'],
-        allowLimitedAccess: access === 'user-cookie',
-      })
+      .credentials(req, { allow: ['user', 'service'], allowLimitedAccess: cookieAllowed })
       // A rejection without a reason must still refuse the request: `next(undefined)` would let it through.
       .then(
-        () => next(),
-        (error: unknown) => next(error ?? new AuthenticationError('Missing credentials')),
+        () => {
+          // httpAuth does not say whether the cookie or a token passed, so every request on the path counts.
+          if (cookieAllowed) {
+            metrics?.recordPolicyAllowed('user-cookie');
+          }
+          next();
+        },
+        (error: unknown) => {
+          metrics?.recordRefusal(credentialsRefusalReason(req, cookieAllowed));
+          next(error ?? new AuthenticationError('Missing credentials'));
+        },
       );
   };
 

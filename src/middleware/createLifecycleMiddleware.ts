@@ -5,6 +5,7 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
 import type { NextFunction, RequestHandler, Response } from 'express';
+import type { LifecycleGateMetrics, LifecycleRejectionReason } from '../metrics/types';
 import { readDurationMs } from '../readDurationMs';
 import { markAsLogged } from './loggedErrors';
 
@@ -15,6 +16,12 @@ export const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
 export const LIFECYCLE_RETRY_AFTER_SECONDS = 5;
 
 const TIMEOUT_CONFIG_KEY = 'backend.lifecycle.startupRequestPauseTimeout';
+
+/** The message of each 503, as upstream words it. */
+const REJECTION_MESSAGES: Record<LifecycleRejectionReason, string> = {
+  startup_timeout: 'Service has not started up yet',
+  shutdown: 'Service is shutting down',
+};
 
 /**
  * Options for {@link createLifecycleMiddleware}.
@@ -31,6 +38,11 @@ export interface LifecycleMiddlewareOptions {
    * none: nothing is logged here, and the error handler logs each 503.
    */
   logger?: LoggerService;
+  /**
+   * Counts the 503s by reason and the requests waiting for start-up; usually
+   * `createHttpRouterMetrics(...).lifecycleGate`. Defaults to none: nothing is recorded.
+   */
+  metrics?: LifecycleGateMetrics;
 }
 
 interface PausedRequest {
@@ -47,7 +59,8 @@ interface PausedRequest {
  * waiting after `backend.lifecycle.startupRequestPauseTimeout` (default 5 seconds), it fails with a
  * `ServiceUnavailableError` (503). Once shutdown has started, waiting and new requests fail the same way, and
  * `logger` gets one warning for the whole shutdown. Each 503 carries a `Retry-After` header. An unreadable timeout
- * throws at creation, naming the key and the value.
+ * throws at creation, naming the key and the value. With `metrics`, every 503 is counted (`startup_timeout` or
+ * `shutdown`), and so is every request while it waits.
  *
  * Only `next` is required of the request and response: a response without `setHeader` gets no `Retry-After`,
  * and one without `once` keeps a waiting request's slot until it times out, so that the gate also runs on the
@@ -56,7 +69,7 @@ interface PausedRequest {
  * @public
  */
 export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): RequestHandler {
-  const { config, lifecycle, logger } = options;
+  const { config, lifecycle, logger, metrics } = options;
   const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, {
     fallbackMs: DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS,
   });
@@ -64,11 +77,12 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
   let state: 'starting' | 'up' | 'down' = 'starting';
   const paused = new Set<PausedRequest>();
 
-  const reject = (res: Response, next: NextFunction, message: string) => {
+  const reject = (res: Response, next: NextFunction, reason: LifecycleRejectionReason) => {
+    metrics?.recordRejection(reason);
     if (typeof res.setHeader === 'function' && !res.headersSent) {
       res.setHeader('Retry-After', String(LIFECYCLE_RETRY_AFTER_SECONDS));
     }
-    const error = new ServiceUnavailableError(message);
+    const error = new ServiceUnavailableError(REJECTION_MESSAGES[reason]);
     // The shutdown warning stands for every refusal that follows; start-up time-outs are each worth a line.
     next(state === 'down' && logger ? markAsLogged(error) : error);
   };
@@ -80,6 +94,7 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
     state = 'up';
     for (const request of paused) {
       clearTimeout(request.timer);
+      metrics?.addWaiting(-1);
       request.next();
     }
     paused.clear();
@@ -93,7 +108,8 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
     );
     for (const request of paused) {
       clearTimeout(request.timer);
-      reject(request.res, request.next, 'Service is shutting down');
+      metrics?.addWaiting(-1);
+      reject(request.res, request.next, 'shutdown');
     }
     paused.clear();
   });
@@ -104,7 +120,7 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
       return;
     }
     if (state === 'down') {
-      reject(res, next, 'Service is shutting down');
+      reject(res, next, 'shutdown');
       return;
     }
     const request: PausedRequest = {
@@ -112,7 +128,8 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
       next,
       timer: setTimeout(() => {
         if (paused.delete(request)) {
-          reject(res, next, 'Service has not started up yet');
+          metrics?.addWaiting(-1);
+          reject(res, next, 'startup_timeout');
         }
       }, timeoutMs),
     };
@@ -121,9 +138,11 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
       res.once('close', () => {
         if (paused.delete(request)) {
           clearTimeout(request.timer);
+          metrics?.addWaiting(-1);
         }
       });
     }
     paused.add(request);
+    metrics?.addWaiting(1);
   };
 }

@@ -1,6 +1,8 @@
 import { serializeError } from '@backstage/errors';
 import type { AugmentedRequest, RateLimitExceededEventHandler } from 'express-rate-limit';
+import type { RateLimitMetrics } from '../metrics';
 import { TooManyRequestsError } from './TooManyRequestsError';
+import type { RateLimitBucket } from './types';
 
 /**
  * The `handler` given to express-rate-limit: answers a request over the limit with 429, `Retry-After` and
@@ -29,6 +31,28 @@ export function createTooManyRequestsHandler(budget?: string): RateLimitExceeded
   const named = budget === undefined ? 'the limit' : `the ${budget} limit`;
   return function answerTooManyRequests(req, res, next, optionsUsed) {
     answer(named, req, res, next, optionsUsed);
+  };
+}
+
+/**
+ * Wraps a `handler` so that each request over the limit is counted as a `limited` decision before it is answered.
+ *
+ * @param handler - The handler that answers.
+ * @param metrics - Where the decision is counted. Defaults to none: `handler` itself is returned.
+ * @param bucket - The per-principal budget, as the `bucket` attribute. Defaults to none.
+ * @internal
+ */
+export function countLimited(
+  handler: RateLimitExceededEventHandler,
+  metrics: RateLimitMetrics | undefined,
+  bucket: RateLimitBucket | undefined,
+): RateLimitExceededEventHandler {
+  if (!metrics) {
+    return handler;
+  }
+  return function answerLimited(req, res, next, optionsUsed) {
+    metrics.recordDecision('limited', bucket);
+    handler(req, res, next, optionsUsed);
   };
 }
 

@@ -84,9 +84,10 @@ function isFailedAuthentication(error: unknown): boolean {
  * `Authorization` header or user cookie, are not verified and count per address. Every rejection of httpAuth
  * counts as a failed authentication, except failures on our side (see {@link isFailedAuthentication}), which
  * count per address and are left for the barrier to answer. Each layer skips the addresses on its own allow
- * list. The failed-authentication counts of all layers are read at once; a store that cannot read them refuses
- * the request as the limiters do (503). Each budget is a `rateLimit()` of its own ({@link createRateLimitBuckets});
- * the one that refuses answers 429 itself.
+ * list, counted as an `allow_listed` decision of the layer when it would have counted the request. The
+ * failed-authentication counts of all layers are read at once; a store that cannot read them refuses the request
+ * as the limiters do (503, the `store_error_refuse` decision of that layer's failed-authentication budget). Each
+ * budget is a `rateLimit()` of its own ({@link createRateLimitBuckets}); the one that refuses answers 429 itself.
  *
  * @internal
  */
@@ -116,13 +117,21 @@ export function createPrincipalRateLimitMiddleware(
   };
 
   return function principalRateLimit(req, res, next) {
-    const active = layers.filter(({ buckets }) => !buckets.isAllowed(req.ip));
+    const credentialed = carriesCredentials(req);
+    const active: Layer[] = [];
+    for (const layer of layers) {
+      if (!layer.buckets.isAllowed(req.ip)) {
+        active.push(layer);
+      } else if (credentialed || !layer.onlyWithCredentials) {
+        // Counted where this layer's allow list is checked, and only for a request the layer would count.
+        layer.buckets.metrics?.recordDecision('allow_listed');
+      }
+    }
     checkProxyHeaders(req, active.length === 0);
     if (active.length === 0) {
       next();
       return;
     }
-    const credentialed = carriesCredentials(req);
     const access = lookupAccess(req.path);
     const choose = async (): Promise<RateLimiter[] | Error> => {
       if (!credentialed || access === 'unauthenticated') {

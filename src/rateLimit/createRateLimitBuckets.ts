@@ -1,4 +1,5 @@
 import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
+import type { RateLimitMetrics } from '../metrics';
 import { createIpAllowList } from './createIpAllowList';
 import { clientAddressKey, createRateLimiter, type RateLimiter } from './createRateLimiter';
 import { createRateLimitStore } from './createRateLimitStore';
@@ -20,6 +21,8 @@ export interface RateLimitBuckets {
   pluginId: string | undefined;
   /** Whether the layer's own `ipAllowList` lets an address through uncounted in this layer. */
   isAllowed: (ip: string | undefined) => boolean;
+  /** Where the layer counts its `allow_listed` decisions, as its budgets count theirs. Defaults to none. */
+  metrics?: RateLimitMetrics;
   /** Requests without verified credentials, per client address (`incomingRequestLimit`). */
   anonymous: RateLimiter;
   /** Requests per user entity ref. */
@@ -44,8 +47,10 @@ export function createRateLimitBuckets(options: {
   pluginId?: string;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  /** Counts each budget's decisions, with the budget as `bucket`. Defaults to none. */
+  metrics?: RateLimitMetrics;
 }): RateLimitBuckets {
-  const { options: limiterOptions, pluginId, logger, lifecycle } = options;
+  const { options: limiterOptions, pluginId, logger, lifecycle, metrics } = options;
   const principals = limiterOptions.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): RateLimiter => {
     const store = createRateLimitStore({
@@ -53,6 +58,7 @@ export function createRateLimitBuckets(options: {
       prefix: getBucketKeyPrefix(pluginId, kind),
       passOnStoreError: limiterOptions.passOnStoreError,
       logger,
+      metrics,
     });
     lifecycle?.addShutdownHook(async () => {
       await store.shutdown?.();
@@ -70,6 +76,7 @@ export function createRateLimitBuckets(options: {
       store,
       logger,
       bucket: { kind, limit, key },
+      metrics,
     });
   };
   const perPrincipal = (kind: 'user' | 'service') => {
@@ -80,6 +87,7 @@ export function createRateLimitBuckets(options: {
   return {
     pluginId,
     isAllowed: createIpAllowList(limiterOptions.ipAllowList),
+    metrics,
     anonymous: build('anonymous', limiterOptions.limit),
     user: perPrincipal('user'),
     service: perPrincipal('service'),

@@ -5,6 +5,7 @@ import type {
   RootConfigService,
 } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
+import type { HttpRouterMetrics } from '../metrics';
 import { createRateLimitStep } from './createRateLimitStep';
 import { isUnderPrincipalMount } from './principalMounts';
 import { readRateLimitOptions } from './readRateLimitOptions';
@@ -38,6 +39,13 @@ export interface RateLimitMiddlewareOptions {
    * limiter then counts every request per client address.
    */
   httpAuth?: HttpAuthService;
+  /**
+   * Where the limiter's decisions are counted (the `backstage.http_router.rate_limit.decisions` counter), from
+   * {@link createHttpRouterMetrics}. Defaults to OpenTelemetry's global meter named `backstage-http-router`, with
+   * the `plugin` attribute when `pluginId` is set, looked up when this is called: register an OpenTelemetry SDK
+   * before the backend starts.
+   */
+  metrics?: HttpRouterMetrics;
 }
 
 /**
@@ -72,7 +80,7 @@ export interface RateLimitMiddlewareOptions {
  * @public
  */
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
-  const { pluginId, config, logger, lifecycle, httpAuth } = options;
+  const { pluginId, config, logger, lifecycle, httpAuth, metrics } = options;
   const settings = readRateLimitOptions(config);
   if (logger) {
     settings.warnings.forEach(warning => logger.warn(warning));
@@ -83,6 +91,7 @@ export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): 
     logger,
     lifecycle,
     httpAuth,
+    metrics,
     // Only plugin routers of our httpRouter record their mount paths; anything else is counted here.
     countedByPluginRouter: req => isUnderPrincipalMount(config, req.path),
   });

@@ -4,6 +4,7 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler } from 'express';
+import { createHttpRouterMetrics, type HttpRouterMetrics, type RateLimitMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import {
   createPrincipalRateLimitMiddleware,
@@ -43,7 +44,15 @@ export interface RateLimitStepOptions {
    * router that counts it per principal, and so is left uncounted here. Defaults to none: counted here.
    */
   countedByPluginRouter?: (req: Request) => boolean;
+  /**
+   * The plugin's instruments, from {@link createHttpRouterMetrics}. Defaults to OpenTelemetry's global meter
+   * (with the `plugin` attribute for a plugin), looked up when this is called.
+   */
+  metrics?: HttpRouterMetrics;
 }
+
+/** The `RateLimit-Policy` name, and the `limiter` attribute, of the all-plugins limiter and budgets. */
+const GLOBAL_POLICY_NAME = 'global';
 
 /**
  * Builds the all-plugins per-principal budgets that every plugin router counts in, or `undefined` when the
@@ -55,13 +64,20 @@ export function createAllPluginsBuckets(options: {
   settings: RateLimitSettings;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  /** Where the budgets' decisions are counted, as `global`. Defaults to OpenTelemetry's global meter. */
+  metrics?: HttpRouterMetrics;
 }): RateLimitBuckets | undefined {
-  const { settings, logger, lifecycle } = options;
+  const { settings, logger, lifecycle, metrics = createHttpRouterMetrics() } = options;
   if (!settings.global?.principals) {
     return undefined;
   }
   logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(settings.global)}`);
-  return createRateLimitBuckets({ options: settings.global, logger, lifecycle });
+  return createRateLimitBuckets({
+    options: settings.global,
+    logger,
+    lifecycle,
+    metrics: metrics.rateLimit(GLOBAL_POLICY_NAME),
+  });
 }
 
 /**
@@ -75,6 +91,10 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
   const { countedByPluginRouter } = options;
   const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
   const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
+  const policyName = pluginId === undefined ? GLOBAL_POLICY_NAME : `plugin-${pluginId}`;
+  // Built only when the step limits something, so that a plugin without a limiter creates no instruments.
+  const recorder = () =>
+    (options.metrics ?? createHttpRouterMetrics({ pluginId })).rateLimit(policyName);
   const perPrincipal = pluginId !== undefined && httpAuth !== undefined;
   const layers = [];
   if (perPrincipal && allPlugins) {
@@ -87,10 +107,10 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
       pluginId,
       logger,
       lifecycle,
+      metrics: recorder(),
     });
     layers.push({ buckets, onlyWithCredentials: false });
   }
-  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const principalStep =
     httpAuth && layers.length > 0
       ? createPrincipalRateLimitMiddleware({
@@ -122,6 +142,7 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
     logger,
     lifecycle,
     countedByPluginRouter,
+    metrics: recorder(),
   });
 }
 
@@ -133,13 +154,16 @@ function createAddressLimiter(options: {
   logger?: LoggerService;
   lifecycle?: LifecycleService;
   countedByPluginRouter?: (req: Request) => boolean;
+  metrics: RateLimitMetrics;
 }): RequestHandler {
-  const { limiterOptions, pluginId, name, logger, lifecycle, countedByPluginRouter } = options;
+  const { limiterOptions, pluginId, name, logger, lifecycle, countedByPluginRouter, metrics } =
+    options;
   const store = createRateLimitStore({
     store: limiterOptions.store,
     prefix: getBucketKeyPrefix(pluginId),
     passOnStoreError: limiterOptions.passOnStoreError,
     logger,
+    metrics,
   });
   lifecycle?.addShutdownHook(async () => {
     await store.shutdown?.();
@@ -161,6 +185,7 @@ function createAddressLimiter(options: {
     store,
     logger,
     skipWithCredentials: credentialsElsewhere,
+    metrics,
   });
 }
 

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { MemoryStore, type Store } from 'express-rate-limit';
 import { HttpRouterConfigError } from '../errors';
+import type { RateLimitMetrics } from '../metrics/types';
 import { createRedisRateLimitStore } from './createRedisRateLimitStore';
 import { RATE_LIMIT_CONFIG_KEY } from './readRateLimitOptions';
 import type { RateLimitStoreOptions } from './types';
@@ -25,6 +26,11 @@ export interface RateLimitStoreFactoryOptions {
   passOnStoreError?: boolean;
   /** Where the Redis store reports outages. Defaults to none. */
   logger?: LoggerService;
+  /**
+   * Where the Redis store records how long each count waited for Redis; see
+   * {@link RedisRateLimitStoreOptions.metrics}. The memory store records nothing. Defaults to none.
+   */
+  metrics?: RateLimitMetrics;
 }
 
 /**
@@ -40,7 +46,7 @@ export interface RateLimitStoreFactoryOptions {
  * @public
  */
 export function createRateLimitStore(options: RateLimitStoreFactoryOptions): Store {
-  const { store, prefix, passOnStoreError = true, logger } = options;
+  const { store, prefix, passOnStoreError = true, logger, metrics } = options;
   switch (store.type) {
     case 'memory':
       return new MemoryStore();
@@ -52,6 +58,7 @@ export function createRateLimitStore(options: RateLimitStoreFactoryOptions): Sto
         prefix,
         passOnStoreError,
         logger,
+        metrics,
       });
     default:
       throw new HttpRouterConfigError(

@@ -8,13 +8,19 @@ import {
   type Logger,
   type Store,
 } from 'express-rate-limit';
+import type { RateLimitMetrics } from '../metrics';
 import { markAsLogged } from '../middleware/loggedErrors';
 import { carriesCredentials } from './carriesCredentials';
-import { answerTooManyRequests, createTooManyRequestsHandler } from './answerTooManyRequests';
+import {
+  answerTooManyRequests,
+  countLimited,
+  createTooManyRequestsHandler,
+} from './answerTooManyRequests';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { RateLimitStoreUnavailableError } from './redis/errors';
 import { withRequestStoreWaits } from './requestStoreWaits';
+import { TooManyRequestsError } from './TooManyRequestsError';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
@@ -52,6 +58,11 @@ export interface RateLimiterOptions {
    * a plugin router counts it per principal. Defaults to none: every request is counted.
    */
   skipWithCredentials?: (req: Request) => boolean;
+  /**
+   * Counts each request's decision (`allowed`, `limited`, `allow_listed`, `store_error_refuse`), with the
+   * bucket kind as `bucket` for a per-principal budget. Defaults to none: nothing is recorded.
+   */
+  metrics?: RateLimitMetrics;
 }
 
 /**
@@ -85,7 +96,8 @@ export type RateLimiter = RequestHandler & {
   readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
   /**
    * The error to pass to `next` when this limiter's store failed outside the middleware (a `getKey`): a 503
-   * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures.
+   * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures,
+   * and counted as its `store_error_refuse` decision.
    */
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
@@ -107,9 +119,9 @@ export function clientAddressKey(req: Request): string {
  * - the client key is `req.ip` through `ipKeyGenerator`, an IPv6 address collapsed to its /56 network and an
  *   IPv4-mapped address (`::ffff:1.2.3.4`) counted as the IPv4 address; a request without an address (its socket
  *   already gone) counts under one shared key rather than escaping the limit;
- * - `skip` is the allow list, matched against `req.ip` only, so that which address counts is express's
- *   `trust proxy` setting (in a Backstage backend, `backend.trustProxy`); see {@link createProxyHeaderCheck} for
- *   the warnings about proxy headers;
+ * - requests from the allow list never reach `rateLimit()`; the list is matched against `req.ip` only, so that
+ *   which address counts is express's `trust proxy` setting (in a Backstage backend, `backend.trustProxy`); see
+ *   {@link createProxyHeaderCheck} for the warnings about proxy headers;
  * - the IETF draft 8 `RateLimit` / `RateLimit-Policy` headers, named `global` or `plugin-<pluginId>`, and the
  *   legacy `X-RateLimit-*` ones; over the limit, `Retry-After` and a 429 written by
  *   {@link answerTooManyRequests}, so that the limiter answers alone in any express app;
@@ -122,10 +134,14 @@ export function clientAddressKey(req: Request): string {
  * when the store's error carries `retryAfterSeconds`. A {@link RateLimitStoreUnavailableError} is not logged
  * again (the Redis store logs an outage once when it starts and once when it ends); any other store failure is.
  *
+ * With `metrics`, every request the limiter sees gives exactly one decision, except those it leaves to the plugin
+ * routers (`skipWithCredentials`): `allow_listed` before `rateLimit()` runs, `limited` in its `handler`,
+ * `allowed` when it passes the request on, `store_error_refuse` when the store failed.
+ *
  * @internal
  */
 export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimiter {
-  const { options, pluginId, store, logger, bucket, skipWithCredentials } = limiterOptions;
+  const { options, pluginId, store, logger, bucket, skipWithCredentials, metrics } = limiterOptions;
   const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
@@ -141,18 +157,12 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
-    skip(req) {
-      if (bucket) {
-        return false;
-      }
-      const allowed = isAllowed(req.ip);
-      checkProxyHeaders(req, allowed);
-      return allowed || (carriesCredentials(req) && skipWithCredentials?.(req) === true);
-    },
     keyGenerator: bucket?.key ?? clientAddressKey,
-    handler: bucket
-      ? createTooManyRequestsHandler(bucket.kind.replace('-', ' '))
-      : answerTooManyRequests,
+    handler: countLimited(
+      bucket ? createTooManyRequestsHandler(bucket.kind.replace('-', ' ')) : answerTooManyRequests,
+      metrics,
+      bucket?.kind,
+    ),
     logger: logger && toRateLimitLogger(logger, policyName),
     // Every start-up and per-request validation of express-rate-limit stays on: none contradicts a choice of
     // ours. Those of its default key generator (an undefined or invalid `req.ip`, `trust proxy` true,
@@ -160,32 +170,39 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     // the start-up warning about `backend.trustProxy: true` and createProxyHeaderCheck stand in for them.
   });
 
+  // The allow list is checked here rather than in rateLimit()'s `skip`, so that a request passed on by rateLimit()
+  // is known to be an allowed one. With passOnStoreError false, rateLimit() hands the store's own error to next.
+  // Options of express-rate-limit for answering store failures (as `handler` answers the limit) and for hearing of
+  // allowed requests would make this wrapper unnecessary.
   const refuse = (res: Response, failure: unknown): ServiceUnavailableError => {
-    const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
-      ?.retryAfterSeconds;
-    if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
-      res.setHeader('Retry-After', String(retryAfterSeconds));
-    }
-    // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
-    const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
-    if (failure instanceof RateLimitStoreUnavailableError) {
-      return markAsLogged(refusal);
-    }
-    if (!logger) {
-      return refusal;
-    }
-    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-    return markAsLogged(refusal);
+    metrics?.recordDecision('store_error_refuse', bucket?.kind);
+    return refuseUncounted(res, failure, policyName, logger);
   };
 
-  // With passOnStoreError false, rateLimit() hands the store's own error to next. An option of express-rate-limit
-  // for answering store failures (as `handler` answers the limit) would make this wrapper unnecessary.
   const middleware: RequestHandler = function rateLimitMiddleware(req, res, next) {
+    if (!bucket) {
+      const allowed = isAllowed(req.ip);
+      checkProxyHeaders(req, allowed);
+      // Left to the plugin router, which checks the same allow list and records this limiter's one decision.
+      if (carriesCredentials(req) && skipWithCredentials?.(req) === true) {
+        next();
+        return;
+      }
+      if (allowed) {
+        metrics?.recordDecision('allow_listed');
+        next();
+        return;
+      }
+    }
     // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
     withRequestStoreWaits(req, () => {
       void limiter(req, res, (failure?: unknown) => {
         if (failure === undefined) {
+          metrics?.recordDecision('allowed', bucket?.kind);
           next();
+        } else if (failure instanceof TooManyRequestsError) {
+          // The handler's own error, when headers were already sent: counted as limited there, and no store failure.
+          next(failure);
         } else {
           next(refuse(res, failure));
         }
@@ -198,6 +215,33 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     getKey: async (key: string) => limiter.getKey(key),
     refuse,
   });
+}
+
+/**
+ * The 503 of a request whose count failed, with `Retry-After` when the store's error carries `retryAfterSeconds`;
+ * logs the failure unless the store already has.
+ */
+function refuseUncounted(
+  res: Response,
+  failure: unknown,
+  policyName: string,
+  logger: LoggerService | undefined,
+): ServiceUnavailableError {
+  const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
+    ?.retryAfterSeconds;
+  if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
+    res.setHeader('Retry-After', String(retryAfterSeconds));
+  }
+  // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
+  const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
+  if (failure instanceof RateLimitStoreUnavailableError) {
+    return markAsLogged(refusal);
+  }
+  if (!logger) {
+    return refusal;
+  }
+  logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+  return markAsLogged(refusal);
 }
 
 /** Sends express-rate-limit's messages to the Backstage logger, naming the limiter. */

@@ -6,11 +6,16 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { RedisStore } from 'rate-limit-redis';
+import type { RateLimitMetrics } from '../metrics/types';
 import {
   createRenewableRedisStore,
   type RenewableRedisStore,
 } from './redis/createRenewableRedisStore';
-import { RateLimitStoreUnavailableError, RedisStoreOptionError } from './redis/errors';
+import {
+  RateLimitStoreUnavailableError,
+  RedisStoreOptionError,
+  redisWaitFailure,
+} from './redis/errors';
 import { acquireRedisConnection, type RedisConnectionLease } from './redis/redisConnectionRegistry';
 import type { RedisRateLimitStoreOptions } from './redis/types';
 import { withTimeout } from './redis/withTimeout';
@@ -34,6 +39,8 @@ interface Operation<T> {
   viaMemory(): T | Promise<T>;
   /** Undoes the operation in Redis when it landed after the request had been answered without it. */
   undo?(redis: RedisStore): Promise<unknown>;
+  /** Whether its wait goes on the wait histogram: only a request's count, which the request waits for. */
+  timed?: boolean;
 }
 
 const ignore = () => undefined;
@@ -49,6 +56,7 @@ class RedisRateLimitStore implements Store {
   readonly #passOnStoreError: boolean;
   readonly #retryAfterSeconds: number;
   readonly #timeoutMs: number;
+  readonly #metrics: RateLimitMetrics | undefined;
 
   constructor(options: {
     lease: RedisConnectionLease;
@@ -56,12 +64,14 @@ class RedisRateLimitStore implements Store {
     passOnStoreError: boolean;
     retryAfterSeconds: number;
     timeoutMs: number;
+    metrics: RateLimitMetrics | undefined;
   }) {
     this.#lease = options.lease;
     this.#timeoutMs = options.timeoutMs;
     this.prefix = options.prefix;
     this.#passOnStoreError = options.passOnStoreError;
     this.#retryAfterSeconds = options.retryAfterSeconds;
+    this.#metrics = options.metrics;
     this.#redis = createRenewableRedisStore({
       prefix: options.prefix,
       sendCommand: options.lease.connection.sendCommand,
@@ -94,6 +104,7 @@ class RedisRateLimitStore implements Store {
       // The request was counted in memory (or refused): a hit that reaches Redis after all, once a hung Redis
       // works through its queue, would count twice.
       undo: redis => redis.decrement(key),
+      timed: true,
     });
   }
 
@@ -137,6 +148,8 @@ class RedisRateLimitStore implements Store {
       return this.#fallBack(operation, new RequestWaitSpentError(this.#timeoutMs));
     }
     let used: RedisStore | undefined;
+    const recorder = operation.timed ? this.#metrics : undefined;
+    const startedAt = recorder ? performance.now() : 0;
     const firstAttempt = connection.firstAttempt();
     // Only the first requests after start-up wait for the first connection attempt; later ones go straight on.
     const sent = firstAttempt
@@ -156,8 +169,12 @@ class RedisRateLimitStore implements Store {
           )
         : breaker.wait(sent);
     try {
-      return await (waits ? waits.track(waited) : waited);
+      const result = await (waits ? waits.track(waited) : waited);
+      recorder?.recordStoreWait(performance.now() - startedAt);
+      return result;
     } catch (error) {
+      // A wait cut short by the request's deadline is a timeout too (RequestWaitSpentError is a RedisTimeoutError).
+      recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
       // A request that spent its wait on earlier operations says nothing about Redis: the breaker stays closed.
       if (!(error instanceof RequestWaitSpentError)) {
         breaker.trip(error);
@@ -215,7 +232,9 @@ class RedisRateLimitStore implements Store {
  * no operation rejects because of Redis. A hit that reaches a hung Redis after its request was answered without
  * it is taken back. One warning is logged when an outage starts and one when it ends. Counting moves back to
  * Redis as soon as it answers, including after a restart that emptied its script cache or a `FLUSHALL`.
- * Never throws or rejects because Redis is down at start-up.
+ * Never throws or rejects because Redis is down at start-up. With `metrics`, each count that waits for Redis
+ * records its wait, as a `timeout` when its request's shared wait ran out first (not those answered at once
+ * while the breaker is open or because the request's wait was already spent).
  *
  * Call `shutdown()` on the store when its limiter is discarded; it gives back its share of the client.
  *
@@ -230,6 +249,7 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     passOnStoreError = true,
     retryAfterSeconds = DEFAULT_RETRY_AFTER_SECONDS,
     logger,
+    metrics,
   } = options;
   if (typeof prefix !== 'string' || prefix === '') {
     throw new RedisStoreOptionError(
@@ -255,5 +275,12 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     );
   }
   const lease = acquireRedisConnection({ connection, timeoutMs, logger });
-  return new RedisRateLimitStore({ lease, prefix, passOnStoreError, retryAfterSeconds, timeoutMs });
+  return new RedisRateLimitStore({
+    lease,
+    prefix,
+    passOnStoreError,
+    retryAfterSeconds,
+    timeoutMs,
+    metrics,
+  });
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { RedisTimeoutError } from './redis/errors';
 
 /**
  * How long one request has waited for its rate-limit stores so far, across every limiter and budget it crosses.
@@ -39,9 +40,13 @@ export class RequestStoreWaits {
 /**
  * Why a store operation did not wait for Redis: its request has waited its whole `timeoutMs` already.
  *
+ * @remarks
+ * A {@link RedisTimeoutError}, so that the wait histogram labels a wait cut short by the request's deadline as a
+ * timeout, like one that ran its full `timeoutMs`.
+ *
  * @internal
  */
-export class RequestWaitSpentError extends Error {
+export class RequestWaitSpentError extends RedisTimeoutError {
   constructor(timeoutMs: number) {
     super(`The request has waited ${timeoutMs} ms for its rate-limit store already`);
     this.name = 'RequestWaitSpentError';

@@ -20,6 +20,12 @@ const expressCovers = (policy: string, path: string) =>
 const covers = (policy: string, path: string) =>
   coversCompiledPath(compileExpress4Path(policy), path);
 
+/** A pattern step: Express's pieces for one segment, which must end where the segment ends. */
+const pattern = (pieces: string): SegmentStep => ({
+  kind: 'pattern',
+  source: `${pieces}(?=\\/|$)`,
+});
+
 /** Request paths tried against every accepted policy path. */
 const REQUESTS = [
   '', '/', '//', '/x', '/x/', '/x/y', '/xa', '/xab', '/xabab', '/x/a', '/x/b', '/x/1', '/x/1/y', '/x/1/2/y',
@@ -28,7 +34,9 @@ const REQUESTS = [
   '/staticx', '/acd', '/abcd', '/abbcd', '/abbbcd', '/abe', '/abcde', '/abce', '/file', '/file.txt',
   '/file.tar.gz', '/files/a', '/files/a.b', '/lang/fr', '/lang/de', '/a/b-1', '/a/b-', '/a/b-1/x', '/a/from-to',
   '/a/-to', '/v2/x', '/v/x', '/docs/x.json', '/docs/xjson', '/é/x', '/É/x', '/x/é', '/x/É', '/.x', '/.x/y',
-  '/a.b', '/axb', '/a/*', '/a/x', '/key', '/\u212Aey', '/api/v1', '/API/V1/z',
+  '/a.b', '/axb', '/a/*', '/a/x', '/key', '/\u212Aey', '/api/v1', '/API/V1/z', '/x//y', '/x/ab/y', '/x/a/b',
+  '/x/ab', '/x/a/y', '/b/y', '/a/y/z', '/user/x', '/user/12/x', '/user/12/x/y', '/x/1a/y', '/x/%2F/y', '/x/a%2Fb',
+  '/x-y/z', '/x-/z', '/xy/z',
 ]; // prettier-ignore
 
 /** Policy paths Express 4 and the compiler both accept. */
@@ -37,7 +45,9 @@ const ACCEPTED = [
   '/users/:id?', '/user/:id(\\d+)', '/user/:id(\\d+)?', '/static/*', '/ab?cd', '/ab+cd', '/ab(cd)?e', '/x(ab)+',
   '/x(a|b)', '/file.:ext?', '/files/:name.:ext', '/lang/:lang(en|fr)', '/:id', '/:a/:b', '/a/b-:v',
   '/a/:from-:to', '/v:version/x', '/x/:id/y', '/x/:id*', '/x/:id*/y', '/x/:id(.*)', '/x/:id([a-z]+)',
-  '/x/:id(\\d{2,4}?)', '/x/:id(a|b|)', '/(.*)', '/é/x', '/x/é', '/key',
+  '/x/:id(\\d{2,4}?)', '/x/:id(a|b|)', '/(.*)', '/é/x', '/x/é', '/key', '/x/:id([a-z]+)', '/x/:id([^/]+)/y',
+  '/(a|b)/y', '/x/:id([^a]+)', '/x/:id(\\D+)', '/x/:id([!-~]+)', '/x/a/?b', '/x/(a/b)', '/user/:id(\\d+)?/x',
+  '/:a-:b?/z', '/x/:id(\\d*)/y', '/x/:id(\\d+)/:y(a|b)?', '/x/:id([\\w%]+?)/y',
 ]; // prettier-ignore
 
 describe('compileExpress4Path', () => {
@@ -56,7 +66,18 @@ describe('compileExpress4Path', () => {
     ['/health/', ['', 'health'], '/?(?=\\/|$)', false],
     ['', [''], undefined, false],
     ['/users/:id', ['', 'users', PARAM], undefined, true],
-    ['/user/:id(\\d+)', ['', 'user'], '(?:/(\\d+))/?(?=\\/|$)', true],
+    // A segment whose pieces cannot match a `/` of their own is a pattern step, ended at the segment's end.
+    ['/user/:id(\\d+)', ['', 'user', pattern('(?:/(\\d+))')], undefined, true],
+    ['/x/:id([a-z]+)', ['', 'x', pattern('(?:/([a-z]+))')], undefined, true],
+    ['/x/:id([^/]+)/y', ['', 'x', pattern('(?:/([^/]+))'), 'y'], undefined, true],
+    ['/x(a|b)', ['', pattern('/x(a|b)')], undefined, true],
+    ['/(a|b)/y', ['', pattern('/(?:a|b)'), 'y'], undefined, false],
+    // A capture that can take a `/`, or a `/` that is optional, leaves the rest to the tail.
+    ['/x/:id([^a]+)', ['', 'x'], '(?:/([^a]+))/?(?=\\/|$)', true],
+    ['/x/:id(\\D+)', ['', 'x'], '(?:/(\\D+))/?(?=\\/|$)', true],
+    ['/x/:id([!-~]+)', ['', 'x'], '(?:/([!-~]+))/?(?=\\/|$)', true],
+    ['/x/a/?b', ['', 'x'], '/a/?b/?(?=\\/|$)', false],
+    ['/x/(a/b)', ['', 'x'], '/(?:a/b)/?(?=\\/|$)', false],
     ['/static/*', ['', 'static'], '/(.*)/?(?=\\/|$)', true],
     ['/x/:id*', ['', 'x'], '(?:/([^/]+?)((?:[/].+?)?))/?(?=\\/|$)', true],
     ['/:id', ['', PARAM], undefined, true],
@@ -65,12 +86,12 @@ describe('compileExpress4Path', () => {
     ['*', [], '(.*)/?(?=\\/|$)', true],
     [':id', [], '(?:([^/]+?))/?(?=\\/|$)', true],
     // A quantifier makes its literal a pattern, which ends the prefix before that segment.
-    ['/ab?cd', [''], '/ab?cd/?(?=\\/|$)', false],
-    ['/a/b+', ['', 'a'], '/b+/?(?=\\/|$)', false],
-    ['/ab(cd)?e', [''], '/ab(cd)?e/?(?=\\/|$)', true],
-    ['/file.:ext?', [''], '/file(?:\\.([^/\\.]+?))?/?(?=\\/|$)', true],
+    ['/ab?cd', ['', pattern('/ab?cd')], undefined, false],
+    ['/a/b+', ['', 'a', pattern('/b+')], undefined, false],
+    ['/ab(cd)?e', ['', pattern('/ab(cd)?e')], undefined, true],
+    ['/file.:ext?', ['', pattern('/file(?:\\.([^/\\.]+?))?')], undefined, true],
     // Text before a parameter that does not follow a `/` is excluded from it, as in Express.
-    ['/a/b-:v', ['', 'a'], '/b-(?:((?:(?!/|/a/b-).)+?))/?(?=\\/|$)', true],
+    ['/a/b-:v', ['', 'a', pattern('/b-(?:((?:(?!/|/a/b-).)+?))')], undefined, true],
     // Express 4's quirk: `/(.*)` needs a literal `.` after the slash.
     ['/(.*)', [''], '/(?:\\.(.*))/?(?=\\/|$)', true],
     ['/x/:id(.*)', ['', 'x'], '(?:/(.(.*)))/?(?=\\/|$)', true],
@@ -91,6 +112,10 @@ describe('compileExpress4Path', () => {
     expect(compileExpress4Path('/users/:id?/posts').branches).toEqual([
       { steps: toSteps(['', 'users', PARAM, 'posts']) },
       { steps: toSteps(['', 'users', 'posts']) },
+    ]);
+    expect(compileExpress4Path('/user/:id(\\d+)?/x').branches).toEqual([
+      { steps: [...toSteps(['', 'user']), pattern('(?:/(\\d+))'), ...toSteps(['x'])] },
+      { steps: toSteps(['', 'user', 'x']) },
     ]);
     // The whole expression, whose first match's captures are decoded, keeps the parameter optional.
     expect(compileExpress4Path('/users/:id?').source).toBe('^/users(?:/([^/]+?))?/?(?=\\/|$)');

@@ -62,6 +62,30 @@ describe('registerRedisFallbackProbe', () => {
     ]);
   });
 
+  it('reads 0 for a connection closed while in fallback, where the SDK would keep showing its last 1', async () => {
+    const removeA = registerRedisFallbackProbe('redis://a:6379', () => true);
+    unregister.push(registerRedisFallbackProbe('redis://b:6379', () => true));
+    expect(await gauge()).toEqual([
+      ['gauge', '1', 'redis://a:6379', 1],
+      ['gauge', '1', 'redis://b:6379', 1],
+    ]);
+
+    removeA();
+    expect(await gauge()).toEqual([
+      ['gauge', '1', 'redis://a:6379', 0],
+      ['gauge', '1', 'redis://b:6379', 1],
+    ]);
+  });
+
+  it('reads 0 for the last connection closed while in fallback too', async () => {
+    const remove = registerRedisFallbackProbe('redis://a:6379', () => true);
+    expect(await gauge()).toEqual([['gauge', '1', 'redis://a:6379', 1]]);
+
+    remove();
+    expect(await gauge()).toEqual([['gauge', '1', 'redis://a:6379', 0]]);
+    expect(await gauge()).toEqual([['gauge', '1', 'redis://a:6379', 0]]);
+  });
+
   it('reports on a new SDK after the last probe of the previous one was removed', async () => {
     registerRedisFallbackProbe('redis://a:6379', () => true)();
     await sdk.stop();
@@ -78,8 +102,13 @@ describe('redisConnectionAttribute', () => {
     ['rediss://user:p%40ss@cache.example:6380', 'rediss://cache.example:6380'],
     ['redis://[::1]:6379', 'redis://[::1]:6379'],
     ['not a url with a p@ssword', '(invalid connection)'],
+    ['redis://cache:6379/0?password=secret#frag', 'redis://cache:6379/0'],
   ])('%s gives %s', (input, expected) => {
     expect(redisConnectionAttribute(input)).toBe(expected);
+  });
+
+  it('names a value that is neither a string nor a list, as an unreadable config can give', () => {
+    expect(redisConnectionAttribute(6379 as unknown as string)).toBe('(invalid connection)');
   });
 
   it('joins the URLs of a cluster, each without credentials', () => {

@@ -3,6 +3,7 @@ import type { Express4Piece } from './compileExpress4Branch';
 import { createRepetitionBudget } from './createRepetitionBudget';
 import type { Express4TokenKind } from './express4Forms';
 import { inspectPattern } from './inspectPattern';
+import { patternStaysInSegment } from './patternStaysInSegment';
 import type { Express4Token } from './tokenizeExpress4Path';
 
 /** What the previous token was, as far as the next one cares. */
@@ -31,6 +32,12 @@ interface ParseState {
 const fail = (message: string, position: number): never => {
   throw new PolicyPathSyntaxError(message, position);
 };
+
+/** What a piece that matches `character` says about segments: a `/` outside groups opens one. */
+function slashPiece(state: ParseState, character: string | undefined): Partial<Express4Piece> {
+  if (character !== '/') return {};
+  return state.depth === 0 ? { opensSegment: true } : { crossesSegments: true };
+}
 
 /** Express 4 turns the first `*` of a pattern into `(.*)`, unless an escape comes first. */
 function expandPatternStar(pattern: string): string {
@@ -67,12 +74,19 @@ function param(state: ParseState, { start, end, parts }: Express4Token): void {
     state.budget.unbounded(1, state.segment, end - (optional ? 2 : 1), true);
   }
   const repeat = star ? `((?:[/${dot}].+?)?)` : '';
-  const wholeSegment = !!slash && !format && !pattern && !star;
-  state.pieces.push({
-    source: `(?:${dot}${slash ?? ''}${capture}${repeat})${optional ?? ''}`,
-    segmentParam: wholeSegment && !optional,
-    optionalSegmentParam: wholeSegment && !!optional,
-  });
+  const source = `(?:${dot}${slash ?? ''}${capture}${repeat})${optional ?? ''}`;
+  // A mandatory `/` outside groups opens a segment; a capture that cannot take a `/` stays in it.
+  const opens = !!slash && !format && state.depth === 0;
+  const confined = !star && (pattern === undefined || patternStaysInSegment(capture));
+  const segmentParam = opens && !star && pattern === undefined;
+  if (opens && !optional) {
+    state.pieces.push({ source, opensSegment: true, crossesSegments: !confined, segmentParam });
+  } else {
+    // Left as it is, an optional `/` leaves the segment's end unknown.
+    const crossesSegments = !!slash || !confined;
+    const optionalSegment = opens && confined;
+    state.pieces.push({ source, crossesSegments, optionalSegment, segmentParam });
+  }
   state.hasCaptures = true;
   state.backtrack = '';
   state.previous = 'param';
@@ -91,9 +105,16 @@ function quantifier(state: ParseState, { start, text }: Express4Token): void {
   }
   if (text === '+') state.budget.unbounded(1, state.segment, start, false);
   if (state.depth > 0) state.lastGroupRepeats = true;
-  // The quantifier turns the previous character into a pattern: it is no longer a literal segment's.
+  // The quantifier turns the previous character into a pattern: it is no longer a literal segment's, and a `/`
+  // it repeats or makes optional no longer says where a segment starts.
   const previous = state.pieces[state.pieces.length - 1];
-  if (previous) delete previous.literal;
+  if (previous) {
+    delete previous.literal;
+    if (previous.opensSegment) {
+      delete previous.opensSegment;
+      previous.crossesSegments = true;
+    }
+  }
   state.pieces.push({ source: text });
   state.previous = 'quantifier';
 }
@@ -104,7 +125,7 @@ const GRAMMAR: Record<Express4TokenKind, (state: ParseState, token: Express4Toke
     if (!escaped || /[A-Za-z0-9]/.test(escaped)) {
       fail(`'\\' must escape a punctuation character`, start);
     }
-    state.pieces.push({ source: text, literal: escaped });
+    state.pieces.push({ source: text, literal: escaped, ...slashPiece(state, escaped) });
     state.backtrack += text;
     state.consumed += 2;
     state.previous = 'literal';
@@ -119,7 +140,7 @@ const GRAMMAR: Record<Express4TokenKind, (state: ParseState, token: Express4Toke
   star(state, { start, end }) {
     state.backtrack = '';
     state.consumed = end;
-    state.pieces.push({ source: '(.*)' });
+    state.pieces.push({ source: '(.*)', crossesSegments: true });
     state.hasCaptures = true;
     state.budget.unbounded(1, state.segment, start, false);
     if (state.depth > 0) state.lastGroupRepeats = true;
@@ -129,7 +150,7 @@ const GRAMMAR: Record<Express4TokenKind, (state: ParseState, token: Express4Toke
     state.backtrack += state.path.slice(state.consumed, start) + '/';
     state.consumed = end;
     state.segment++;
-    state.pieces.push({ source: '/(?:' });
+    state.pieces.push({ source: '/(?:', ...slashPiece(state, '/') });
     state.depth++;
     state.groupStart = start + 1;
     state.lastGroupRepeats = false;
@@ -164,7 +185,7 @@ const GRAMMAR: Record<Express4TokenKind, (state: ParseState, token: Express4Toke
   },
   char(state, { text }) {
     if (text === '/' && state.depth === 0) state.segment++;
-    state.pieces.push({ source: text, literal: text });
+    state.pieces.push({ source: text, literal: text, ...slashPiece(state, text) });
     state.previous = 'literal';
   },
 };

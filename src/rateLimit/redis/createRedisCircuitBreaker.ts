@@ -1,4 +1,5 @@
 import type { RedisOutageTracker } from './createRedisOutageTracker';
+import { RedisTimeoutError } from './errors';
 import type { RedisConnection } from './types';
 import { withTimeout } from './withTimeout';
 
@@ -52,7 +53,7 @@ export function createRedisCircuitBreaker(options: {
   let probing = false;
   /** The waits in progress, each with the function that makes it give up. */
   const waiters = new Set<(error: Error) => void>();
-  const timedOut = () => new Error(`Redis did not answer within ${timeoutMs} ms`);
+  const timedOut = () => new RedisTimeoutError(`Redis did not answer within ${timeoutMs} ms`);
 
   return {
     isOpen() {
@@ -85,7 +86,10 @@ export function createRedisCircuitBreaker(options: {
         return;
       }
       tripped = true;
-      const released = new Error('Redis failed another request just now; not waiting for it');
+      // The cause tells the store's metrics whether the waits given up here ended because of a timeout.
+      const released = new Error('Redis failed another request just now; not waiting for it', {
+        cause: error,
+      });
       for (const giveUp of [...waiters]) {
         giveUp(released);
       }

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { HttpRouterConfigError } from '../../errors';
+import { redisConnectionAttribute, registerRedisFallbackProbe } from '../../metrics';
 import { createIoredisConnection } from './createIoredisConnection';
 import { createRedisCircuitBreaker, type RedisCircuitBreaker } from './createRedisCircuitBreaker';
 import { createRedisOutageTracker, type RedisOutageTracker } from './createRedisOutageTracker';
@@ -66,15 +67,26 @@ function describeRefusal(target: RedisConnectionTarget, error: Error): HttpRoute
   );
 }
 
-function openInvalidEntry(error: unknown, logger: LoggerService | undefined): RegistryEntry {
+function openInvalidEntry(
+  connectionOption: string | string[],
+  error: unknown,
+  logger: LoggerService | undefined,
+): RegistryEntry {
   // A wrong URL must not stop the backend: the stores behave as if Redis were down for good.
   const outages = createRedisOutageTracker({ description: '(invalid connection)', logger });
   outages.reportFailure(error);
+  const unregisterProbe = registerRedisFallbackProbe(
+    redisConnectionAttribute(connectionOption),
+    () => true,
+  );
   const connection: RedisConnection = {
     sendCommand: () => Promise.reject(error),
     isReady: () => false,
     firstAttempt: () => undefined,
-    close: () => outages.close(),
+    close() {
+      unregisterProbe();
+      outages.close();
+    },
   };
   const breaker = createRedisCircuitBreaker({ connection, outages, timeoutMs: 1 });
   return { outages, breaker, leases: 0, connection };
@@ -89,7 +101,7 @@ function openEntry(
   try {
     target = parseRedisConnection(connectionOption);
   } catch (error) {
-    return openInvalidEntry(error, logger);
+    return openInvalidEntry(connectionOption, error, logger);
   }
   const { description } = target;
   const outages = createRedisOutageTracker({ description, logger, settleMs: outageSettleMs });
@@ -124,14 +136,20 @@ function openEntry(
       },
     },
   });
+  const breaker = createRedisCircuitBreaker({ connection: client, outages, timeoutMs });
+  // Read at each collection: 1 while requests on this connection skip Redis (breaker open, or connection down).
+  const unregisterProbe = registerRedisFallbackProbe(
+    redisConnectionAttribute(connectionOption),
+    () => breaker.isOpen(),
+  );
   const connection: RedisConnection = {
     ...client,
     close() {
+      unregisterProbe();
       outages.close();
       client.close();
     },
   };
-  const breaker = createRedisCircuitBreaker({ connection, outages, timeoutMs });
   const entry: RegistryEntry = { connection, outages, breaker, leases: 0 };
   return entry;
 }
@@ -145,6 +163,7 @@ function openEntry(
  * the shared client's outages. Stores with another `timeoutMs` get a client (and outage state and circuit
  * breaker) of their own: an answer that is late for one store is not an outage for the other. The client closes
  * when its last store gives it back. An unusable `connection` is logged once, as an outage that never ends.
+ * Each client reports on the Redis fallback gauge (see `registerRedisFallbackProbe`) until it closes.
  *
  * @internal
  */

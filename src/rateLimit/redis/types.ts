@@ -1,5 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { SendCommandClusterFn } from 'rate-limit-redis';
+import type { RateLimitMetrics } from '../../metrics/types';
 
 /**
  * Where the Redis rate-limit store connects, read from its `connection` option.
@@ -94,4 +95,12 @@ export interface RedisRateLimitStoreOptions {
   retryAfterSeconds?: number;
   /** Receives one warning when Redis becomes unreachable and one when it is back. Defaults to no logging. */
   logger?: LoggerService;
+  /**
+   * Records how long each count (`increment`) waited for Redis, with `error.type` `timeout` or `error` when it
+   * ended without an answer (`timeout` also when the request's one shared wait ran out first); usually
+   * `createHttpRouterMetrics(...).rateLimit(limiterName)`. A count answered at once, while the circuit breaker
+   * is open or because its request has spent its wait already, sends nothing and records nothing. Defaults to
+   * none.
+   */
+  metrics?: RateLimitMetrics;
 }

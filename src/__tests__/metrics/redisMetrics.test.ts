@@ -1,0 +1,197 @@
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
+import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { createRateLimiter } from '../../rateLimit/createRateLimiter';
+import { createRateLimitStore } from '../../rateLimit/createRateLimitStore';
+import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
+import { getRateLimitKeyPrefix } from '../../rateLimit/redis/getRateLimitKeyPrefix';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
+import { createTestApp } from '../helpers/createTestApp';
+import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { waitUntil } from '../rateLimit/redis/waitUntil';
+
+/** The store's timeout in the histogram tests: long enough to tell a timeout from an answer on a busy machine. */
+const TIMEOUT_MS = 200;
+
+describe('Redis metrics (issue 14)', () => {
+  let sdk: MetricsSdk;
+  let redis: RedisServerHandle;
+
+  beforeEach(async () => {
+    // Before anything opens a connection: instruments created while no SDK is registered stay no-ops.
+    sdk = startMetricsSdk();
+    redis = await startRedisServer({ password: 'p@ss word' });
+  });
+
+  afterEach(async () => {
+    redis.resume();
+    await closeRedisRateLimitClients();
+    await redis.stop();
+    await sdk.stop();
+  });
+
+  describe('the fallback gauge, in a real backend', () => {
+    /** The gauge's series as `connection value`. */
+    const gauge = async () =>
+      (await sdk.collect())
+        .filter(point => point.name === METRIC_NAMES.redisFallback)
+        .map(point => `${point.attributes.connection} ${point.value}`);
+
+    it('reads 1 for the URL (without its password) while Redis is down, 0 once it is back, and 0 once closed', async () => {
+      const backend = await startTestBackend({
+        features: [
+          httpRouterServiceFactory,
+          ...TEST_AUTH_SERVICES,
+          createExamplePlugin({ policies: EXAMPLE_POLICIES }),
+          mockServices.rootConfig.factory({
+            data: {
+              backend: {
+                rateLimit: {
+                  global: false,
+                  ipAllowList: [],
+                  store: { type: 'redis', connection: redis.url },
+                  plugin: { example: {} },
+                },
+              },
+            },
+          }),
+        ],
+      });
+      const series = `redis://127.0.0.1:${redis.port}`;
+      try {
+        expect((await request(backend.server).get('/api/example/public/1')).status).toBe(200);
+        expect(await gauge()).toEqual([`${series} 0`]);
+
+        await redis.kill();
+        await waitUntil('the gauge shows the fallback', async () =>
+          (await gauge()).includes(`${series} 1`),
+        );
+        // Fail open: requests go on, counted in memory.
+        expect((await request(backend.server).get('/api/example/public/1')).status).toBe(200);
+
+        await redis.restart();
+        await waitUntil('the gauge shows Redis back', async () =>
+          (await gauge()).includes(`${series} 0`),
+        );
+
+        await redis.kill();
+        await waitUntil('the gauge shows the fallback again', async () =>
+          (await gauge()).includes(`${series} 1`),
+        );
+      } finally {
+        await backend.stop();
+      }
+      // The connection closed with the backend: no longer in fallback, where a probe left behind would read 1.
+      expect(await gauge()).toEqual([`${series} 0`]);
+    });
+
+    it('reads 1 for a connection option the store cannot use, without its password, until the store shuts down', async () => {
+      // The config reader refuses such a URL; a store created directly rides it out as Redis down for good.
+      const store = createRedisRateLimitStore({
+        connection: `redis://:secret@127.0.0.1:${redis.port}/not-a-db`,
+        prefix: 'rl:direct:',
+      });
+      expect(await gauge()).toEqual([`redis://127.0.0.1:${redis.port}/not-a-db 1`]);
+
+      await store.shutdown?.();
+      expect(await gauge()).toEqual([`redis://127.0.0.1:${redis.port}/not-a-db 0`]);
+    });
+  });
+
+  describe('the wait histogram, around the shipped limiter', () => {
+    /** A real express app with the limiter of plugin `example` over a Redis store that records on the SDK. */
+    function createApp() {
+      const store = createRateLimitStore({
+        store: { type: 'redis', connection: redis.url, timeoutMs: TIMEOUT_MS },
+        prefix: getRateLimitKeyPrefix('example'),
+        metrics: createHttpRouterMetrics({ pluginId: 'example' }).rateLimit('plugin-example'),
+      });
+      const limiter = createRateLimiter({
+        options: {
+          windowMs: 60_000,
+          limit: 1_000,
+          ipAllowList: [],
+          skipSuccessfulRequests: false,
+          skipFailedRequests: false,
+          passOnStoreError: true,
+          store: { type: 'redis', connection: redis.url, timeoutMs: TIMEOUT_MS },
+        },
+        pluginId: 'example',
+        store,
+      });
+      return createTestApp(limiter, (_req, res) => {
+        res.send('ok');
+      });
+    }
+
+    /** The histogram's series as `error.type count`, with the sum of each, checked against the plugin. */
+    const histogram = async () =>
+      (await sdk.collect())
+        .filter(point => point.name === METRIC_NAMES.rateLimitStoreDuration)
+        .map(point => {
+          expect(point).toMatchObject({
+            type: 'histogram',
+            unit: 's',
+            attributes: { plugin: 'example', limiter: 'plugin-example' },
+          });
+          return {
+            series: `${point.attributes['error.type'] ?? 'answered'} ${point.count}`,
+            sum: point.value,
+          };
+        });
+
+    it('records one wait per count that Redis answered', async () => {
+      const app = createApp();
+      for (let i = 0; i < 5; i++) {
+        expect((await request(app).get('/')).status).toBe(200);
+      }
+
+      const points = await histogram();
+      expect(points.map(point => point.series)).toEqual(['answered 5']);
+      expect(points[0].sum).toBeGreaterThan(0);
+      expect(points[0].sum).toBeLessThan((5 * TIMEOUT_MS) / 1000);
+      expect(await redis.cli('GET', 'rl:plugin:example:127.0.0.1')).toBe('5');
+    });
+
+    it('records the waits that a hung Redis (SIGSTOP) timed out, and none for counts the breaker answers at once', async () => {
+      const app = createApp();
+      expect((await request(app).get('/')).status).toBe(200);
+
+      redis.pause();
+      const first = request(app)
+        .get('/')
+        .then(response => response.status);
+      await new Promise(resolve => setTimeout(resolve, TIMEOUT_MS / 2));
+      // Given up when the first one times out: a timeout too.
+      const second = await request(app).get('/');
+      expect([await first, second.status]).toEqual([200, 200]);
+      // The breaker is open now: these never wait for Redis.
+      for (let i = 0; i < 3; i++) {
+        expect((await request(app).get('/')).status).toBe(200);
+      }
+
+      const points = await histogram();
+      expect(points.map(point => point.series).sort()).toEqual(['answered 1', 'timeout 2']);
+      const timeouts = points.find(point => point.series.startsWith('timeout'));
+      // The first waited the whole timeout, the second about half of it.
+      expect(timeouts?.sum).toBeGreaterThanOrEqual((1.5 * TIMEOUT_MS - 10) / 1000);
+    });
+
+    it('records a count that Redis refused with an error as error', async () => {
+      const app = createApp();
+      // A hash where the counter should be, with an expiry so that the script increments rather than resets it:
+      // Redis answers the count with WRONGTYPE.
+      await redis.cli('HSET', 'rl:plugin:example:127.0.0.1', 'field', 'value');
+      await redis.cli('PEXPIRE', 'rl:plugin:example:127.0.0.1', '60000');
+
+      expect((await request(app).get('/')).status).toBe(200);
+
+      expect((await histogram()).map(point => point.series)).toEqual(['error 1']);
+    });
+  });
+});
