@@ -13,10 +13,12 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { lookupPathAccess } from './middleware/lookupPathAccess';
 import { createHttpRouterMetrics, optionalMetricsServiceRef } from './metrics';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import { createAuthPolicyRegistry } from './authPolicy';
 import { createAllPluginsBuckets, createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { addPrincipalMount } from './rateLimit/principalMounts';
 import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
 
 /**
@@ -79,7 +81,10 @@ function createHttpRouterServiceFactory(
         logger,
         lifecycle: rootLifecycle,
       });
-      return { settings, allPlugins };
+      const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
+        options => (options?.store.type === 'redis' ? [options.store.connection] : []),
+      );
+      return { settings, allPlugins, redisConnections };
     },
     deps: {
       rootLogger: coreServices.rootLogger,
@@ -122,7 +127,7 @@ function createHttpRouterServiceFactory(
           logger,
           lifecycle,
           httpAuth,
-          lookupAccess: path => policies.lookup(path),
+          lookupAccess: path => lookupPathAccess(policies.lookup, path),
           allPlugins: rateLimit.allPlugins,
           metrics,
         }),
@@ -132,7 +137,7 @@ function createHttpRouterServiceFactory(
         createCookieAuthRefreshMiddleware({ auth, httpAuth }),
       ];
       // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-      await verifyRedisRateLimitConnections();
+      await verifyRedisRateLimitConnections(rateLimit.redisConnections);
       for (const step of steps) {
         if (step !== passThrough) {
           router.use(step);
@@ -141,7 +146,13 @@ function createHttpRouterServiceFactory(
       const pluginRoutes = Router();
       router.use(pluginRoutes);
       router.use(createErrorHandler({ logger }));
-      rootHttpRouter.use(readMountPath(getPath, pluginId), router);
+      const mountPath = readMountPath(getPath, pluginId);
+      rootHttpRouter.use(mountPath, router);
+      if (rateLimit.allPlugins) {
+        // Every request with credentials under this path is counted in the all-plugins budgets by our first
+        // step, so the root router's all-plugins limiter leaves it to us.
+        addPrincipalMount(config, mountPath);
+      }
 
       return {
         use(handler: Handler) {

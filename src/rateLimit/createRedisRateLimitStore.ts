@@ -18,6 +18,8 @@ import {
 } from './redis/errors';
 import { acquireRedisConnection, type RedisConnectionLease } from './redis/redisConnectionRegistry';
 import type { RedisRateLimitStoreOptions } from './redis/types';
+import { withTimeout } from './redis/withTimeout';
+import { currentRequestStoreWaits, RequestWaitSpentError } from './requestStoreWaits';
 
 /** How long a request may wait for Redis by default, in milliseconds. */
 const DEFAULT_TIMEOUT_MS = 100;
@@ -53,6 +55,7 @@ class RedisRateLimitStore implements Store {
   readonly #lease: RedisConnectionLease;
   readonly #passOnStoreError: boolean;
   readonly #retryAfterSeconds: number;
+  readonly #timeoutMs: number;
   readonly #metrics: RateLimitMetrics | undefined;
 
   constructor(options: {
@@ -60,9 +63,11 @@ class RedisRateLimitStore implements Store {
     prefix: string;
     passOnStoreError: boolean;
     retryAfterSeconds: number;
+    timeoutMs: number;
     metrics: RateLimitMetrics | undefined;
   }) {
     this.#lease = options.lease;
+    this.#timeoutMs = options.timeoutMs;
     this.prefix = options.prefix;
     this.#passOnStoreError = options.passOnStoreError;
     this.#retryAfterSeconds = options.retryAfterSeconds;
@@ -136,6 +141,12 @@ class RedisRateLimitStore implements Store {
       breaker.probe(() => this.#send(redis => redis.get(operation.key)));
       return this.#fallBack(operation, undefined);
     }
+    // The request waits once: what earlier operations of the same request (other budgets, other limiters) left.
+    const waits = operation.whenRedisFails === 'policy' ? currentRequestStoreWaits() : undefined;
+    const remainingMs = waits ? waits.remainingMs(this.#timeoutMs) : this.#timeoutMs;
+    if (remainingMs <= 0) {
+      return this.#fallBack(operation, new RequestWaitSpentError(this.#timeoutMs));
+    }
     let used: RedisStore | undefined;
     const recorder = operation.timed ? this.#metrics : undefined;
     const startedAt = recorder ? performance.now() : 0;
@@ -149,15 +160,27 @@ class RedisRateLimitStore implements Store {
           return this.#send(operation.viaRedis, redis => (used = redis));
         })
       : this.#send(operation.viaRedis, redis => (used = redis));
+    const waited =
+      remainingMs < this.#timeoutMs
+        ? withTimeout(
+            breaker.wait(sent),
+            remainingMs,
+            () => new RequestWaitSpentError(this.#timeoutMs),
+          )
+        : breaker.wait(sent);
     try {
-      const result = await breaker.wait(sent);
+      const result = await (waits ? waits.track(waited) : waited);
       recorder?.recordStoreWait(performance.now() - startedAt);
       return result;
     } catch (error) {
+      // A wait cut short by the request's deadline is a timeout too (RequestWaitSpentError is a RedisTimeoutError).
       recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
-      breaker.trip(error);
-      // The instance may hold a failed script load; the next success starts from a fresh one.
-      this.#redis.discard(used);
+      // A request that spent its wait on earlier operations says nothing about Redis: the breaker stays closed.
+      if (!(error instanceof RequestWaitSpentError)) {
+        breaker.trip(error);
+        // The instance may hold a failed script load; the next success starts from a fresh one.
+        this.#redis.discard(used);
+      }
       const { undo } = operation;
       if (undo) {
         sent.then(() => (used ? undo(used) : undefined)).catch(ignore);
@@ -199,15 +222,19 @@ class RedisRateLimitStore implements Store {
  * process, shared by every store and closed when the last of them shuts down. Counters are kept under `prefix`
  * and expire with their window.
  *
- * No request waits for Redis longer than `timeoutMs`, and once one wait has failed the others stop waiting: a
- * circuit breaker per connection sends requests straight to the fallback until a probe finds Redis answering
- * again. The fallback is express-rate-limit's `MemoryStore`, with the same window, on this instance, or, with
+ * No request waits for Redis longer than `timeoutMs` in total: under this package's limiters, every operation
+ * of one request (each budget, each layer) shares that one wait, and an operation that finds it spent goes to
+ * the fallback at once (used with `rateLimit()` directly, each operation waits `timeoutMs` at most). Once one
+ * wait has timed out or failed the others stop waiting: a circuit breaker per connection sends requests straight
+ * to the fallback until a probe finds Redis answering again; a request that merely spent its share does not open
+ * it. The fallback is express-rate-limit's `MemoryStore`, with the same window, on this instance, or, with
  * `passOnStoreError: false`, a rejection with {@link RateLimitStoreUnavailableError} (a 503). In fail-open mode
  * no operation rejects because of Redis. A hit that reaches a hung Redis after its request was answered without
  * it is taken back. One warning is logged when an outage starts and one when it ends. Counting moves back to
  * Redis as soon as it answers, including after a restart that emptied its script cache or a `FLUSHALL`.
  * Never throws or rejects because Redis is down at start-up. With `metrics`, each count that waits for Redis
- * records its wait (not those answered at once while the breaker is open).
+ * records its wait, as a `timeout` when its request's shared wait ran out first (not those answered at once
+ * while the breaker is open or because the request's wait was already spent).
  *
  * Call `shutdown()` on the store when its limiter is discarded; it gives back its share of the client.
  *
@@ -248,5 +275,12 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     );
   }
   const lease = acquireRedisConnection({ connection, timeoutMs, logger });
-  return new RedisRateLimitStore({ lease, prefix, passOnStoreError, retryAfterSeconds, metrics });
+  return new RedisRateLimitStore({
+    lease,
+    prefix,
+    passOnStoreError,
+    retryAfterSeconds,
+    timeoutMs,
+    metrics,
+  });
 }
