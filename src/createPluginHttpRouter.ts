@@ -18,9 +18,11 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { lookupPathAccess } from './middleware/lookupPathAccess';
 import { passThrough } from './middleware/passThrough';
 import type { RateLimitBuckets } from './rateLimit/createRateLimitBuckets';
 import { createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { addPrincipalMount } from './rateLimit/principalMounts';
 import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
 import type { RateLimitSettings } from './rateLimit/types';
 
@@ -70,7 +72,12 @@ export async function createPluginHttpRouter(options: {
   httpAuth: HttpAuthService;
   logger: LoggerService;
   metricsService?: HttpRouterMeter;
-  rateLimit: { settings: RateLimitSettings; allPlugins?: RateLimitBuckets };
+  rateLimit: {
+    settings: RateLimitSettings;
+    allPlugins?: RateLimitBuckets;
+    /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
+    redisConnections: ReadonlyArray<string | string[]>;
+  };
   getPath: (pluginId: string) => string;
 }): Promise<HttpRouterService> {
   const { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService } =
@@ -101,7 +108,7 @@ export async function createPluginHttpRouter(options: {
       logger,
       lifecycle,
       httpAuth,
-      lookupAccess: path => policies.lookup(path),
+      lookupAccess: path => lookupPathAccess(policies.lookup, path),
       allPlugins: rateLimit.allPlugins,
       metrics,
     }),
@@ -111,7 +118,7 @@ export async function createPluginHttpRouter(options: {
     createCookieAuthRefreshMiddleware({ auth, httpAuth }),
   ];
   // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-  await verifyRedisRateLimitConnections();
+  await verifyRedisRateLimitConnections(rateLimit.redisConnections);
   for (const step of steps) {
     if (step !== passThrough) {
       router.use(step);
@@ -120,7 +127,13 @@ export async function createPluginHttpRouter(options: {
   const pluginRoutes = Router();
   router.use(pluginRoutes);
   router.use(createErrorHandler({ logger }));
-  rootHttpRouter.use(readMountPath(getPath, pluginId), router);
+  const mountPath = readMountPath(getPath, pluginId);
+  rootHttpRouter.use(mountPath, router);
+  if (rateLimit.allPlugins) {
+    // Every request with credentials under this path is counted in the all-plugins budgets by our first
+    // step, so the root router's all-plugins limiter leaves it to us.
+    addPrincipalMount(config, mountPath);
+  }
 
   return {
     use(handler: Handler) {

@@ -41,7 +41,10 @@ function createHttpRouterServiceFactory(
         logger,
         lifecycle: rootLifecycle,
       });
-      return { settings, allPlugins };
+      const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
+        options => (options?.store.type === 'redis' ? [options.store.connection] : []),
+      );
+      return { settings, allPlugins, redisConnections };
     },
     deps: {
       rootLogger: coreServices.rootLogger,

@@ -1,5 +1,6 @@
 /**
- * A wait for Redis that ended because no answer came within the store's timeout.
+ * A wait for Redis that ended because no answer came within the store's timeout (or within what its request had
+ * left of it, see `RequestWaitSpentError`).
  *
  * @remarks
  * Never reaches a client (the limiter answers with an error of its own); it lets the store tell a timeout from an

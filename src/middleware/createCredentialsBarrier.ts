@@ -10,6 +10,7 @@ import type { RequestHandler } from 'express';
 import { createAuthPolicyRegistry } from '../authPolicy';
 import type { AuthPolicy } from '../authPolicy';
 import { HttpRouterConfigError, describeValue } from '../errors';
+import { lookupPathAccess } from './lookupPathAccess';
 import { credentialsRefusalReason, type CredentialsBarrierMetrics } from '../metrics';
 import { passThrough } from './passThrough';
 
@@ -64,7 +65,9 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
  * @remarks
  * Every request needs full user or service credentials; limited-access (cookie) credentials are refused unless a
  * `user-cookie` policy covers the path, and no credentials are needed on a path an `unauthenticated` policy
- * covers (it wins when both cover a path). Policies added later apply to later requests.
+ * covers (it wins when both cover a path). A path with dot segments or encoded slashes (`/static/../secret`)
+ * is opened only as far as the path it resolves to is opened too (see {@link lookupPathAccess}), so that a
+ * static file handler cannot serve files outside an opened prefix. Policies added later apply to later requests.
  * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
  * are still validated. With a `lifecycle` and a `logger`, one info line lists the opened paths once the plugin
  * has started, and each policy added after that gets a line of its own, so that no path opens silently.
@@ -118,7 +121,7 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   }
 
   const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {
-    const access = registry.lookup(req.path);
+    const access = lookupPathAccess(registry.lookup, req.path);
     if (access === 'unauthenticated') {
       metrics?.recordPolicyAllowed('unauthenticated');
       next();

@@ -1,12 +1,11 @@
 import type { BackstageCredentials, HttpAuthService } from '@backstage/backend-plugin-api';
-import type { Request, RequestHandler } from 'express';
-import type { RateLimitMetrics } from '../metrics';
-import { createIpAllowList } from './createIpAllowList';
+import type { Request, RequestHandler, Response } from 'express';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import type { RateLimitBuckets } from './createRateLimitBuckets';
 import { clientAddressKey, type RateLimiter } from './createRateLimiter';
 import { carriesCredentials } from './carriesCredentials';
 import { setRequestPrincipal } from './requestPrincipals';
+import { withRequestStoreWaits } from './requestStoreWaits';
 
 /** What a request's credentials turned out to be, for choosing its budgets. */
 type Verdict =
@@ -14,6 +13,21 @@ type Verdict =
 
 /** What an auth policy asks of a path: none (credentials required), `user-cookie` or `unauthenticated`. */
 export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
+
+type Layer = PrincipalRateLimitMiddlewareOptions['layers'][number];
+
+/**
+ * Error codes of failures on our side while verifying (the signing keys could not be fetched), which say nothing
+ * about the token: they are not counted as failed authentications.
+ */
+const TRANSIENT_ERROR_CODES = new Set([
+  'ERR_JWKS_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * Options for {@link createPrincipalRateLimitMiddleware}.
@@ -23,24 +37,40 @@ export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
 export interface PrincipalRateLimitMiddlewareOptions {
   /**
    * The layers, in the order they count: the all-plugins layer (which counts only requests that carry
-   * credentials, the others being the root router's), then the plugin's. No default: at least one.
+   * credentials, the others being the root router's), then the plugin's. Each checks its own allow list. No
+   * default: at least one.
    */
   layers: ReadonlyArray<{ buckets: RateLimitBuckets; onlyWithCredentials: boolean }>;
   /** The plugin's httpAuth, whose per-request cache the credentials barrier reuses. No default: required. */
   httpAuth: HttpAuthService;
   /** What the plugin's auth policies ask of a path. Defaults to credentials on every path. */
   lookupAccess?: (path: string) => PathAccess;
-  /** Addresses never limited; the first layer's. No default: required. */
-  ipAllowList: readonly string[];
   /** The name in the proxy header warnings. No default: required. */
   policyName: string;
   /** Receives the proxy header warnings. Defaults to none. */
   logger?: Parameters<typeof createProxyHeaderCheck>[0]['logger'];
-  /**
-   * Counts the decisions taken before any budget runs: `allow_listed`, and `store_error_refuse` with the
-   * `failed-authentication` bucket when its count could not be read. Each budget counts its own. Defaults to none.
-   */
-  metrics?: RateLimitMetrics;
+}
+
+/**
+ * Whether httpAuth's rejection says the credentials are bad, rather than that we could not check them now.
+ *
+ * @remarks
+ * Backstage's token handlers reject a forged token with several errors (`AuthenticationError`, jose's
+ * `JWTInvalid` for a payload that is not JSON, and others), so every rejection counts except the few that come
+ * from our side: a 503, and network failures while fetching signing keys.
+ */
+function isFailedAuthentication(error: unknown): boolean {
+  const { name, code, cause } = (error ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    cause?: unknown;
+  };
+  const causeCode = (cause as { code?: unknown } | null | undefined)?.code;
+  return !(
+    name === 'ServiceUnavailableError' ||
+    TRANSIENT_ERROR_CODES.has(String(code)) ||
+    TRANSIENT_ERROR_CODES.has(String(causeCode))
+  );
 }
 
 /**
@@ -51,18 +81,20 @@ export interface PrincipalRateLimitMiddlewareOptions {
  * The credentials are verified by `httpAuth.credentials(req)` with the access mode the barrier will ask for
  * (limited access on `user-cookie` paths), so the barrier's own call is answered from httpAuth's cache for the
  * request, never verified twice. Paths opened with an `unauthenticated` policy, and requests without an
- * `Authorization` header or user cookie, are not verified and count per address. Only an `AuthenticationError`
- * counts as a failed authentication; any other failure of httpAuth counts per address and is left for the barrier
- * to answer. Each budget is a `rateLimit()` of its own ({@link createRateLimitBuckets}); the one that refuses
- * answers 429 itself.
+ * `Authorization` header or user cookie, are not verified and count per address. Every rejection of httpAuth
+ * counts as a failed authentication, except failures on our side (see {@link isFailedAuthentication}), which
+ * count per address and are left for the barrier to answer. Each layer skips the addresses on its own allow
+ * list, counted as an `allow_listed` decision of the layer when it would have counted the request. The
+ * failed-authentication counts of all layers are read at once; a store that cannot read them refuses the request
+ * as the limiters do (503, the `store_error_refuse` decision of that layer's failed-authentication budget). Each
+ * budget is a `rateLimit()` of its own ({@link createRateLimitBuckets}); the one that refuses answers 429 itself.
  *
  * @internal
  */
 export function createPrincipalRateLimitMiddleware(
   options: PrincipalRateLimitMiddlewareOptions,
 ): RequestHandler {
-  const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger, metrics } = options;
-  const isAllowed = createIpAllowList(options.ipAllowList);
+  const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger } = options;
   const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
 
   const verify = async (req: Request, access: PathAccess): Promise<Verdict> => {
@@ -72,9 +104,7 @@ export function createPrincipalRateLimitMiddleware(
         allowLimitedAccess: access === 'user-cookie',
       });
     } catch (error) {
-      return (error as Error | undefined)?.name === 'AuthenticationError'
-        ? { kind: 'failed' }
-        : { kind: 'none' };
+      return isFailedAuthentication(error) ? { kind: 'failed' } : { kind: 'none' };
     }
     const { principal } = credentials as BackstageCredentials<{ type?: string }>;
     if (principal.type === 'user') {
@@ -86,57 +116,78 @@ export function createPrincipalRateLimitMiddleware(
     return { kind: 'none' };
   };
 
-  /** The first layer whose failed-authentication count is spent, checked before verifying. */
-  const findCutOff = async (req: Request): Promise<RateLimiter | undefined> => {
-    const address = clientAddressKey(req);
-    for (const { buckets } of layers) {
-      const { failedAuthentication, failedAuthenticationLimit = Infinity } = buckets;
-      const count = failedAuthentication && (await failedAuthentication.getKey(address));
-      if (count && count.totalHits >= failedAuthenticationLimit && isCurrent(count.resetTime)) {
-        return failedAuthentication;
+  return function principalRateLimit(req, res, next) {
+    const credentialed = carriesCredentials(req);
+    const active: Layer[] = [];
+    for (const layer of layers) {
+      if (!layer.buckets.isAllowed(req.ip)) {
+        active.push(layer);
+      } else if (credentialed || !layer.onlyWithCredentials) {
+        // Counted where this layer's allow list is checked, and only for a request the layer would count.
+        layer.buckets.metrics?.recordDecision('allow_listed');
       }
     }
-    return undefined;
-  };
-
-  return function principalRateLimit(req, res, next) {
-    const allowed = isAllowed(req.ip);
-    checkProxyHeaders(req, allowed);
-    if (allowed) {
-      metrics?.recordDecision('allow_listed');
+    checkProxyHeaders(req, active.length === 0);
+    if (active.length === 0) {
       next();
       return;
     }
-    const credentialed = carriesCredentials(req);
     const access = lookupAccess(req.path);
-    const choose = async (): Promise<RateLimiter[]> => {
+    const choose = async (): Promise<RateLimiter[] | Error> => {
       if (!credentialed || access === 'unauthenticated') {
-        return chooseLimiters(layers, credentialed, { kind: 'none' });
+        return chooseLimiters(active, credentialed, { kind: 'none' });
       }
-      const cutOff = await findCutOff(req);
+      const cutOff = await findCutOff(active, req, res);
       if (cutOff) {
-        return [cutOff];
+        return cutOff instanceof Error ? cutOff : [cutOff];
       }
       const verdict = await verify(req, access);
       if (verdict.kind === 'user' || verdict.kind === 'service') {
         setRequestPrincipal(req, verdict.principal);
       }
-      return chooseLimiters(layers, credentialed, verdict);
+      return chooseLimiters(active, credentialed, verdict);
     };
-    // Only reading the failed-authentication count can reject (verifying never does): the store failed.
-    choose().then(
-      limiters => runInTurn(limiters, req, res, next),
-      (error: unknown) => {
-        metrics?.recordDecision('store_error_refuse', 'failed-authentication');
-        next(error);
-      },
-    );
+    withRequestStoreWaits(req, () => {
+      choose().then(
+        chosen => (chosen instanceof Error ? next(chosen) : runInTurn(chosen, req, res, next)),
+        next,
+      );
+    });
   };
+}
+
+/**
+ * The first layer whose failed-authentication count is spent, checked before verifying; or the refusal when a
+ * store could not read a count. The layers are read in parallel, so that a request waits for one read.
+ */
+async function findCutOff(
+  layers: readonly Layer[],
+  req: Request,
+  res: Response,
+): Promise<RateLimiter | Error | undefined> {
+  const address = clientAddressKey(req);
+  const reads = await Promise.allSettled(
+    layers.map(({ buckets }) => buckets.failedAuthentication?.getKey(address)),
+  );
+  for (const [index, read] of reads.entries()) {
+    const { failedAuthentication, failedAuthenticationLimit = Infinity } = layers[index].buckets;
+    if (!failedAuthentication) {
+      continue;
+    }
+    if (read.status === 'rejected') {
+      return failedAuthentication.refuse(res, read.reason);
+    }
+    const count = read.value;
+    if (count && count.totalHits >= failedAuthenticationLimit && isCurrent(count.resetTime)) {
+      return failedAuthentication;
+    }
+  }
+  return undefined;
 }
 
 /** The budgets a request counts in, layer by layer. */
 function chooseLimiters(
-  layers: PrincipalRateLimitMiddlewareOptions['layers'],
+  layers: readonly Layer[],
   credentialed: boolean,
   verdict: Verdict,
 ): RateLimiter[] {

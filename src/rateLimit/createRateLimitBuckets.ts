@@ -1,5 +1,6 @@
 import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import type { RateLimitMetrics } from '../metrics';
+import { createIpAllowList } from './createIpAllowList';
 import { clientAddressKey, createRateLimiter, type RateLimiter } from './createRateLimiter';
 import { createRateLimitStore } from './createRateLimitStore';
 import { getBucketKeyPrefix } from './getBucketKeyPrefix';
@@ -18,6 +19,10 @@ import type { RateLimitBucket, RateLimitOptions } from './types';
 export interface RateLimitBuckets {
   /** The plugin of the layer; none for the all-plugins layer. */
   pluginId: string | undefined;
+  /** Whether the layer's own `ipAllowList` lets an address through uncounted in this layer. */
+  isAllowed: (ip: string | undefined) => boolean;
+  /** Where the layer counts its `allow_listed` decisions, as its budgets count theirs. Defaults to none. */
+  metrics?: RateLimitMetrics;
   /** Requests without verified credentials, per client address (`incomingRequestLimit`). */
   anonymous: RateLimiter;
   /** Requests per user entity ref. */
@@ -59,8 +64,14 @@ export function createRateLimitBuckets(options: {
       await store.shutdown?.();
     });
     const key = kind === 'user' || kind === 'service' ? requestPrincipalKey : clientAddressKey;
+    // A failed authentication is answered 401 and must stay counted whatever the skip options say: with
+    // skipFailedRequests, each 401 would otherwise take back its own hit and the cut-off would never come.
+    const counted =
+      kind === 'failed-authentication'
+        ? { ...limiterOptions, skipSuccessfulRequests: false, skipFailedRequests: false }
+        : limiterOptions;
     return createRateLimiter({
-      options: limiterOptions,
+      options: counted,
       pluginId,
       store,
       logger,
@@ -75,6 +86,8 @@ export function createRateLimitBuckets(options: {
   const failedLimit = principals.failedAuthentication;
   return {
     pluginId,
+    isAllowed: createIpAllowList(limiterOptions.ipAllowList),
+    metrics,
     anonymous: build('anonymous', limiterOptions.limit),
     user: perPrincipal('user'),
     service: perPrincipal('service'),

@@ -7,6 +7,7 @@ import type {
 import type { RequestHandler } from 'express';
 import type { HttpRouterMetrics } from '../metrics';
 import { createRateLimitStep } from './createRateLimitStep';
+import { isUnderPrincipalMount } from './principalMounts';
 import { readRateLimitOptions } from './readRateLimitOptions';
 
 /**
@@ -67,7 +68,9 @@ export interface RateLimitMiddlewareOptions {
  * Per-principal budgets (`userRequestLimit`, `serviceRequestLimit`, `failedAuthenticationLimit`) need the
  * plugin's `httpAuth`: without it, a plugin's limiter counts every request per address. With top-level
  * per-principal budgets, the all-plugins limiter leaves requests that carry credentials to the plugin routers
- * of {@link httpRouterServiceFactory}, which count them per principal across plugins.
+ * of {@link httpRouterServiceFactory} of the same backend, which count them per principal across plugins; only
+ * those whose path lies under the mount path of such a router, so that every other request (a 404, a route of
+ * the root router, the health routes, another httpRouter's plugins) is counted here.
  *
  * In a Backstage backend the all-plugins limiter belongs in the root router, in place of
  * `middleware.rateLimit()` in `rootHttpRouterServiceFactory({ configure })`. Which address counts is express's
@@ -82,5 +85,14 @@ export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): 
   if (logger) {
     settings.warnings.forEach(warning => logger.warn(warning));
   }
-  return createRateLimitStep({ pluginId, settings, logger, lifecycle, httpAuth, metrics });
+  return createRateLimitStep({
+    pluginId,
+    settings,
+    logger,
+    lifecycle,
+    httpAuth,
+    metrics,
+    // Only plugin routers of our httpRouter record their mount paths; anything else is counted here.
+    countedByPluginRouter: req => isUnderPrincipalMount(config, req.path),
+  });
 }

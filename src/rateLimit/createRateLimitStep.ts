@@ -3,7 +3,7 @@ import type {
   LifecycleService,
   LoggerService,
 } from '@backstage/backend-plugin-api';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { createHttpRouterMetrics, type HttpRouterMetrics, type RateLimitMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import {
@@ -39,6 +39,11 @@ export interface RateLimitStepOptions {
    * shared by every plugin router. Defaults to none.
    */
   allPlugins?: RateLimitBuckets;
+  /**
+   * For the all-plugins limiter with per-principal budgets: whether a request with credentials reaches a plugin
+   * router that counts it per principal, and so is left uncounted here. Defaults to none: counted here.
+   */
+  countedByPluginRouter?: (req: Request) => boolean;
   /**
    * The plugin's instruments, from {@link createHttpRouterMetrics}. Defaults to OpenTelemetry's global meter
    * (with the `plugin` attribute for a plugin), looked up when this is called.
@@ -83,6 +88,7 @@ export function createAllPluginsBuckets(options: {
  */
 export function createRateLimitStep(options: RateLimitStepOptions): RequestHandler {
   const { pluginId, settings, logger, lifecycle, httpAuth, lookupAccess, allPlugins } = options;
+  const { countedByPluginRouter } = options;
   const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
   const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
   const policyName = pluginId === undefined ? GLOBAL_POLICY_NAME : `plugin-${pluginId}`;
@@ -105,17 +111,14 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
     });
     layers.push({ buckets, onlyWithCredentials: false });
   }
-  const ipAllowList = limiterOptions?.ipAllowList ?? settings.global?.ipAllowList ?? [];
   const principalStep =
     httpAuth && layers.length > 0
       ? createPrincipalRateLimitMiddleware({
           layers,
           httpAuth,
           lookupAccess,
-          ipAllowList,
           policyName,
           logger,
-          metrics: recorder(),
         })
       : undefined;
   // A plugin block inherits the top-level budgets, so a plugin under all-plugins budgets has budgets of its own
@@ -138,6 +141,7 @@ export function createRateLimitStep(options: RateLimitStepOptions): RequestHandl
     name,
     logger,
     lifecycle,
+    countedByPluginRouter,
     metrics: recorder(),
   });
 }
@@ -149,9 +153,11 @@ function createAddressLimiter(options: {
   name: string;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
+  countedByPluginRouter?: (req: Request) => boolean;
   metrics: RateLimitMetrics;
 }): RequestHandler {
-  const { limiterOptions, pluginId, name, logger, lifecycle, metrics } = options;
+  const { limiterOptions, pluginId, name, logger, lifecycle, countedByPluginRouter, metrics } =
+    options;
   const store = createRateLimitStore({
     store: limiterOptions.store,
     prefix: getBucketKeyPrefix(pluginId),
@@ -162,11 +168,16 @@ function createAddressLimiter(options: {
   lifecycle?.addShutdownHook(async () => {
     await store.shutdown?.();
   });
-  const credentialsElsewhere = pluginId === undefined && limiterOptions.principals !== undefined;
+  const credentialsElsewhere =
+    pluginId === undefined && limiterOptions.principals !== undefined
+      ? countedByPluginRouter
+      : undefined;
   logger?.info(
     `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
       `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}` +
-      (credentialsElsewhere ? '; requests with credentials are counted by the plugin routers' : ''),
+      (credentialsElsewhere
+        ? '; requests with credentials are counted by the plugin routers they reach'
+        : ''),
   );
   return createRateLimiter({
     options: limiterOptions,

@@ -19,6 +19,7 @@ import {
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { RateLimitStoreUnavailableError, TooManyRequestsError } from '../errors';
+import { withRequestStoreWaits } from './requestStoreWaits';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
@@ -52,10 +53,10 @@ export interface RateLimiterOptions {
    */
   bucket?: RateLimiterBucket;
   /**
-   * Leaves requests that carry credentials uncounted, for the plugin routers to count per principal (see
-   * {@link carriesCredentials}). Defaults to `false`.
+   * Leaves a request that carries credentials (see {@link carriesCredentials}) uncounted when this returns true:
+   * a plugin router counts it per principal. Defaults to none: every request is counted.
    */
-  skipWithCredentials?: boolean;
+  skipWithCredentials?: (req: Request) => boolean;
   /**
    * Counts each request's decision (`allowed`, `limited`, `allow_listed`, `store_error_refuse`), with the
    * bucket kind as `bucket` for a per-principal budget. Defaults to none: nothing is recorded.
@@ -92,6 +93,12 @@ export type RateLimiter = RequestHandler & {
   readonly bucket: RateLimitBucket | undefined;
   /** The count of a key, as express-rate-limit's `getKey`: read without counting. */
   readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+  /**
+   * The error to pass to `next` when this limiter's store failed outside the middleware (a `getKey`): a 503
+   * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures,
+   * and counted as its `store_error_refuse` decision.
+   */
+  readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
 /**
@@ -133,15 +140,7 @@ export function clientAddressKey(req: Request): string {
  * @internal
  */
 export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimiter {
-  const {
-    options,
-    pluginId,
-    store,
-    logger,
-    bucket,
-    skipWithCredentials = false,
-    metrics,
-  } = limiterOptions;
+  const { options, pluginId, store, logger, bucket, skipWithCredentials, metrics } = limiterOptions;
   const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
@@ -174,37 +173,46 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   // is known to be an allowed one. With passOnStoreError false, rateLimit() hands the store's own error to next.
   // Options of express-rate-limit for answering store failures (as `handler` answers the limit) and for hearing of
   // allowed requests would make this wrapper unnecessary.
+  const refuse = (res: Response, failure: unknown): ServiceUnavailableError => {
+    metrics?.recordDecision('store_error_refuse', bucket?.kind);
+    return refuseUncounted(res, failure, policyName, logger);
+  };
+
   const middleware: RequestHandler = function rateLimitMiddleware(req, res, next) {
     if (!bucket) {
       const allowed = isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
+      // Left to the plugin router, which checks the same allow list and records this limiter's one decision.
+      if (carriesCredentials(req) && skipWithCredentials?.(req) === true) {
+        next();
+        return;
+      }
       if (allowed) {
         metrics?.recordDecision('allow_listed');
         next();
         return;
       }
-      if (skipWithCredentials && carriesCredentials(req)) {
-        next();
-        return;
-      }
     }
-    void limiter(req, res, (failure?: unknown) => {
-      if (failure === undefined) {
-        metrics?.recordDecision('allowed', bucket?.kind);
-        next();
-      } else if (failure instanceof TooManyRequestsError) {
-        // The handler's own error, when headers were already sent: counted as limited there, and no store failure.
-        next(failure);
-      } else {
-        metrics?.recordDecision('store_error_refuse', bucket?.kind);
-        next(refuseUncounted(res, failure, policyName, logger));
-      }
+    // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
+    withRequestStoreWaits(req, () => {
+      void limiter(req, res, (failure?: unknown) => {
+        if (failure === undefined) {
+          metrics?.recordDecision('allowed', bucket?.kind);
+          next();
+        } else if (failure instanceof TooManyRequestsError) {
+          // The handler's own error, when headers were already sent: counted as limited there, and no store failure.
+          next(failure);
+        } else {
+          next(refuse(res, failure));
+        }
+      });
     });
   };
   return Object.assign(middleware, {
     policyName,
     bucket: bucket?.kind,
     getKey: async (key: string) => limiter.getKey(key),
+    refuse,
   });
 }
 

@@ -143,6 +143,41 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
     ]);
   });
 
+  it("counts allow_listed in the layer whose allow list lets the request through, the other layer's budgets as usual", async () => {
+    const backend = await startBackend({
+      ipAllowList: [],
+      incomingRequestLimit: 5,
+      userRequestLimit: 5,
+      plugin: { example: { ipAllowList: ['127.0.0.1', '::1'] } },
+    });
+    cleanups.push(() => backend.stop());
+
+    expect(await statuses(backend, '/api/example/hello', ALICE, 2)).toEqual([200, 200]);
+    expect(await decisions(sdk)).toEqual([
+      'backstage-http-router - global user allowed 2',
+      'backstage-plugin-example example plugin-example - allow_listed 2',
+    ]);
+  });
+
+  it('gives an allow-listed request one all-plugins decision, in the plugin router with credentials, at the root without', async () => {
+    const backend = await startRootRouterBackend(rootHttpRouterServiceFactory, {
+      rateLimit: {
+        ipAllowList: ['127.0.0.1', '::1'],
+        incomingRequestLimit: 1,
+        userRequestLimit: 1,
+      },
+    });
+    cleanups.push(() => backend.stop());
+
+    const answers: number[] = [];
+    for (const authorization of [ALICE, ALICE, ALICE, undefined]) {
+      const headers: Record<string, string> = authorization ? { authorization } : {};
+      answers.push((await fetch(`${backend.baseUrl}/api/example/hello`, { headers })).status);
+    }
+    expect(answers).toEqual([200, 200, 200, 200]);
+    expect(await decisions(sdk)).toEqual(['backstage-http-router - global - allow_listed 4']);
+  });
+
   it("counts the root router's all-plugins limiter without a plugin attribute", async () => {
     const backend = await startRootRouterBackend(rootHttpRouterServiceFactory, {
       rateLimit: { ipAllowList: [], incomingRequestLimit: 2 },

@@ -5,6 +5,7 @@ import express from 'express';
 import request from 'supertest';
 import { ERROR_CODES } from '../../errors';
 import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
+import { addPrincipalMount } from '../../rateLimit/principalMounts';
 import { readRateLimitOptions } from '../../rateLimit/readRateLimitOptions';
 
 const read = (rateLimit: JsonObject) =>
@@ -63,24 +64,38 @@ describe('per-principal keys of backend.rateLimit', () => {
 });
 
 describe('the all-plugins limiter with top-level per-principal budgets', () => {
-  function setup(rateLimit: JsonObject) {
+  function setup(rateLimit: JsonObject, pluginMount?: string) {
     const config = mockServices.rootConfig({ data: { backend: { rateLimit } } });
+    if (pluginMount) {
+      addPrincipalMount(config, pluginMount);
+    }
     const app = express();
     app.use(createRateLimitMiddleware({ config }));
-    app.get('/ok', (_req, res) => {
+    app.get(['/ok', '/api/catalog/ok'], (_req, res) => {
       res.json({ ok: true });
     });
     return app;
   }
 
-  it('leaves requests with credentials to the plugin routers, and counts the others per address', async () => {
-    const app = setup({ ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 });
+  it('leaves requests with credentials to the plugin router they reach, and counts the others per address', async () => {
+    const app = setup(
+      { ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 },
+      '/api/catalog',
+    );
     const withToken = () =>
-      request(app).get('/ok').set('Authorization', mockCredentials.user.header());
+      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
     expect((await withToken()).status).toBe(200);
     expect((await withToken()).status).toBe(200);
     expect((await request(app).get('/ok')).status).toBe(200);
     expect((await request(app).get('/ok')).status).toBe(429);
+  });
+
+  it('counts requests with credentials that reach no plugin router of ours', async () => {
+    const app = setup({ ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 });
+    const withToken = () =>
+      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    expect((await withToken()).status).toBe(200);
+    expect((await withToken()).status).toBe(429);
   });
 
   it('counts every request per address without per-principal budgets, as before', async () => {

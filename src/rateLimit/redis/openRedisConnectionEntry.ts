@@ -16,6 +16,8 @@ const CONNECTION_CONFIG_KEY = 'backend.rateLimit.store.connection';
  * @internal
  */
 export interface RegistryEntry {
+  /** The `connection` option it was opened for, as JSON. */
+  option?: string;
   connection: RedisConnection;
   outages: RedisOutageTracker;
   breaker: RedisCircuitBreaker;

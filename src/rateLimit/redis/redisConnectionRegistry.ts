@@ -50,6 +50,7 @@ export function acquireRedisConnection(options: {
   let entry = entries.get(key);
   if (!entry) {
     entry = openEntry(connection, timeoutMs, logger);
+    entry.option = JSON.stringify(connection);
     entries.set(key, entry);
   }
   const leased = entry;
@@ -74,8 +75,9 @@ export function acquireRedisConnection(options: {
 }
 
 /**
- * Resolves once every Redis connection that rate-limit stores have opened in this process has ended its first
- * connection attempt, and rejects when Redis refused the database that one of them names.
+ * Resolves once the Redis connections that rate-limit stores have opened in this process for the given
+ * `connection` option values (all of them when left out) have ended their first connection attempt, and rejects
+ * when Redis refused the database that one of them names.
  *
  * @remarks
  * Awaited by the `httpRouter` service factory, so that `redis://host/99` on a server without database 99 stops
@@ -86,8 +88,15 @@ export function acquireRedisConnection(options: {
  *
  * @internal
  */
-export async function verifyRedisRateLimitConnections(): Promise<void> {
-  const open = [...entries.values()];
+export async function verifyRedisRateLimitConnections(
+  connections?: ReadonlyArray<string | string[]>,
+): Promise<void> {
+  // A backend checks only the connections its own config names: another backend of the process may name a
+  // database that this one never uses.
+  const wanted = connections && new Set(connections.map(connection => JSON.stringify(connection)));
+  const open = [...entries.values()].filter(
+    entry => !wanted || (entry.option !== undefined && wanted.has(entry.option)),
+  );
   await Promise.all(
     open.map(entry => {
       const attempt = entry.connection.firstAttempt();

@@ -97,8 +97,10 @@ export interface RedisRateLimitStoreOptions {
   logger?: LoggerService;
   /**
    * Records how long each count (`increment`) waited for Redis, with `error.type` `timeout` or `error` when it
-   * ended without an answer; usually `createHttpRouterMetrics(...).rateLimit(limiterName)`. A count answered at
-   * once while the circuit breaker is open sends nothing and records nothing. Defaults to none.
+   * ended without an answer (`timeout` also when the request's one shared wait ran out first); usually
+   * `createHttpRouterMetrics(...).rateLimit(limiterName)`. A count answered at once, while the circuit breaker
+   * is open or because its request has spent its wait already, sends nothing and records nothing. Defaults to
+   * none.
    */
   metrics?: RateLimitMetrics;
 }
