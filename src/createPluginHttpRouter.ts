@@ -55,15 +55,11 @@ function readHandlers(pluginId: string, handler: unknown): Handler[] {
 }
 
 /**
- * Builds one plugin's router, mounts it on the root router and returns the plugin's `httpRouter` service.
- *
- * @remarks
- * The per-plugin half of {@link httpRouterServiceFactory}; `rateLimit` is what its root context read once per
- * backend.
+ * Options for {@link createPluginHttpRouter}: the `httpRouter` factory's deps, its root context and `getPath`.
  *
  * @internal
  */
-export async function createPluginHttpRouter(options: {
+export interface PluginHttpRouterOptions {
   plugin: PluginMetadataService;
   config: RootConfigService;
   lifecycle: LifecycleService;
@@ -79,7 +75,20 @@ export async function createPluginHttpRouter(options: {
     redisConnections: ReadonlyArray<string | string[]>;
   };
   getPath: (pluginId: string) => string;
-}): Promise<HttpRouterService> {
+}
+
+/**
+ * Builds one plugin's router, mounts it on the root router and returns the plugin's `httpRouter` service.
+ *
+ * @remarks
+ * The per-plugin half of {@link httpRouterServiceFactory}; `rateLimit` is what its root context read once per
+ * backend.
+ *
+ * @internal
+ */
+export async function createPluginHttpRouter(
+  options: PluginHttpRouterOptions,
+): Promise<HttpRouterService> {
   const { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService } =
     options;
   const { rateLimit, getPath } = options;
