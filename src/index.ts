@@ -17,11 +17,6 @@ export {
   createRateLimitStore,
   getBucketKeyPrefix,
   readRateLimitOptions,
-  DEFAULT_IP_ALLOW_LIST,
-  DEFAULT_RATE_LIMIT,
-  DEFAULT_RATE_LIMIT_OPTIONS,
-  DEFAULT_RATE_LIMIT_WINDOW_MS,
-  TooManyRequestsError,
 } from './rateLimit';
 export type {
   PrincipalRateLimits,
@@ -36,23 +31,18 @@ export type {
   RateLimitStoreOptions,
 } from './rateLimit';
 export { createRedisRateLimitStore } from './rateLimit/createRedisRateLimitStore';
-export {
-  getRateLimitKeyPrefix,
-  RateLimitStoreUnavailableError,
-  REDIS_STORE_ERROR_CODES,
-  RedisStoreOptionError,
-} from './rateLimit/redis';
+export { getRateLimitKeyPrefix } from './rateLimit/redis';
 export type { RedisRateLimitStoreOptions } from './rateLimit/redis';
 export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
-export { AuthPolicyError, ERROR_CODES, HttpRouterConfigError } from './errors';
 export {
-  createHttpRouterMetrics,
-  credentialsRefusalReason,
-  METRIC_NAMES,
-  METRIC_PREFIX,
-  redisConnectionAttribute,
-  registerRedisFallbackProbe,
-} from './metrics';
+  AuthPolicyError,
+  ERROR_CODES,
+  HttpRouterConfigError,
+  RateLimitStoreUnavailableError,
+  RedisStoreOptionError,
+  TooManyRequestsError,
+} from './errors';
+export { createHttpRouterMetrics } from './metrics';
 export type {
   CredentialsBarrierMetrics,
   CredentialsRefusalReason,

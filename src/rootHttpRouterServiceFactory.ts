@@ -4,16 +4,8 @@ import {
   type RootHttpRouterFactoryOptions,
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
+import { RootRateLimitNotAppliedError } from './errors';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
-
-/**
- * Code of the error thrown at start-up when Backstage's `applyDefaults()` put no limiter of ours in place while
- * `backend.rateLimit` is set: a `@backstage/backend-defaults` whose defaults no longer go through
- * `middleware.rateLimit()`. A candidate for `ERROR_CODES` once that catalogue takes it.
- *
- * @internal
- */
-export const ROOT_RATE_LIMIT_NOT_APPLIED = 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED';
 
 /**
  * Makes `context.middleware.rateLimit()` return our all-plugins limiter, and returns the context a `configure`
@@ -46,15 +38,7 @@ export function withOurRateLimit(
       built = false;
       context.applyDefaults();
       if (!built && config.has('backend.rateLimit')) {
-        throw Object.assign(
-          new Error(
-            "applyDefaults() of '@backstage/backend-defaults/rootHttpRouter' did not call middleware.rateLimit(), " +
-              "so backstage-http-router's rootHttpRouterServiceFactory cannot put its limiter in place of " +
-              "Backstage's while 'backend.rateLimit' is set. Use a version of @backstage/backend-defaults that " +
-              'this package supports (see its peerDependencies).',
-          ),
-          { code: ROOT_RATE_LIMIT_NOT_APPLIED },
-        );
+        throw new RootRateLimitNotAppliedError();
       }
     },
   };

@@ -7,6 +7,7 @@ describe('ERROR_CODES', () => {
       authPolicy: 'ERR_HTTP_ROUTER_AUTH_POLICY',
       redisStoreOption: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
       rateLimitStoreUnavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
+      rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
     });
   });
 });

@@ -1,10 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import express from 'express';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
-import { createExamplePlugin } from './helpers/createExamplePlugin';
-import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
+import { startRateLimitBackend } from './helpers/startRateLimitBackend';
 
 /** The objects every express app (and every Node HTTP server) in the process shares. */
 const SHARED: Array<[string, object]> = [
@@ -23,19 +21,10 @@ function describeShared(): Record<string, string[]> {
 describe('a backend with rate limiting', () => {
   it('adds no property to express.request, express.response or Node’s HTTP prototypes', async () => {
     const before = describeShared();
-    const backend = await startTestBackend({
-      features: [
-        httpRouterServiceFactory,
-        ...TEST_AUTH_SERVICES,
-        createExamplePlugin(),
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              rateLimit: { ipAllowList: [], incomingRequestLimit: 2, plugin: { example: {} } },
-            },
-          },
-        }),
-      ],
+    const backend = await startRateLimitBackend({
+      ipAllowList: [],
+      incomingRequestLimit: 2,
+      plugin: { example: {} },
     });
     try {
       const statuses = [];

@@ -5,11 +5,8 @@ import {
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import type { Server } from 'node:http';
-import {
-  ROOT_RATE_LIMIT_NOT_APPLIED,
-  rootHttpRouterServiceFactory,
-  withOurRateLimit,
-} from '../rootHttpRouterServiceFactory';
+import { ERROR_CODES } from '../errors';
+import { rootHttpRouterServiceFactory, withOurRateLimit } from '../rootHttpRouterServiceFactory';
 import {
   answer,
   type RootRouterBackend,
@@ -197,6 +194,6 @@ describe('rootHttpRouterServiceFactory with a configure of your own', () => {
     });
     await expect(
       startRootRouterBackend(withoutRateLimitCall, { rateLimit: { incomingRequestLimit: 5 } }),
-    ).rejects.toMatchObject({ code: ROOT_RATE_LIMIT_NOT_APPLIED });
+    ).rejects.toMatchObject({ code: ERROR_CODES.rootRateLimitNotApplied });
   });
 });

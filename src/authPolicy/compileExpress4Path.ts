@@ -1,4 +1,4 @@
-import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../errors';
 import { compileExpress4Branch, expandOptionalSegments } from './express4/compileExpress4Branch';
 import { parseExpress4Path } from './express4/parseExpress4Path';
 import { tokenizeExpress4Path } from './express4/tokenizeExpress4Path';

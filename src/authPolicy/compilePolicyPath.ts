@@ -1,6 +1,6 @@
 import { compileExpress4Path } from './compileExpress4Path';
 import { compileUpstreamPath } from './compileUpstreamPath';
-import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../errors';
 import type { CompiledPolicyPath } from './types';
 
 /** Characters path-to-regexp 8 refuses anywhere unless escaped (it has no use for them outside quoted names). */

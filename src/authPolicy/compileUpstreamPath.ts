@@ -1,6 +1,6 @@
 import { PathError, TokenData, parse, pathToRegexp } from 'path-to-regexp';
 import type { Token } from 'path-to-regexp';
-import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../errors';
 import type { CompiledBranch, CompiledPolicyPath, SegmentStep } from './types';
 
 /** path-to-regexp 8 reports positions as `at index N` in its messages. */

@@ -1,7 +1,7 @@
 import { AuthPolicyError } from '../errors';
 import { compilePolicyPath } from './compilePolicyPath';
 import { createPolicyMatcher } from './createPolicyMatcher';
-import { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../errors';
 import { AUTH_POLICY_ACCESS_VALUES } from './types';
 import type { AuthPolicy, AuthPolicyAccess, AuthPolicyLookup, CompiledPolicyPath } from './types';
 

@@ -3,7 +3,6 @@ export type { AuthPolicyRegistry } from './createAuthPolicyRegistry';
 export { compilePolicyPath } from './compilePolicyPath';
 export { createPolicyMatcher } from './createPolicyMatcher';
 export type { PolicyMatcher } from './createPolicyMatcher';
-export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
 export { AUTH_POLICY_ACCESS_VALUES } from './types';
 export type {
   AuthPolicy,

@@ -26,7 +26,7 @@ function hasAuthCookie(cookieHeader: string | undefined): boolean {
  *
  * @param req - The refused request.
  * @param cookieAllowed - Whether a `user-cookie` policy covers the request's path.
- * @public
+ * @internal
  */
 export function credentialsRefusalReason(
   req: Pick<Request, 'headers'>,

@@ -1,7 +1,7 @@
 /**
  * The name prefix of every instrument the router creates, in OpenTelemetry's dotted, lower-case style.
  *
- * @public
+ * @internal
  */
 export const METRIC_PREFIX = 'backstage.http_router';
 
@@ -13,7 +13,7 @@ export const METRIC_PREFIX = 'backstage.http_router';
  * `.duration` and are in seconds, and the count of requests currently waiting is an up-down counter, as
  * OpenTelemetry's semantic conventions name theirs (`http.server.request.duration`, `http.server.active_requests`).
  *
- * @public
+ * @internal
  */
 export const METRIC_NAMES = {
   rateLimitDecisions: `${METRIC_PREFIX}.rate_limit.decisions`,

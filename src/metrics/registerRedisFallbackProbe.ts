@@ -87,7 +87,7 @@ function withoutCredentials(url: unknown): string {
  * @remarks
  * A value that is not a URL gives `(invalid connection)`, since it might hold a password.
  *
- * @public
+ * @internal
  */
 export function redisConnectionAttribute(connection: string | readonly string[]): string {
   // Checked at run time too: the registry also names connections whose option could not be read.
@@ -110,7 +110,7 @@ export function redisConnectionAttribute(connection: string | readonly string[])
  * @param connection - The attribute value naming the connection.
  * @param isInFallback - Whether requests on this connection are counted in memory (or refused) rather than in Redis.
  * @returns A function that removes the probe; safe to call twice.
- * @public
+ * @internal
  */
 export function registerRedisFallbackProbe(
   connection: string,

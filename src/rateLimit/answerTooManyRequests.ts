@@ -1,7 +1,7 @@
 import { serializeError } from '@backstage/errors';
 import type { AugmentedRequest, RateLimitExceededEventHandler } from 'express-rate-limit';
 import type { RateLimitMetrics } from '../metrics';
-import { TooManyRequestsError } from './TooManyRequestsError';
+import { TooManyRequestsError } from '../errors';
 import type { RateLimitBucket } from './types';
 
 /**

@@ -1,15 +1,13 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { ServiceUnavailableError, toError } from '@backstage/errors';
+import type { ServiceUnavailableError } from '@backstage/errors';
 import type { Request, RequestHandler, Response } from 'express';
 import {
   ipKeyGenerator,
   rateLimit,
   type ClientRateLimitInfo,
-  type Logger,
   type Store,
 } from 'express-rate-limit';
 import type { RateLimitMetrics } from '../metrics';
-import { markAsLogged } from '../middleware/loggedErrors';
 import { carriesCredentials } from './carriesCredentials';
 import {
   answerTooManyRequests,
@@ -18,9 +16,10 @@ import {
 } from './answerTooManyRequests';
 import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
-import { RateLimitStoreUnavailableError } from './redis/errors';
+import { refuseUncounted } from './refuseUncounted';
+import { TooManyRequestsError } from '../errors';
 import { withRequestStoreWaits } from './requestStoreWaits';
-import { TooManyRequestsError } from './TooManyRequestsError';
+import { toRateLimitLogger } from './toRateLimitLogger';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
@@ -215,42 +214,4 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     getKey: async (key: string) => limiter.getKey(key),
     refuse,
   });
-}
-
-/**
- * The 503 of a request whose count failed, with `Retry-After` when the store's error carries `retryAfterSeconds`;
- * logs the failure unless the store already has.
- */
-function refuseUncounted(
-  res: Response,
-  failure: unknown,
-  policyName: string,
-  logger: LoggerService | undefined,
-): ServiceUnavailableError {
-  const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null | undefined)
-    ?.retryAfterSeconds;
-  if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
-    res.setHeader('Retry-After', String(retryAfterSeconds));
-  }
-  // A fresh error, so that neither the store's message nor its cause (addresses, timeouts) reach the client.
-  const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
-  if (failure instanceof RateLimitStoreUnavailableError) {
-    return markAsLogged(refusal);
-  }
-  if (!logger) {
-    return refusal;
-  }
-  logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-  return markAsLogged(refusal);
-}
-
-/** Sends express-rate-limit's messages to the Backstage logger, naming the limiter. */
-function toRateLimitLogger(logger: LoggerService, policyName: string): Logger {
-  const forward =
-    (level: 'warn' | 'error') =>
-    (error: unknown, message?: string): void => {
-      const cause = toError(error);
-      logger[level](`Rate limiter '${policyName}': ${message ?? cause.message}`, cause);
-    };
-  return { warn: forward('warn'), error: forward('error') };
 }

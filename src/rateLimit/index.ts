@@ -10,7 +10,6 @@ export {
   DEFAULT_RATE_LIMIT_WINDOW_MS,
   readRateLimitOptions,
 } from './readRateLimitOptions';
-export { TooManyRequestsError } from './TooManyRequestsError';
 export type {
   PrincipalRateLimits,
   PrincipalRequestLimit,

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { PolicyPathSyntaxError } from '../../authPolicy/PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 import { compileExpress4Path } from '../../authPolicy/compileExpress4Path';
 import { coversCompiledPath } from '../helpers/coversCompiledPath';
 import { PARAM, toSteps } from '../helpers/segmentSteps';

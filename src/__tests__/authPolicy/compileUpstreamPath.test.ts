@@ -1,5 +1,5 @@
 import { pathToRegexp } from 'path-to-regexp';
-import { PolicyPathSyntaxError } from '../../authPolicy/PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 import { compileUpstreamPath } from '../../authPolicy/compileUpstreamPath';
 import { coversCompiledPath } from '../helpers/coversCompiledPath';
 import { PARAM, WILDCARD, toSteps } from '../helpers/segmentSteps';

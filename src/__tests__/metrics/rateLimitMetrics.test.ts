@@ -9,6 +9,7 @@ import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExampleP
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { startRedisServer } from '../helpers/redisServer';
 import { startRootRouterBackend } from '../helpers/startRootRouterBackend';
+import { redisRateLimit } from '../helpers/startRateLimitBackend';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
@@ -198,14 +199,9 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
     cleanups.push(() => closeRedisRateLimitClients());
-    const backend = await startBackend({
-      global: false,
-      ipAllowList: [],
-      incomingRequestLimit: 5,
-      passOnStoreError: false,
-      store: { type: 'redis', connection: redis.url },
-      plugin: { example: {} },
-    });
+    const backend = await startBackend(
+      redisRateLimit(redis, { incomingRequestLimit: 5, passOnStoreError: false }),
+    );
     cleanups.push(() => backend.stop());
 
     expect(await statuses(backend, '/api/example/public/1', undefined)).toEqual([200]);
@@ -221,15 +217,13 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
     cleanups.push(() => closeRedisRateLimitClients());
-    const backend = await startBackend({
-      global: false,
-      ipAllowList: [],
-      incomingRequestLimit: 5,
-      failedAuthenticationLimit: 2,
-      passOnStoreError: false,
-      store: { type: 'redis', connection: redis.url },
-      plugin: { example: {} },
-    });
+    const backend = await startBackend(
+      redisRateLimit(redis, {
+        incomingRequestLimit: 5,
+        failedAuthenticationLimit: 2,
+        passOnStoreError: false,
+      }),
+    );
     cleanups.push(() => backend.stop());
 
     await redis.kill();

@@ -1,6 +1,4 @@
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
 import { METRIC_NAMES } from '../../metrics/instrumentNames';
 import { createRateLimiter } from '../../rateLimit/createRateLimiter';
@@ -8,11 +6,11 @@ import { createRateLimitStore } from '../../rateLimit/createRateLimitStore';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { getRateLimitKeyPrefix } from '../../rateLimit/redis/getRateLimitKeyPrefix';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
+import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { createTestApp } from '../helpers/createTestApp';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
 
 /** The store's timeout in the histogram tests: long enough to tell a timeout from an answer on a busy machine. */
@@ -35,6 +33,22 @@ describe('Redis metrics (issue 14)', () => {
     await sdk.stop();
   });
 
+  /** The histogram's series as `error.type count`, with the sum of each, checked against the plugin. */
+  const histogram = async () =>
+    (await sdk.collect())
+      .filter(point => point.name === METRIC_NAMES.rateLimitStoreDuration)
+      .map(point => {
+        expect(point).toMatchObject({
+          type: 'histogram',
+          unit: 's',
+          attributes: { plugin: 'example', limiter: 'plugin-example' },
+        });
+        return {
+          series: `${point.attributes['error.type'] ?? 'answered'} ${point.count}`,
+          sum: point.value,
+        };
+      });
+
   describe('the fallback gauge, in a real backend', () => {
     /** The gauge's series as `connection value`. */
     const gauge = async () =>
@@ -43,24 +57,8 @@ describe('Redis metrics (issue 14)', () => {
         .map(point => `${point.attributes.connection} ${point.value}`);
 
     it('reads 1 for the URL (without its password) while Redis is down, 0 once it is back, and 0 once closed', async () => {
-      const backend = await startTestBackend({
-        features: [
-          httpRouterServiceFactory,
-          ...TEST_AUTH_SERVICES,
-          createExamplePlugin({ policies: EXAMPLE_POLICIES }),
-          mockServices.rootConfig.factory({
-            data: {
-              backend: {
-                rateLimit: {
-                  global: false,
-                  ipAllowList: [],
-                  store: { type: 'redis', connection: redis.url },
-                  plugin: { example: {} },
-                },
-              },
-            },
-          }),
-        ],
+      const backend = await startRateLimitBackend(redisRateLimit(redis), {
+        policies: EXAMPLE_POLICIES,
       });
       const series = `redis://127.0.0.1:${redis.port}`;
       try {
@@ -103,6 +101,26 @@ describe('Redis metrics (issue 14)', () => {
     });
   });
 
+  describe('the wait histogram, in a real backend', () => {
+    it("records each count of the plugin's limiter with the plugin and limiter attributes", async () => {
+      const backend = await startRateLimitBackend(redisRateLimit(redis), {
+        policies: EXAMPLE_POLICIES,
+      });
+      try {
+        for (let i = 0; i < 3; i++) {
+          expect((await request(backend.server).get('/api/example/public/1')).status).toBe(200);
+        }
+      } finally {
+        await backend.stop();
+      }
+
+      const points = await histogram();
+      expect(points.map(point => point.series)).toEqual(['answered 3']);
+      expect(points[0].sum).toBeGreaterThan(0);
+      expect(await redis.cli('GET', 'rl:plugin:example:127.0.0.1')).toBe('3');
+    });
+  });
+
   describe('the wait histogram, around the shipped limiter', () => {
     /** A real express app with the limiter of plugin `example` over a Redis store that records on the SDK. */
     function createApp() {
@@ -128,22 +146,6 @@ describe('Redis metrics (issue 14)', () => {
         res.send('ok');
       });
     }
-
-    /** The histogram's series as `error.type count`, with the sum of each, checked against the plugin. */
-    const histogram = async () =>
-      (await sdk.collect())
-        .filter(point => point.name === METRIC_NAMES.rateLimitStoreDuration)
-        .map(point => {
-          expect(point).toMatchObject({
-            type: 'histogram',
-            unit: 's',
-            attributes: { plugin: 'example', limiter: 'plugin-example' },
-          });
-          return {
-            series: `${point.attributes['error.type'] ?? 'answered'} ${point.count}`,
-            sum: point.value,
-          };
-        });
 
     it('records one wait per count that Redis answered', async () => {
       const app = createApp();

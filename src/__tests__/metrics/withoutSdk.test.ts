@@ -1,12 +1,10 @@
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { METRIC_PREFIX } from '../../metrics/instrumentNames';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
+import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
 
 describe('the router without an OpenTelemetry SDK (issue 14)', () => {
@@ -14,25 +12,7 @@ describe('the router without an OpenTelemetry SDK (issue 14)', () => {
   let sdk: MetricsSdk | undefined;
 
   const startBackend = () =>
-    startTestBackend({
-      features: [
-        httpRouterServiceFactory,
-        ...TEST_AUTH_SERVICES,
-        createExamplePlugin({ policies: EXAMPLE_POLICIES }),
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              rateLimit: {
-                global: false,
-                ipAllowList: [],
-                store: { type: 'redis', connection: redis.url },
-                plugin: { example: {} },
-              },
-            },
-          },
-        }),
-      ],
-    });
+    startRateLimitBackend(redisRateLimit(redis), { policies: EXAMPLE_POLICIES });
 
   /** The names of the router's series that the SDK holds. */
   const routerSeries = async () =>

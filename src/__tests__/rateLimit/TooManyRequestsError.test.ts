@@ -1,6 +1,6 @@
 import { serializeError } from '@backstage/errors';
 import { getErrorStatus } from '../../middleware/createErrorHandler';
-import { TooManyRequestsError } from '../../rateLimit/TooManyRequestsError';
+import { TooManyRequestsError } from '../../errors';
 
 describe('TooManyRequestsError', () => {
   const error = new TooManyRequestsError('Too many requests', { retryAfterSeconds: 12 });

@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type Handler } from 'express';
 import { rateLimit, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
 import { answerTooManyRequests } from '../../rateLimit/answerTooManyRequests';
-import { TooManyRequestsError } from '../../rateLimit/TooManyRequestsError';
+import { TooManyRequestsError } from '../../errors';
 
 /** A store that counts but never says when a window ends, as some third-party stores do. */
 class NoResetTimeStore implements Store {

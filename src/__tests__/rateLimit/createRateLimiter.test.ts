@@ -8,7 +8,7 @@ import request from 'supertest';
 import { createErrorHandler } from '../../middleware/createErrorHandler';
 import { createRateLimiter } from '../../rateLimit/createRateLimiter';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/readRateLimitOptions';
-import { RateLimitStoreUnavailableError } from '../../rateLimit/redis/errors';
+import { RateLimitStoreUnavailableError } from '../../errors';
 import type { RateLimitOptions } from '../../rateLimit/types';
 
 /** A store whose server is down: every call fails as a Redis client's would. */

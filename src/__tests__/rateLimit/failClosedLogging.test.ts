@@ -1,11 +1,9 @@
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 
 /** Refused requests in the flood; each used to log two error lines. */
 const REQUESTS = 40;
@@ -17,28 +15,14 @@ describe('a backend whose Redis store fails closed while Redis hangs (issue 12, 
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    backend = await startTestBackend({
-      features: [
-        httpRouterServiceFactory,
-        ...TEST_AUTH_SERVICES,
-        logs.factory,
-        createExamplePlugin(),
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              rateLimit: {
-                global: false,
-                ipAllowList: [],
-                incomingRequestLimit: 1000,
-                passOnStoreError: false,
-                store: { type: 'redis', connection: redis.url, timeout: '100ms' },
-                plugin: { example: {} },
-              },
-            },
-          },
-        }),
-      ],
-    });
+    backend = await startRateLimitBackend(
+      redisRateLimit(redis, {
+        incomingRequestLimit: 1000,
+        passOnStoreError: false,
+        store: { type: 'redis', connection: redis.url, timeout: '100ms' },
+      }),
+      { features: [logs.factory] },
+    );
   });
 
   afterAll(async () => {

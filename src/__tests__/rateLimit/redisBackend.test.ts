@@ -1,39 +1,17 @@
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 
 describe('two backends sharing one Redis rate-limit store', () => {
   let redis: RedisServerHandle;
   const backends: Array<Awaited<ReturnType<typeof startTestBackend>>> = [];
 
   const startBackend = () =>
-    startTestBackend({
-      features: [
-        httpRouterServiceFactory,
-        ...TEST_AUTH_SERVICES,
-        createExamplePlugin(),
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              rateLimit: {
-                global: false,
-                // Test requests come from 127.0.0.1, which the default allow list exempts.
-                ipAllowList: [],
-                incomingRequestLimit: 3,
-                window: '1m',
-                passOnStoreError: true,
-                store: { type: 'redis', connection: redis.url },
-                plugin: { example: {} },
-              },
-            },
-          },
-        }),
-      ],
-    });
+    startRateLimitBackend(
+      redisRateLimit(redis, { incomingRequestLimit: 3, window: '1m', passOnStoreError: true }),
+    );
 
   beforeAll(async () => {
     redis = await startRedisServer();

@@ -1,8 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import {
-  closeRedisRateLimitClients,
-  setRedisOutageSettleMs,
-} from '../../rateLimit/redis/redisConnectionRegistry';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { setRedisOutageSettleMs } from '../../rateLimit/redis/openRedisConnectionEntry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { createLimitedApp, redisStore, sendRequests, timedRequest } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';

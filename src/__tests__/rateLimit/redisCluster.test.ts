@@ -2,8 +2,8 @@ import { mockServices } from '@backstage/backend-test-utils';
 import {
   acquireRedisConnection,
   closeRedisRateLimitClients,
-  setRedisOutageSettleMs,
 } from '../../rateLimit/redis/redisConnectionRegistry';
+import { setRedisOutageSettleMs } from '../../rateLimit/redis/openRedisConnectionEntry';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
 import { createLimitedApp, redisStore, sendRequests, timedRequest } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';

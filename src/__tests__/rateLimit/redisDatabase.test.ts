@@ -1,9 +1,7 @@
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { mockServices } from '@backstage/backend-test-utils';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
+import { startRateLimitBackend } from '../helpers/startRateLimitBackend';
 import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
@@ -22,23 +20,10 @@ describe('a Redis database that the server does not have (issue 12, item 7)', ()
   });
 
   it('stops the start-up of a backend, naming the key and the database, and counts nothing', async () => {
-    const started = startTestBackend({
-      features: [
-        httpRouterServiceFactory,
-        ...TEST_AUTH_SERVICES,
-        createExamplePlugin(),
-        mockServices.rootConfig.factory({
-          data: {
-            backend: {
-              rateLimit: {
-                ipAllowList: [],
-                store: { type: 'redis', connection: `${redis.url}/99` },
-                plugin: { example: {} },
-              },
-            },
-          },
-        }),
-      ],
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+      plugin: { example: {} },
     });
 
     await expect(started).rejects.toThrow(

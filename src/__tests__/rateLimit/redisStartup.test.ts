@@ -2,10 +2,8 @@ import { mockServices } from '@backstage/backend-test-utils';
 import type { IncrementResponse, Options } from 'express-rate-limit';
 import { ERROR_CODES } from '../../errors';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import {
-  closeRedisRateLimitClients,
-  setRedisOutageSettleMs,
-} from '../../rateLimit/redis/redisConnectionRegistry';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { setRedisOutageSettleMs } from '../../rateLimit/redis/openRedisConnectionEntry';
 import { freePort } from '../helpers/freePort';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';

@@ -1,7 +1,7 @@
 import type { JsonObject } from '@backstage/types';
 import type { IncrementResponse, Options } from 'express-rate-limit';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import { REDIS_STORE_ERROR_CODES } from '../../rateLimit/redis/errors';
+import { ERROR_CODES } from '../../errors';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { createLimitedApp, redisStore, sendRequest, sendRequests } from './redis/createLimitedApp';
@@ -149,6 +149,6 @@ describe('createRedisRateLimitStore', () => {
   ])('rejects the options %j, naming %s', (override, option) => {
     expect(() =>
       createRedisRateLimitStore({ connection: redis.url, prefix: 'rl:x:', ...override }),
-    ).toThrow(expect.objectContaining({ code: REDIS_STORE_ERROR_CODES.option, option }));
+    ).toThrow(expect.objectContaining({ code: ERROR_CODES.redisStoreOption, option }));
   });
 });

@@ -1,4 +1,4 @@
-import { PolicyPathSyntaxError } from '../PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 
 /**
  * Creates the tally that keeps an Express 4 path's matching linear: at most one unbounded repetition per path,

@@ -1,4 +1,4 @@
-import { PolicyPathSyntaxError } from '../PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 
 /** Escapes allowed inside a custom pattern besides escaped punctuation. */
 const CLASS_ESCAPES = new Set(['d', 'D', 'w', 'W', 's', 'S']);

@@ -1,4 +1,4 @@
-import { PolicyPathSyntaxError } from '../PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 import type { Express4Piece } from './compileExpress4Branch';
 import { createRepetitionBudget } from './createRepetitionBudget';
 import type { Express4TokenKind } from './express4Forms';

@@ -1,4 +1,4 @@
-import { PolicyPathSyntaxError } from '../PolicyPathSyntaxError';
+import { PolicyPathSyntaxError } from '../../errors';
 import { EXPRESS4_FORMS } from './express4Forms';
 import type { Express4TokenKind } from './express4Forms';
 

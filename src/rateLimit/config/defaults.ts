@@ -20,7 +20,7 @@ export const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
  * @remarks
  * Long enough to smooth over the burst of a page load, short enough that a limited client waits little.
  *
- * @public
+ * @internal
  */
 export const DEFAULT_RATE_LIMIT_WINDOW_MS = 60_000;
 
@@ -32,21 +32,21 @@ export const DEFAULT_RATE_LIMIT_WINDOW_MS = 60_000;
  * busy user with several tabs, or a handful of users behind one NAT, stays well under a thousand a minute, while
  * a script flooding the backend passes it within seconds.
  *
- * @public
+ * @internal
  */
 export const DEFAULT_RATE_LIMIT = 1000;
 
 /**
  * The default `ipAllowList`: loopback, as upstream, for the backend calling itself and local development.
  *
- * @public
+ * @internal
  */
 export const DEFAULT_IP_ALLOW_LIST: readonly string[] = Object.freeze(['127.0.0.1', '::1']);
 
 /**
  * The settings used by `backend.rateLimit: true` and for every key left out.
  *
- * @public
+ * @internal
  */
 export const DEFAULT_RATE_LIMIT_OPTIONS: Readonly<RateLimitOptions> = Object.freeze({
   windowMs: DEFAULT_RATE_LIMIT_WINDOW_MS,

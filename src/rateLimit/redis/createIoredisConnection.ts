@@ -26,6 +26,95 @@ function reconnectDelay(attempt: number): number {
   return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 }
 
+/** The ioredis client for a target: a `Redis`, or a `Cluster` for a list of nodes. */
+function openIoredisClient(target: RedisConnectionTarget): Redis | Cluster {
+  const untypedOptions = { disconnectTimeout: DISCONNECT_TIMEOUT_MS };
+  const perNode: RedisOptions = {
+    ...untypedOptions,
+    username: target.username,
+    password: target.password,
+    tls: target.tls ? {} : undefined,
+    connectionName: CONNECTION_NAME,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    // Every request sends one command; under load, those issued in the same tick share one write.
+    enableAutoPipelining: true,
+  };
+  return target.mode === 'cluster'
+    ? new Cluster(target.nodes, {
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        clusterRetryStrategy: reconnectDelay,
+        clusterNodeRetryStrategy: reconnectDelay,
+        redisOptions: perNode,
+      })
+    : new Redis({
+        ...perNode,
+        host: target.nodes[0].host,
+        port: target.nodes[0].port,
+        db: target.db,
+        enableOfflineQueue: false,
+        retryStrategy: reconnectDelay,
+      });
+}
+
+/**
+ * Opens the socket to every master of a cluster, by a `PING` each, within one connect timeout.
+ *
+ * @remarks
+ * A cluster client opens its socket to a node with the first command for that node; opened before the first
+ * requests go on, those do not pay for it within their timeout and report an outage.
+ */
+function warmClusterMasters(cluster: Cluster): Promise<unknown> {
+  const warming = Promise.allSettled(cluster.nodes('master').map(node => node.ping()));
+  return withTimeout(
+    warming,
+    CONNECT_TIMEOUT_MS,
+    () => new Error('a Redis Cluster master did not answer PING'),
+  );
+}
+
+/**
+ * Sends a `SCRIPT LOAD` to every master and answers with the first success: a hung master must not hold up the
+ * others. An EVALSHA sent afterwards reaches each master after its SCRIPT LOAD (one connection, in order).
+ */
+async function loadScriptOnEveryMaster(cluster: Cluster, command: string[]): Promise<RedisReply> {
+  const [name, ...args] = command;
+  const loads = cluster
+    .nodes('master')
+    .map(node => node.call(name, ...args) as Promise<RedisReply>);
+  if (loads.length === 0) {
+    throw new Error('No Redis Cluster master is known yet');
+  }
+  try {
+    return await Promise.any(loads);
+  } catch (error) {
+    throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
+  }
+}
+
+/**
+ * The `sendCommand` of rate-limit-redis over the client.
+ *
+ * @remarks
+ * Not async: every counted request goes through it, and the common path needs no promise of its own.
+ */
+function createSendCommand(
+  client: Redis | Cluster,
+): (details: SendCommandClusterDetails) => Promise<RedisReply> {
+  return function sendCommand({ command }) {
+    if (
+      client instanceof Cluster &&
+      command[0].toUpperCase() === 'SCRIPT' &&
+      command[1]?.toUpperCase() === 'LOAD'
+    ) {
+      return loadScriptOnEveryMaster(client, command);
+    }
+    return client.call(command[0], ...command.slice(1)) as Promise<RedisReply>;
+  };
+}
+
 /**
  * Opens the ioredis client (a `Redis`, or a `Cluster` for a list of nodes) behind the Redis rate-limit store.
  *
@@ -50,36 +139,7 @@ export function createIoredisConnection(options: {
   listeners: RedisConnectionListeners;
 }): RedisConnection {
   const { target, listeners } = options;
-  const untypedOptions = { disconnectTimeout: DISCONNECT_TIMEOUT_MS };
-  const perNode: RedisOptions = {
-    ...untypedOptions,
-    username: target.username,
-    password: target.password,
-    tls: target.tls ? {} : undefined,
-    connectionName: CONNECTION_NAME,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    // Every request sends one command; under load, those issued in the same tick share one write.
-    enableAutoPipelining: true,
-  };
-  const client =
-    target.mode === 'cluster'
-      ? new Cluster(target.nodes, {
-          enableOfflineQueue: false,
-          enableAutoPipelining: true,
-          clusterRetryStrategy: reconnectDelay,
-          clusterNodeRetryStrategy: reconnectDelay,
-          redisOptions: perNode,
-        })
-      : new Redis({
-          ...perNode,
-          host: target.nodes[0].host,
-          port: target.nodes[0].port,
-          db: target.db,
-          enableOfflineQueue: false,
-          retryStrategy: reconnectDelay,
-        });
+  const client = openIoredisClient(target);
 
   let closed = false;
   let attempting = true;
@@ -119,51 +179,15 @@ export function createIoredisConnection(options: {
   };
   client.on('ready', () => {
     if (client instanceof Cluster && attempting) {
-      // A cluster client opens its socket to a node with the first command for that node. Open them all before
-      // the first requests go on, so that those do not pay for it within their timeout and report an outage; a
-      // node that does not answer holds this up for one connect timeout at most.
-      const warming = Promise.allSettled(client.nodes('master').map(node => node.ping()));
-      void withTimeout(
-        warming,
-        CONNECT_TIMEOUT_MS,
-        () => new Error('a Redis Cluster master did not answer PING'),
-      ).then(reportReady, reportReady);
+      // The first attempt ends once every master's socket is open, or after one connect timeout.
+      void warmClusterMasters(client).then(reportReady, reportReady);
       return;
     }
     reportReady();
   });
 
-  // Sends the load to every master and answers with the first success: a hung master must not hold up the
-  // others. An EVALSHA sent afterwards reaches each master after its SCRIPT LOAD (one connection, in order).
-  const loadScriptOnEveryMaster = async (cluster: Cluster, command: string[]) => {
-    const [name, ...args] = command;
-    const loads = cluster
-      .nodes('master')
-      .map(node => node.call(name, ...args) as Promise<RedisReply>);
-    if (loads.length === 0) {
-      throw new Error('No Redis Cluster master is known yet');
-    }
-    try {
-      return await Promise.any(loads);
-    } catch (error) {
-      throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
-    }
-  };
-
-  // Not async: every counted request goes through here, and the common path needs no promise of its own.
-  const sendCommand = ({ command }: SendCommandClusterDetails): Promise<RedisReply> => {
-    if (
-      client instanceof Cluster &&
-      command[0].toUpperCase() === 'SCRIPT' &&
-      command[1]?.toUpperCase() === 'LOAD'
-    ) {
-      return loadScriptOnEveryMaster(client, command);
-    }
-    return client.call(command[0], ...command.slice(1)) as Promise<RedisReply>;
-  };
-
   return {
-    sendCommand,
+    sendCommand: createSendCommand(client),
     isReady: () => client.status === 'ready',
     firstAttempt: () => (attempting ? firstAttempt : undefined),
     close() {

@@ -1,5 +1,5 @@
 import type { RedisOutageTracker } from './createRedisOutageTracker';
-import { RedisTimeoutError } from './errors';
+import { RedisTimeoutError } from '../../errors';
 import type { RedisConnection } from './types';
 import { withTimeout } from './withTimeout';
 

@@ -1,4 +1,4 @@
-import { RedisStoreOptionError } from './errors';
+import { RedisStoreOptionError } from '../../errors';
 import type { RedisConnectionTarget } from './types';
 
 /** The port Redis listens on when a URL names none. */

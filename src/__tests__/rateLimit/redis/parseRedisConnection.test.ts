@@ -1,4 +1,4 @@
-import { REDIS_STORE_ERROR_CODES } from '../../../rateLimit/redis/errors';
+import { ERROR_CODES } from '../../../errors';
 import { parseRedisConnection } from '../../../rateLimit/redis/parseRedisConnection';
 
 describe('parseRedisConnection', () => {
@@ -73,7 +73,7 @@ describe('parseRedisConnection', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toMatchObject({ code: REDIS_STORE_ERROR_CODES.option, option });
+    expect(thrown).toMatchObject({ code: ERROR_CODES.redisStoreOption, option });
     expect((thrown as Error).message).toMatch(message);
     expect((thrown as Error).message).not.toMatch(/:x@|:y@|secret/);
   });

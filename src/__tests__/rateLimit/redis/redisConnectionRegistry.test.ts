@@ -1,5 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { RedisStoreOptionError } from '../../../rateLimit/redis/errors';
+import { RedisStoreOptionError } from '../../../errors';
 import {
   type RedisConnectionLease,
   acquireRedisConnection,

@@ -1,0 +1,156 @@
+import type {
+  AuthService,
+  HttpAuthService,
+  HttpRouterService,
+  LifecycleService,
+  LoggerService,
+  PluginMetadataService,
+  RootConfigService,
+  RootHttpRouterService,
+} from '@backstage/backend-plugin-api';
+import type { Handler } from 'express';
+import Router from 'express-promise-router';
+import { createAuthPolicyRegistry } from './authPolicy';
+import { describeValue, HttpRouterConfigError } from './errors';
+import { createHttpRouterMetrics, type HttpRouterMeter } from './metrics';
+import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
+import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
+import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
+import { createErrorHandler } from './middleware/createErrorHandler';
+import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
+import { lookupPathAccess } from './middleware/lookupPathAccess';
+import { passThrough } from './middleware/passThrough';
+import type { RateLimitBuckets } from './rateLimit/createRateLimitBuckets';
+import { createRateLimitStep } from './rateLimit/createRateLimitStep';
+import { addPrincipalMount } from './rateLimit/principalMounts';
+import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
+import type { RateLimitSettings } from './rateLimit/types';
+
+function readMountPath(getPath: (pluginId: string) => string, pluginId: string): string {
+  const path = getPath(pluginId);
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new HttpRouterConfigError(
+      'getPath',
+      `expected getPath('${pluginId}') to return a path starting with '/', got ${describeValue(path)}`,
+    );
+  }
+  return path;
+}
+
+/**
+ * The handlers `http.use(handler)` adds: one function, or (as express's `router.use` takes them) arrays of
+ * functions, nested to any depth. Anything else is refused at once, naming the plugin.
+ */
+function readHandlers(pluginId: string, handler: unknown): Handler[] {
+  const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
+  const refused = handlers.findIndex(item => typeof item !== 'function');
+  if (handlers.length === 0 || refused !== -1) {
+    const got = refused === -1 ? 'an empty array' : describeValue(handlers[refused]);
+    throw new TypeError(
+      `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), ` +
+        `got ${got}`,
+    );
+  }
+  return handlers as Handler[];
+}
+
+/**
+ * Options for {@link createPluginHttpRouter}: the `httpRouter` factory's deps, its root context and `getPath`.
+ *
+ * @internal
+ */
+export interface PluginHttpRouterOptions {
+  plugin: PluginMetadataService;
+  config: RootConfigService;
+  lifecycle: LifecycleService;
+  rootHttpRouter: RootHttpRouterService;
+  auth: AuthService;
+  httpAuth: HttpAuthService;
+  logger: LoggerService;
+  metricsService?: HttpRouterMeter;
+  rateLimit: {
+    settings: RateLimitSettings;
+    allPlugins?: RateLimitBuckets;
+    /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
+    redisConnections: ReadonlyArray<string | string[]>;
+  };
+  getPath: (pluginId: string) => string;
+}
+
+/**
+ * Builds one plugin's router, mounts it on the root router and returns the plugin's `httpRouter` service.
+ *
+ * @remarks
+ * The per-plugin half of {@link httpRouterServiceFactory}; `rateLimit` is what its root context read once per
+ * backend.
+ *
+ * @internal
+ */
+export async function createPluginHttpRouter(
+  options: PluginHttpRouterOptions,
+): Promise<HttpRouterService> {
+  const { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService } =
+    options;
+  const { rateLimit, getPath } = options;
+  const pluginId = plugin.getId();
+  const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
+  const credentialsBarrier = createCredentialsBarrier({
+    httpAuth,
+    config,
+    pluginId,
+    logger,
+    lifecycle,
+    metrics: metrics.credentialsBarrier,
+  });
+  // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+  // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
+  const policies = createAuthPolicyRegistry({ pluginId });
+
+  // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
+  // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
+  // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
+  const router = Router();
+  const steps = [
+    createRateLimitStep({
+      pluginId,
+      settings: rateLimit.settings,
+      logger,
+      lifecycle,
+      httpAuth,
+      lookupAccess: path => lookupPathAccess(policies.lookup, path),
+      allPlugins: rateLimit.allPlugins,
+      metrics,
+    }),
+    createAuthIntegrationRouter({ auth }),
+    createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
+    credentialsBarrier.middleware,
+    createCookieAuthRefreshMiddleware({ auth, httpAuth }),
+  ];
+  // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
+  await verifyRedisRateLimitConnections(rateLimit.redisConnections);
+  for (const step of steps) {
+    if (step !== passThrough) {
+      router.use(step);
+    }
+  }
+  const pluginRoutes = Router();
+  router.use(pluginRoutes);
+  router.use(createErrorHandler({ logger }));
+  const mountPath = readMountPath(getPath, pluginId);
+  rootHttpRouter.use(mountPath, router);
+  if (rateLimit.allPlugins) {
+    // Every request with credentials under this path is counted in the all-plugins budgets by our first
+    // step, so the root router's all-plugins limiter leaves it to us.
+    addPrincipalMount(config, mountPath);
+  }
+
+  return {
+    use(handler: Handler) {
+      pluginRoutes.use(readHandlers(pluginId, handler));
+    },
+    addAuthPolicy(policy) {
+      credentialsBarrier.addAuthPolicy(policy);
+      policies.add(policy);
+    },
+  };
+}

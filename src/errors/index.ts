@@ -1,0 +1,11 @@
+export { AuthPolicyError } from './AuthPolicyError';
+export { ERROR_CODES } from './codes';
+export { describeValue } from './describeValue';
+export { HttpRouterConfigError } from './HttpRouterConfigError';
+export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
+export { RateLimitStoreUnavailableError } from './RateLimitStoreUnavailableError';
+export { RedisStoreOptionError } from './RedisStoreOptionError';
+export { RedisTimeoutError, redisWaitFailure } from './RedisTimeoutError';
+export { RequestWaitSpentError } from './RequestWaitSpentError';
+export { RootRateLimitNotAppliedError } from './RootRateLimitNotAppliedError';
+export { TooManyRequestsError } from './TooManyRequestsError';
