@@ -188,7 +188,8 @@ export function createIoredisConnection(options: {
 
   return {
     sendCommand: createSendCommand(client),
-    isReady: () => client.status === 'ready',
+    // ioredis reports `ready` until the socket's close event; a connection we closed must not look usable meanwhile.
+    isReady: () => !closed && client.status === 'ready',
     firstAttempt: () => (attempting ? firstAttempt : undefined),
     close() {
       closed = true;
