@@ -7,4 +7,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 30000,
+  // Jest's default on a two-core machine is one worker; most of a file's time is loading Backstage's test
+  // utilities, which a second worker overlaps.
+  maxWorkers: '100%',
 };
