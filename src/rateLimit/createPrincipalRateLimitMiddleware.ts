@@ -5,7 +5,6 @@ import type { RateLimitBuckets } from './createRateLimitBuckets';
 import { clientAddressKey, type RateLimiter } from './createRateLimiter';
 import { carriesCredentials } from './carriesCredentials';
 import { setRequestPrincipal } from './requestPrincipals';
-import { withRequestStoreWaits } from './requestStoreWaits';
 
 /** What a request's credentials turned out to be, for choosing its budgets. */
 type Verdict =
@@ -147,12 +146,10 @@ export function createPrincipalRateLimitMiddleware(
       }
       return chooseLimiters(active, credentialed, verdict);
     };
-    withRequestStoreWaits(req, () => {
-      choose().then(
-        chosen => (chosen instanceof Error ? next(chosen) : runInTurn(chosen, req, res, next)),
-        next,
-      );
-    });
+    choose().then(
+      chosen => (chosen instanceof Error ? next(chosen) : runInTurn(chosen, req, res, next)),
+      next,
+    );
   };
 }
 
@@ -167,7 +164,7 @@ async function findCutOff(
 ): Promise<RateLimiter | Error | undefined> {
   const address = clientAddressKey(req);
   const reads = await Promise.allSettled(
-    layers.map(({ buckets }) => buckets.failedAuthentication?.getKey(address)),
+    layers.map(({ buckets }) => buckets.failedAuthentication?.getKey(address, req)),
   );
   for (const [index, read] of reads.entries()) {
     const { failedAuthentication, failedAuthenticationLimit = Infinity } = layers[index].buckets;

@@ -18,7 +18,7 @@ import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { refuseUncounted } from './refuseUncounted';
 import { TooManyRequestsError } from '../errors';
-import { withRequestStoreWaits } from './requestStoreWaits';
+import { callWithStoreWaits, carryStoreWaits, storeWaitsOf } from './requestStoreWaits';
 import { toRateLimitLogger } from './toRateLimitLogger';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
@@ -91,8 +91,11 @@ export type RateLimiter = RequestHandler & {
   readonly policyName: string;
   /** The budget it counts, or none for a limiter per client address without per-principal budgets. */
   readonly bucket: RateLimitBucket | undefined;
-  /** The count of a key, as express-rate-limit's `getKey`: read without counting. */
-  readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+  /**
+   * The count of a key, as express-rate-limit's `getKey`: read without counting. Given the request, the read
+   * shares the request's one wait for its stores.
+   */
+  readonly getKey: (key: string, req?: Request) => Promise<ClientRateLimitInfo | undefined>;
   /**
    * The error to pass to `next` when this limiter's store failed outside the middleware (a `getKey`): a 503
    * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures,
@@ -146,8 +149,10 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
 
+  // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
+  const carried = carryStoreWaits(bucket?.key ?? clientAddressKey, store);
   const limiter = rateLimit({
-    store,
+    store: carried.store,
     windowMs: options.windowMs,
     limit: bucket?.limit ?? options.limit,
     identifier: policyName,
@@ -156,7 +161,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
-    keyGenerator: bucket?.key ?? clientAddressKey,
+    keyGenerator: carried.keyGenerator,
     handler: countLimited(
       bucket ? createTooManyRequestsHandler(bucket.kind.replace('-', ' ')) : answerTooManyRequests,
       metrics,
@@ -193,25 +198,23 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
         return;
       }
     }
-    // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
-    withRequestStoreWaits(req, () => {
-      void limiter(req, res, (failure?: unknown) => {
-        if (failure === undefined) {
-          metrics?.recordDecision('allowed', bucket?.kind);
-          next();
-        } else if (failure instanceof TooManyRequestsError) {
-          // The handler's own error, when headers were already sent: counted as limited there, and no store failure.
-          next(failure);
-        } else {
-          next(refuse(res, failure));
-        }
-      });
+    void limiter(req, res, (failure?: unknown) => {
+      if (failure === undefined) {
+        metrics?.recordDecision('allowed', bucket?.kind);
+        next();
+      } else if (failure instanceof TooManyRequestsError) {
+        // The handler's own error, when headers were already sent: counted as limited there, and no store failure.
+        next(failure);
+      } else {
+        next(refuse(res, failure));
+      }
     });
   };
   return Object.assign(middleware, {
     policyName,
     bucket: bucket?.kind,
-    getKey: async (key: string) => limiter.getKey(key),
+    getKey: async (key: string, req?: Request) =>
+      callWithStoreWaits(req && storeWaitsOf(req), () => limiter.getKey(key)),
     refuse,
   });
 }

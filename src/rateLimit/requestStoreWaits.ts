@@ -1,4 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Request } from 'express';
+import type { Store } from 'express-rate-limit';
 
 /**
  * How long one request has waited for its rate-limit stores so far, across every limiter and budget it crosses.
@@ -36,34 +37,105 @@ export class RequestStoreWaits {
   }
 }
 
-const current = new AsyncLocalStorage<{ req: object; waits: RequestStoreWaits }>();
+const byRequest = new WeakMap<object, RequestStoreWaits>();
+
+/** The waits of the store operation being started, set only for the synchronous start of that operation. */
+let current: RequestStoreWaits | undefined;
 
 /**
- * Runs `fn` (a limiter handling `req`) with the store waits of `req`: those already begun by an earlier limiter
- * of the same request (the root router's, then a plugin router's), or new ones.
- *
- * @remarks
- * The stores cannot see the request (express-rate-limit hands them a key only), so the waits travel in the
- * asynchronous context. If express-rate-limit passed the request (or a deadline) to the store, this would be
- * unnecessary.
+ * The store waits of `req`: the same for every limiter and budget the request crosses (the root router's, then a
+ * plugin router's), created on first use.
  *
  * @internal
  */
-export function withRequestStoreWaits(req: object, fn: () => void): void {
-  const active = current.getStore();
-  if (active?.req === req) {
-    fn();
-    return;
+export function storeWaitsOf(req: object): RequestStoreWaits {
+  let waits = byRequest.get(req);
+  if (!waits) {
+    waits = new RequestStoreWaits();
+    byRequest.set(req, waits);
   }
-  current.run({ req, waits: new RequestStoreWaits() }, fn);
+  return waits;
 }
 
 /**
- * The store waits of the request being limited, or none outside a limiter of this package (a store used with
- * `rateLimit()` directly).
+ * Starts a store operation (`fn`) with `waits` readable by {@link currentRequestStoreWaits}.
+ *
+ * @remarks
+ * The stores cannot see the request (express-rate-limit hands them a key only), and the Redis store reads the
+ * waits synchronously when an operation starts. A synchronous hand-off costs nothing per request, where an
+ * `AsyncLocalStorage` would switch on Node's promise hooks for every promise in the process. If express-rate-limit
+ * passed the request (or a deadline) to the store, this would be unnecessary.
+ *
+ * @internal
+ */
+export function callWithStoreWaits<T>(waits: RequestStoreWaits | undefined, fn: () => T): T {
+  const previous = current;
+  current = waits;
+  try {
+    return fn();
+  } finally {
+    current = previous;
+  }
+}
+
+/**
+ * The store waits of the store operation being started, or none outside a limiter of this package (a store used
+ * with `rateLimit()` directly).
  *
  * @internal
  */
 export function currentRequestStoreWaits(): RequestStoreWaits | undefined {
-  return current.getStore()?.waits;
+  return current;
+}
+
+/**
+ * Gives `rateLimit()` a key generator and a store that carry each request's waits from the one to the other.
+ *
+ * @remarks
+ * `rateLimit()` calls the key generator, then, one await later, the store's `increment` with that key; every
+ * request takes the same steps in between, so the increments of one key come in the order of its key
+ * generations, and a queue per key hands each request its own waits.
+ *
+ * @internal
+ */
+export function carryStoreWaits(
+  keyOf: (req: Request) => string,
+  store: Store,
+): { keyGenerator: (req: Request) => string; store: Store } {
+  const queued = new Map<string, RequestStoreWaits[]>();
+  const take = (key: string): RequestStoreWaits | undefined => {
+    const queue = queued.get(key);
+    const waits = queue?.shift();
+    if (queue?.length === 0) {
+      queued.delete(key);
+    }
+    return waits;
+  };
+  return {
+    keyGenerator(req) {
+      const key = keyOf(req);
+      const queue = queued.get(key);
+      if (queue) {
+        queue.push(storeWaitsOf(req));
+      } else {
+        queued.set(key, [storeWaitsOf(req)]);
+      }
+      return key;
+    },
+    store: {
+      get localKeys() {
+        return store.localKeys;
+      },
+      get prefix() {
+        return store.prefix;
+      },
+      init: store.init?.bind(store),
+      get: store.get?.bind(store),
+      increment: key => callWithStoreWaits(take(key), () => store.increment(key)),
+      decrement: store.decrement.bind(store),
+      resetKey: store.resetKey.bind(store),
+      resetAll: store.resetAll?.bind(store),
+      shutdown: store.shutdown?.bind(store),
+    },
+  };
 }
