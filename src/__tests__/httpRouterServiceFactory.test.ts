@@ -1,8 +1,9 @@
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from './helpers/createExamplePlugin';
 import { TEST_AUTH_SERVICES, TEST_PUBLIC_KEY } from './helpers/testAuthServices';
+import { createRecordingLogger } from './helpers/createRecordingLogger';
 
 describe('httpRouterServiceFactory in a real backend', () => {
   let backend: Awaited<ReturnType<typeof startTestBackend>>;
@@ -142,18 +143,11 @@ describe('httpRouterServiceFactory options', () => {
   });
 
   it('lists the opened paths once the plugin has started', async () => {
-    const logger = mockServices.rootLogger.mock();
-    const messages: string[] = [];
-    const child = {
-      ...logger,
-      info: (message: string) => messages.push(message),
-      child: () => child,
-    };
-    logger.child.mockReturnValue(child as never);
+    const { factory: loggerFactory, messages } = createRecordingLogger();
     const backend = await startTestBackend({
       features: [
         httpRouterServiceFactory,
-        logger.factory,
+        loggerFactory,
         createExamplePlugin({ policies: EXAMPLE_POLICIES }),
       ],
     });

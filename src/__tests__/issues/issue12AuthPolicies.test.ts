@@ -1,23 +1,11 @@
 import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import { Router } from 'express';
 import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
+import { createRecordingLogger } from '../helpers/createRecordingLogger';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
-
-/** A root logger whose plugin loggers record their info lines in `messages`. */
-function createRecordingLogger() {
-  const logger = mockServices.rootLogger.mock();
-  const messages: string[] = [];
-  const child = {
-    ...logger,
-    info: (message: string) => messages.push(message),
-    child: () => child,
-  };
-  logger.child.mockReturnValue(child as never);
-  return { factory: logger.factory, messages };
-}
 
 /**
  * A plugin with a case-sensitive router serving `/cs/public` and a protected `/cs/PUBLIC`, which opens

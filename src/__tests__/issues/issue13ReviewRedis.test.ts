@@ -1,30 +1,19 @@
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createCountingAuthServices } from '../helpers/countingAuthServices';
-import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { createLogCollector } from '../helpers/createLogCollector';
+import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 
 // Review of issue 13 (rate limits per principal), findings 5 and 6 and the second suspected item, on a real Redis.
 
 const ALICE = mockCredentials.user.header('user:default/alice');
 
-function startBackend(rateLimit: JsonObject, logs = createLogCollector()) {
-  return startTestBackend({
-    features: [
-      httpRouterServiceFactory,
-      ...createCountingAuthServices().features,
-      logs.factory,
-      mockServices.rootConfig.factory({ data: { backend: { rateLimit } } }),
-      createExamplePlugin({ pluginId: 'example' }),
-    ],
-  });
-}
+const startBackend = (rateLimit: JsonObject, logs = createLogCollector()) =>
+  startCountingAuthBackend(rateLimit, logs);
 
 /** A loopback TCP proxy to `port` that holds every reply of the server for `delayMs` (settable), in order. */
 async function startSlowProxy(port: number) {

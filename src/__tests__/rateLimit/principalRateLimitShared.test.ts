@@ -1,29 +1,17 @@
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { mockCredentials, type startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { createCountingAuthServices } from '../helpers/countingAuthServices';
 import { createLogCollector } from '../helpers/createLogCollector';
-import { createExamplePlugin } from '../helpers/createExamplePlugin';
+import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
 
 const ALICE = mockCredentials.user.header('user:default/alice');
 
-function startBackend(rateLimit: JsonObject, logs = createLogCollector()) {
-  return startTestBackend({
-    features: [
-      httpRouterServiceFactory,
-      ...createCountingAuthServices().features,
-      logs.factory,
-      mockServices.rootConfig.factory({ data: { backend: { rateLimit } } }),
-      createExamplePlugin({ pluginId: 'example' }),
-      createExamplePlugin({ pluginId: 'other' }),
-    ],
-  });
-}
+const startBackend = (rateLimit: JsonObject, logs = createLogCollector()) =>
+  startCountingAuthBackend(rateLimit, logs, ['example', 'other']);
 
 const hello = (backend: Backend, pluginId: string, authorization = ALICE) =>
   request(backend.server).get(`/api/${pluginId}/hello`).set('Authorization', authorization);
