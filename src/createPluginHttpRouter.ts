@@ -10,7 +10,6 @@ import type {
 } from '@backstage/backend-plugin-api';
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
-import { createAuthPolicyRegistry } from './authPolicy';
 import { describeValue, HttpRouterConfigError } from './errors';
 import { createHttpRouterMetrics, type HttpRouterMeter } from './metrics';
 import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
@@ -18,7 +17,6 @@ import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuth
 import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
-import { lookupPathAccess } from './middleware/lookupPathAccess';
 import { passThrough } from './middleware/passThrough';
 import type { RateLimitBuckets } from './rateLimit/createRateLimitBuckets';
 import { createRateLimitStep } from './rateLimit/createRateLimitStep';
@@ -102,9 +100,6 @@ export async function createPluginHttpRouter(
     lifecycle,
     metrics: metrics.credentialsBarrier,
   });
-  // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
-  // cache answers the barrier. A copy of the policies, so that the barrier stays as it is.
-  const policies = createAuthPolicyRegistry({ pluginId });
 
   // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
   // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
@@ -117,7 +112,9 @@ export async function createPluginHttpRouter(
       logger,
       lifecycle,
       httpAuth,
-      lookupAccess: path => lookupPathAccess(policies.lookup, path),
+      // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+      // cache answers the barrier.
+      lookupAccess: credentialsBarrier.lookupAccess,
       allPlugins: rateLimit.allPlugins,
       metrics,
     }),
@@ -150,7 +147,6 @@ export async function createPluginHttpRouter(
     },
     addAuthPolicy(policy) {
       credentialsBarrier.addAuthPolicy(policy);
-      policies.add(policy);
     },
   };
 }

@@ -8,7 +8,7 @@ import type {
 import { AuthenticationError } from '@backstage/errors';
 import type { RequestHandler } from 'express';
 import { createAuthPolicyRegistry } from '../authPolicy';
-import type { AuthPolicy } from '../authPolicy';
+import type { AuthPolicy, AuthPolicyAccess } from '../authPolicy';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import { lookupPathAccess } from './lookupPathAccess';
 import { credentialsRefusalReason, type CredentialsBarrierMetrics } from '../metrics';
@@ -54,6 +54,11 @@ export interface CredentialsBarrier {
   addAuthPolicy: (policy: HttpRouterServiceAuthPolicy) => void;
   /** The policies added so far, in order. */
   authPolicies: () => readonly AuthPolicy[];
+  /**
+   * What the policies ask of a request path (`req.path`), as the middleware reads it: `undefined` when
+   * credentials are required.
+   */
+  lookupAccess: (path: string) => AuthPolicyAccess | undefined;
 }
 
 const describePolicies = (policies: readonly AuthPolicy[]) =>
@@ -81,6 +86,7 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
   const authPolicies = () => registry.list();
+  const lookupAccess = (path: string) => lookupPathAccess(registry.lookup, path);
   let started = false;
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
     registry.add(policy);
@@ -117,11 +123,12 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
       middleware: passThrough,
       addAuthPolicy,
       authPolicies,
+      lookupAccess,
     };
   }
 
   const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {
-    const access = lookupPathAccess(registry.lookup, req.path);
+    const access = lookupAccess(req.path);
     if (access === 'unauthenticated') {
       metrics?.recordPolicyAllowed('unauthenticated');
       next();
@@ -146,5 +153,5 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
       );
   };
 
-  return { middleware, addAuthPolicy, authPolicies };
+  return { middleware, addAuthPolicy, authPolicies, lookupAccess };
 }

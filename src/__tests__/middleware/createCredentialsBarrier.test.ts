@@ -32,6 +32,18 @@ describe('createCredentialsBarrier', () => {
     expect((await request(app).get('/other')).status).toBe(401);
   });
 
+  it('answers what its policies ask of a path, as the middleware reads it', () => {
+    const { addAuthPolicy, lookupAccess } = setup();
+    addAuthPolicy({ path: '/static', allow: 'unauthenticated' });
+    addAuthPolicy({ path: '/profile', allow: 'user-cookie' });
+
+    expect(lookupAccess('/static/logo.png')).toBe('unauthenticated');
+    expect(lookupAccess('/profile')).toBe('user-cookie');
+    expect(lookupAccess('/other')).toBeUndefined();
+    // Through dot segments, the stricter answer of the raw and the resolved path.
+    expect(lookupAccess('/static/../secret.txt')).toBeUndefined();
+  });
+
   it.each([
     ['user', mockCredentials.user.header()],
     ['service', mockCredentials.service.header()],
