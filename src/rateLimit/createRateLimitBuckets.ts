@@ -2,7 +2,7 @@ import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-
 import type { RateLimitMetrics } from '../metrics';
 import { createIpAllowList } from './createIpAllowList';
 import { clientAddressKey, createRateLimiter, type RateLimiter } from './createRateLimiter';
-import { createRateLimitStore } from './createRateLimitStore';
+import { createLimiterStore } from './createRateLimitStore';
 import { getBucketKeyPrefix } from './getBucketKeyPrefix';
 import { requestPrincipalKey } from './requestPrincipals';
 import type { RateLimitBucket, RateLimitOptions } from './types';
@@ -53,15 +53,13 @@ export function createRateLimitBuckets(options: {
   const { options: limiterOptions, pluginId, logger, lifecycle, metrics } = options;
   const principals = limiterOptions.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): RateLimiter => {
-    const store = createRateLimitStore({
+    const store = createLimiterStore({
       store: limiterOptions.store,
       prefix: getBucketKeyPrefix(pluginId, kind),
       passOnStoreError: limiterOptions.passOnStoreError,
       logger,
+      lifecycle,
       metrics,
-    });
-    lifecycle?.addShutdownHook(async () => {
-      await store.shutdown?.();
     });
     const key = kind === 'user' || kind === 'service' ? requestPrincipalKey : clientAddressKey;
     // A failed authentication is answered 401 and must stay counted whatever the skip options say: with

@@ -12,7 +12,7 @@ import {
 } from './createPrincipalRateLimitMiddleware';
 import { createRateLimitBuckets, type RateLimitBuckets } from './createRateLimitBuckets';
 import { createRateLimiter } from './createRateLimiter';
-import { createRateLimitStore } from './createRateLimitStore';
+import { createLimiterStore } from './createRateLimitStore';
 import { getBucketKeyPrefix } from './getBucketKeyPrefix';
 import type { RateLimitOptions, RateLimitSettings } from './types';
 
@@ -158,15 +158,13 @@ function createAddressLimiter(options: {
 }): RequestHandler {
   const { limiterOptions, pluginId, name, logger, lifecycle, countedByPluginRouter, metrics } =
     options;
-  const store = createRateLimitStore({
+  const store = createLimiterStore({
     store: limiterOptions.store,
     prefix: getBucketKeyPrefix(pluginId),
     passOnStoreError: limiterOptions.passOnStoreError,
     logger,
+    lifecycle,
     metrics,
-  });
-  lifecycle?.addShutdownHook(async () => {
-    await store.shutdown?.();
   });
   const credentialsElsewhere =
     pluginId === undefined && limiterOptions.principals !== undefined

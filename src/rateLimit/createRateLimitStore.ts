@@ -1,4 +1,4 @@
-import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import { MemoryStore, type Store } from 'express-rate-limit';
 import { HttpRouterConfigError } from '../errors';
 import type { RateLimitMetrics } from '../metrics/types';
@@ -66,4 +66,20 @@ export function createRateLimitStore(options: RateLimitStoreFactoryOptions): Sto
         `expected 'memory' or 'redis', got ${JSON.stringify((store as { type: unknown }).type)}`,
       );
   }
+}
+
+/**
+ * Creates one limiter's store with {@link createRateLimitStore} and stops it when `lifecycle` shuts down.
+ *
+ * @internal
+ */
+export function createLimiterStore(
+  options: RateLimitStoreFactoryOptions & { lifecycle?: LifecycleService },
+): Store {
+  const { lifecycle, ...storeOptions } = options;
+  const store = createRateLimitStore(storeOptions);
+  lifecycle?.addShutdownHook(async () => {
+    await store.shutdown?.();
+  });
+  return store;
 }
