@@ -3,109 +3,82 @@ import { join } from 'node:path';
 import { readConfigKeys, type ConfigKeyDoc } from './readConfigKeys';
 
 /**
- * `npm run docs:config`: writes the configuration tables of the README and of docs/configuration.md from the
- * TSDoc of config.d.ts, the one place where keys are documented. `--check` writes nothing and exits with 1 when a
- * table is stale; src/__tests__/configDocs.test.ts runs the same check.
+ * `npm run docs:config`: writes the key list of docs/configuration.md from the TSDoc of config.d.ts, the one place
+ * where keys are documented. `--check` writes nothing and exits with 1 when the list is stale;
+ * src/__tests__/configDocs.test.ts runs the same check.
  */
 
 const ROOT = join(__dirname, '..');
 
-/** Which table goes where: the short one (key and default) in the README, the full one in the docs. */
-export const CONFIG_DOC_TARGETS = [
-  { file: 'README.md', style: 'short' },
-  { file: 'docs/configuration.md', style: 'full' },
-] as const;
+/** The one file that holds the generated configuration reference. */
+export const CONFIG_DOC_FILE = 'docs/configuration.md';
 
-type Style = (typeof CONFIG_DOC_TARGETS)[number]['style'];
-
-const END_MARKER = '<!-- end of generated config table -->';
-
-function startMarker(style: Style): string {
-  return `<!-- ${style} config table, generated from config.d.ts by \`npm run docs:config\`: edit config.d.ts, not this table -->`;
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|');
-}
-
-/** A markdown table aligned as prettier aligns it, so that `prettier --check` and this generator agree. */
-function alignTable(header: string[], rows: string[][]): string {
-  const cells = [header, ...rows].map(row => row.map(cell));
-  const widths = header.map((_, column) =>
-    Math.max(3, ...cells.map(row => [...row[column]].length)),
-  );
-  const line = (row: string[]) =>
-    `| ${row.map((text, column) => text.padEnd(widths[column] + text.length - [...text].length)).join(' | ')} |`;
-  const [head, ...body] = cells;
-  return [line(head), line(widths.map(width => '-'.repeat(width))), ...body.map(line)].join('\n');
-}
+const START_MARKER =
+  '<!-- generated from config.d.ts by `npm run docs:config`: edit config.d.ts, not this list -->';
+const END_MARKER = '<!-- end of generated config reference -->';
 
 /**
- * Renders the keys as the short table (key and default, deprecated keys left out) or the full one (type, default,
- * whether plugin blocks take it, then each key's documentation).
+ * Renders each key as one list item: the key, its type, default and whether plugin blocks take it, then its
+ * documentation.
  *
  * @internal
  */
-export function renderConfigDocs(keys: ConfigKeyDoc[], style: Style): string {
-  if (style === 'short') {
-    const current = keys.filter(key => !key.deprecated);
-    return alignTable(
-      ['key', 'default'],
-      current.map(key => [`\`${key.key}\``, key.defaultValue]),
-    );
-  }
-  const table = alignTable(
-    ['key', 'type', 'default', 'per plugin'],
-    keys.map(key => [`\`${key.key}\``, key.type, key.defaultValue, key.perPlugin ? 'yes' : '']),
-  );
-  const list = keys.map(key => `- \`${key.key}\`: ${key.description}`);
-  return `${table}\n\n${list.join('\n')}`;
+export function renderConfigDocs(keys: ConfigKeyDoc[]): string {
+  return keys
+    .map(key => {
+      const facts = [
+        key.type,
+        key.defaultValue === '–' ? undefined : `default ${key.defaultValue}`,
+        key.perPlugin ? 'per plugin' : undefined,
+      ].filter(Boolean);
+      return `- \`${key.key}\` (${facts.join('; ')}): ${key.description}`;
+    })
+    .join('\n');
 }
 
 /**
- * Replaces the generated block of one file's text, between its start and end markers.
+ * Replaces the generated block of the reference's text, between its start and end markers.
  *
  * @internal
  */
-export function replaceGeneratedBlock(text: string, style: Style, generated: string): string {
-  const start = text.indexOf(startMarker(style));
+export function replaceGeneratedBlock(text: string, generated: string): string {
+  const start = text.indexOf(START_MARKER);
   const end = text.indexOf(END_MARKER, start);
   if (start === -1 || end === -1) {
     throw new Error(
-      `expected the markers of the ${style} config table, '${startMarker(style)}' and '${END_MARKER}'`,
+      `expected the markers of the generated config reference, '${START_MARKER}' and '${END_MARKER}'`,
     );
   }
-  return `${text.slice(0, start)}${startMarker(style)}\n\n${generated}\n\n${text.slice(end)}`;
+  return `${text.slice(0, start)}${START_MARKER}\n\n${generated}\n\n${text.slice(end)}`;
 }
 
 /**
- * Each target file as it is, and as the generator would write it.
+ * The reference as it is, and as the generator would write it.
  *
  * @internal
  */
-export function planConfigDocs(root = ROOT): { file: string; current: string; expected: string }[] {
+export function planConfigDocs(root = ROOT): { file: string; current: string; expected: string } {
   const keys = readConfigKeys(readFileSync(join(root, 'config.d.ts'), 'utf8'));
-  return CONFIG_DOC_TARGETS.map(({ file, style }) => {
-    const current = readFileSync(join(root, file), 'utf8');
-    return {
-      file,
-      current,
-      expected: replaceGeneratedBlock(current, style, renderConfigDocs(keys, style)),
-    };
-  });
+  const current = readFileSync(join(root, CONFIG_DOC_FILE), 'utf8');
+  return {
+    file: CONFIG_DOC_FILE,
+    current,
+    expected: replaceGeneratedBlock(current, renderConfigDocs(keys)),
+  };
 }
 
 if (require.main === module) {
-  const stale = planConfigDocs().filter(({ current, expected }) => current !== expected);
+  const { file, current, expected } = planConfigDocs();
+  const stale = current !== expected;
   if (process.argv.includes('--check')) {
-    stale.forEach(({ file }) =>
-      console.error(`${file}: config table is stale; run npm run docs:config`),
-    );
-    process.exitCode = stale.length > 0 ? 1 : 0;
+    if (stale) {
+      console.error(`${file}: config reference is stale; run npm run docs:config`);
+    }
+    process.exitCode = stale ? 1 : 0;
   } else {
-    stale.forEach(({ file, expected }) => writeFileSync(join(ROOT, file), expected));
-    console.log(
-      stale.length > 0 ? `updated ${stale.map(({ file }) => file).join(', ')}` : 'up to date',
-    );
+    if (stale) {
+      writeFileSync(join(ROOT, file), expected);
+    }
+    console.log(stale ? `updated ${file}` : 'up to date');
   }
 }
