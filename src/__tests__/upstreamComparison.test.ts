@@ -12,7 +12,7 @@ import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
  * - the 503 answers of the lifecycle gate carry `Retry-After` (createLifecycleMiddleware.test.ts);
  * - policy paths in express 4 syntax are accepted instead of failing the plugin (authPolicy tests);
  * - an invalid policy throws an error naming the plugin, path and allowed values (createCredentialsBarrier.test.ts);
- * - policies match case-sensitively: `/public` does not open `/PUBLIC/1` (issues/issue12AuthPolicies.test.ts);
+ * - policies match case-sensitively: `/public` does not open `/PUBLIC/1` (authPolicy/policiesInBackend.test.ts);
  * - a path with dot segments or encoded slashes is opened only if the path it resolves to is too:
  *   `/public/../hello` needs credentials (issues/issue13ReviewPaths.test.ts).
  */

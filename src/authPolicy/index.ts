@@ -1,15 +1,5 @@
-export { createAuthPolicyRegistry } from './createAuthPolicyRegistry';
-export type { AuthPolicyRegistry } from './createAuthPolicyRegistry';
-export { compilePolicyPath } from './compilePolicyPath';
-export { createPolicyMatcher } from './createPolicyMatcher';
-export type { PolicyMatcher } from './createPolicyMatcher';
+export { compilePolicyPath } from './paths';
+export { createAuthPolicyRegistry } from './registry';
+export type { AuthPolicyRegistry } from './registry';
 export { AUTH_POLICY_ACCESS_VALUES } from './types';
-export type {
-  AuthPolicy,
-  AuthPolicyAccess,
-  AuthPolicyLookup,
-  CompiledBranch,
-  CompiledPolicyPath,
-  PolicyPathSyntax,
-  SegmentStep,
-} from './types';
+export type { AuthPolicy, AuthPolicyAccess, CompiledPolicyPath, PolicyPathSyntax } from './types';

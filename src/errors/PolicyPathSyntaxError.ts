@@ -2,8 +2,8 @@
  * A policy path that cannot be read, with where the problem is.
  *
  * @remarks
- * Thrown by the path compilers; {@link createAuthPolicyRegistry} turns it into an `AuthPolicyError` that names
- * the plugin.
+ * Thrown by `compilePolicyPath`; its caller wraps it in an error that names the plugin or config key (the policy
+ * registry in an `AuthPolicyError`).
  *
  * @internal
  */

@@ -15,7 +15,6 @@ export type {
   LifecycleGateMetrics,
   LifecycleRejectionReason,
   MetricAttributes,
-  PolicyAccess,
   RateLimitMetrics,
   RateLimitOutcome,
   RateLimitStoreFailure,

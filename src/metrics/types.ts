@@ -1,3 +1,5 @@
+import type { AuthPolicyAccess } from '../authPolicy';
+
 /**
  * The attributes of a recorded value: few distinct values per key, never a principal, an address or a path.
  *
@@ -106,13 +108,6 @@ export interface RateLimitMetrics {
 export type CredentialsRefusalReason = 'missing' | 'invalid' | 'limited_access';
 
 /**
- * The auth policy that let a request through the credentials barrier.
- *
- * @public
- */
-export type PolicyAccess = 'unauthenticated' | 'user-cookie';
-
-/**
  * The instruments of one plugin's credentials barrier.
  *
  * @public
@@ -121,7 +116,7 @@ export interface CredentialsBarrierMetrics {
   /** Counts one refused request. */
   recordRefusal(reason: CredentialsRefusalReason): void;
   /** Counts one request let through on a path an `unauthenticated` or `user-cookie` policy covers. */
-  recordPolicyAllowed(policy: PolicyAccess): void;
+  recordPolicyAllowed(policy: AuthPolicyAccess): void;
 }
 
 /**

@@ -10,7 +10,6 @@ import type { RequestHandler } from 'express';
 import { createAuthPolicyRegistry } from '../authPolicy';
 import type { AuthPolicy, AuthPolicyAccess } from '../authPolicy';
 import { HttpRouterConfigError, describeValue } from '../errors';
-import { lookupPathAccess } from './lookupPathAccess';
 import { credentialsRefusalReason, type CredentialsBarrierMetrics } from '../metrics';
 import { passThrough } from './passThrough';
 
@@ -71,7 +70,7 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
  * Every request needs full user or service credentials; limited-access (cookie) credentials are refused unless a
  * `user-cookie` policy covers the path, and no credentials are needed on a path an `unauthenticated` policy
  * covers (it wins when both cover a path). A path with dot segments or encoded slashes (`/static/../secret`)
- * is opened only as far as the path it resolves to is opened too (see {@link lookupPathAccess}), so that a
+ * is opened only as far as the path it resolves to is opened too, so that a
  * static file handler cannot serve files outside an opened prefix. Policies added later apply to later requests.
  * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
  * are still validated. With a `lifecycle` and a `logger`, one info line lists the opened paths once the plugin
@@ -86,7 +85,7 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
   const authPolicies = () => registry.list();
-  const lookupAccess = (path: string) => lookupPathAccess(registry.lookup, path);
+  const lookupAccess = registry.lookup;
   let started = false;
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
     registry.add(policy);

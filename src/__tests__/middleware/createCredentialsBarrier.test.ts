@@ -32,6 +32,15 @@ describe('createCredentialsBarrier', () => {
     expect((await request(app).get('/other')).status).toBe(401);
   });
 
+  it('opens an express 4 path with the meaning express 4 gives it', async () => {
+    const { app, addAuthPolicy } = setup();
+    addAuthPolicy({ path: '/files/*', allow: 'unauthenticated' });
+
+    expect((await request(app).get('/files/a/b.txt')).status).toBe(200);
+    expect((await request(app).get('/files')).status).toBe(401);
+    expect((await request(app).get('/filesx/a')).status).toBe(401);
+  });
+
   it('answers what its policies ask of a path, as the middleware reads it', () => {
     const { addAuthPolicy, lookupAccess } = setup();
     addAuthPolicy({ path: '/static', allow: 'unauthenticated' });
@@ -131,6 +140,11 @@ describe('createCredentialsBarrier', () => {
       ['catalog', '""', 'non-empty string'],
     ],
     ['no object at all', null, ['catalog', '{ path, allow }']],
+    [
+      'a path neither router syntax reads',
+      { path: '/a(b', allow: 'unauthenticated' },
+      ['catalog', '"/a(b"', 'position 2', 'Accepted:'],
+    ],
   ])(
     'rejects %s with an error naming the plugin, the path and what is allowed',
     (_name, policy, fragments) => {

@@ -2,10 +2,8 @@ import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
 import { pathToRegexp } from 'path-to-regexp';
-import { compilePolicyPath } from '../../authPolicy/compilePolicyPath';
-import { createAuthPolicyRegistry } from '../../authPolicy/createAuthPolicyRegistry';
-import { createPolicyMatcher } from '../../authPolicy/createPolicyMatcher';
-import type { CompiledPolicyPath } from '../../authPolicy/types';
+import { compilePolicyPath, createAuthPolicyRegistry } from '../../authPolicy';
+import type { CompiledPolicyPath } from '../../authPolicy';
 
 // A fixed seed keeps every run, and CI, on the same pairs; set AUTH_POLICY_FUZZ_SEED to explore others.
 const SEED = Number(process.env.AUTH_POLICY_FUZZ_SEED ?? 20261124);
@@ -149,6 +147,8 @@ function upstreamCapturesDecode(policy: string, path: string): boolean {
 const BOTH_SYNTAXES =
   /^(?:\/(?:[A-Za-z0-9_.-]+|:[A-Za-z]\w*|[A-Za-z0-9_.-]*(?::[A-Za-z]\w*)?(?:[.-]:[A-Za-z]\w*)?))+$/;
 
+const DOT_SEGMENT_OR_ENCODED_SLASH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\/i;
+
 interface Probe {
   /** `req.path` as the credentials barrier, first in the plugin router, sees it. */
   seenPath: string;
@@ -209,11 +209,8 @@ function createExpressReference(policies: readonly string[]) {
   return { mounted, handle };
 }
 
-describe('createPolicyMatcher differential test', () => {
-  it(`agrees with Express 4 and upstream on ${POLICY_COUNT * REQUEST_COUNT}+ pairs (seed ${SEED}, AUTH_POLICY_FUZZ_SEED)`, async () => {
-    console.log(
-      `authPolicy differential test seed: ${SEED} (set AUTH_POLICY_FUZZ_SEED to reproduce)`,
-    );
+describe('auth policies against a real express 4 router', () => {
+  it(`cover what express 4 and upstream cover on ${POLICY_COUNT * REQUEST_COUNT}+ pairs (seed ${SEED}, AUTH_POLICY_FUZZ_SEED)`, async () => {
     const random = createRandom(SEED);
     const policies: string[] = [];
     const compiled = new Map<number, CompiledPolicyPath>();
@@ -238,12 +235,6 @@ describe('createPolicyMatcher differential test', () => {
         });
       }
     }
-    const matchers = new Map(
-      [...compiled].map(([index, c]) => [
-        index,
-        createPolicyMatcher([{ compiled: c, allow: 'unauthenticated' }]),
-      ]),
-    );
     const registry = createAuthPolicyRegistry({ pluginId: 'p' });
     for (const index of compiled.keys()) {
       registry.add({
@@ -261,7 +252,7 @@ describe('createPolicyMatcher differential test', () => {
       let expectedAccess: string | undefined;
       for (const [index, c] of compiled) {
         const policy = policies[index];
-        const ours = matchers.get(index)!.lookup(probe.seenPath) === 'unauthenticated';
+        const ours = c.matches(probe.seenPath);
         const viaExpress = probe.hits.has(index);
         let expected: boolean;
         if (c.syntax === 'express-4') {
@@ -289,10 +280,13 @@ describe('createPolicyMatcher differential test', () => {
           if (allow === 'unauthenticated' || expectedAccess === undefined) expectedAccess = allow;
         }
       }
-      expect({ path: probe.seenPath, access: registry.lookup(probe.seenPath) }).toEqual({
-        path: probe.seenPath,
-        access: expectedAccess,
-      });
+      // Dot segments and encoded slashes are also looked up resolved (the dot segment tests pin that).
+      if (!DOT_SEGMENT_OR_ENCODED_SLASH.test(probe.seenPath)) {
+        expect({ path: probe.seenPath, access: registry.lookup(probe.seenPath) }).toEqual({
+          path: probe.seenPath,
+          access: expectedAccess,
+        });
+      }
     }
     expect(pairs).toBeGreaterThanOrEqual(10_000);
     if (process.env.AUTH_POLICY_FUZZ_STATS)
@@ -303,47 +297,5 @@ describe('createPolicyMatcher differential test', () => {
       });
     expect(rejected).toBeLessThan(policies.length);
     expect(disagreements.slice(0, 20)).toEqual([]);
-  });
-});
-
-describe('createPolicyMatcher bounded time', () => {
-  const POLICIES = [
-    '/:a-:b-:c.json',
-    '/:a.:b.:c/x',
-    '/v:ver-:x',
-    '/files/*path/edit',
-    '/*a/*b/x',
-    '/x/:id(\\d+)/y',
-    '/static/*',
-    '/ab+cd',
-    '/:p*',
-    '/q/:path(.*)',
-    '/:a-:b?/z',
-    '/u{/:a}{/:b}/x',
-  ];
-  const LONG = 64 * 1024;
-  it.each([
-    ['one long segment of dashes', `/${'a-'.repeat(LONG / 2)}`],
-    ['one long segment of dots', `/${'a.'.repeat(LONG / 2)}`],
-    ['many slashes', '/a'.repeat(LONG / 2)],
-    ['digits', `/x/${'1'.repeat(LONG)}`],
-    ['encoded', `/${'%zz-'.repeat(LONG / 4)}`],
-  ])('answers a 64 KiB path (%s) against 1,000 policies quickly', (_name, path) => {
-    const matcher = createPolicyMatcher(
-      Array.from({ length: 1000 }, (_, index) => ({
-        compiled: compilePolicyPath(`/p${index}${POLICIES[index % POLICIES.length]}`),
-        allow: 'unauthenticated' as const,
-      })).concat(
-        POLICIES.map(policy => ({
-          compiled: compilePolicyPath(policy),
-          allow: 'unauthenticated' as const,
-        })),
-      ),
-    );
-    const started = process.hrtime.bigint();
-    matcher.lookup(path);
-    matcher.lookup(`${path}/`);
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-    expect(elapsedMs).toBeLessThan(1000);
   });
 });

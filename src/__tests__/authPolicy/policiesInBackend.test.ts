@@ -38,7 +38,7 @@ const caseSensitivePlugin = createBackendPlugin({
   },
 });
 
-describe('issue 12: auth policies in a real backend', () => {
+describe('auth policies in a real backend', () => {
   let backend: Awaited<ReturnType<typeof startTestBackend>>;
   let messages: string[];
 
@@ -59,7 +59,7 @@ describe('issue 12: auth policies in a real backend', () => {
     await backend.stop();
   });
 
-  it('item 1: a policy on /cs/public does not open /cs/PUBLIC of a case-sensitive router', async () => {
+  it('a policy on /cs/public does not open /cs/PUBLIC of a case-sensitive router', async () => {
     expect((await request(backend.server).get('/api/cs/cs/public')).body).toEqual({ public: true });
 
     const protectedRoute = await request(backend.server).get('/api/cs/cs/PUBLIC');
@@ -72,7 +72,7 @@ describe('issue 12: auth policies in a real backend', () => {
     expect(withCredentials.body).toEqual({ secret: true });
   });
 
-  it('item 1: with a default (case-insensitive) router, an oddly-cased request needs credentials', async () => {
+  it('with a default (case-insensitive) router, an oddly-cased request needs credentials', async () => {
     const backendWithExample = await startTestBackend({
       features: [
         httpRouterServiceFactory,
@@ -96,7 +96,7 @@ describe('issue 12: auth policies in a real backend', () => {
     }
   });
 
-  it('item 5: a policy added after start-up is logged with the plugin, path and access', async () => {
+  it('a policy added after start-up is logged with the plugin, path and access', async () => {
     expect(messages).toContain("Auth policies for plugin 'cs': /cs/public (unauthenticated)");
     expect((await request(backend.server).get('/api/cs/late')).status).toBe(401);
 

@@ -1,0 +1,115 @@
+import { PathError, parse, pathToRegexp, type Token } from 'path-to-regexp';
+import express4PathToRegexp from 'path-to-regexp-express4';
+import { PolicyPathSyntaxError } from '../errors';
+import type { CompiledPolicyPath } from './types';
+
+/** Where express 4 syntax starts: an escape, a parameter with the `/` and `.` it takes in, or an operator. */
+const EXPRESS4_SYNTAX = /\\|(\/)?(\.)?:\w+(?:\(.*?\))?\*?(\?)?|[*?+(){}[\]^$|]/;
+
+/** path-to-regexp 8 names the position of a problem as `at index N`. */
+const INDEX_IN_MESSAGE = /at index (\d+)/;
+
+/** Express 4 answers 400 to a request whose parameter does not percent-decode, so it never reaches a route. */
+function capturesDecode(match: RegExpExecArray): boolean {
+  for (let i = 1; i < match.length; i++) {
+    if (match[i]?.includes('%')) {
+      try {
+        decodeURIComponent(match[i]);
+      } catch {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+const matcherOf = (regexp: RegExp) =>
+  function matchesPolicyPath(requestPath: string): boolean {
+    const match = regexp.exec(requestPath);
+    return match !== null && capturesDecode(match);
+  };
+
+/** Whether whatever `tokens` match from `index` on is empty or starts with `/`. */
+function startsWithSlash(tokens: readonly Token[], index = 0): boolean {
+  const token = tokens[index];
+  if (token === undefined) return true;
+  if (token.type === 'text') {
+    return token.value ? token.value.startsWith('/') : startsWithSlash(tokens, index + 1);
+  }
+  if (token.type !== 'group') return false;
+  return (
+    startsWithSlash([...token.tokens, ...tokens.slice(index + 1)]) &&
+    startsWithSlash(tokens, index + 1)
+  );
+}
+
+/** The whole literal segments a path-to-regexp 8 path starts with. */
+function upstreamPrefix(tokens: readonly Token[]): string[] {
+  let index = 0;
+  let text = '';
+  for (; tokens[index]?.type === 'text'; index++)
+    text += (tokens[index] as { value: string }).value;
+  const parts = text.split('/');
+  return startsWithSlash(tokens, index) ? parts : parts.slice(0, -1);
+}
+
+/** The whole literal segments an express 4 path starts with; fewer when unsure, since it only narrows lookups. */
+function express4Prefix(path: string): string[] {
+  // A `|` outside a group would make the rest of the expression match anywhere.
+  if (path.includes('|')) return [];
+  const found = EXPRESS4_SYNTAX.exec(path);
+  if (!found) return path.split('/');
+  const [token, slash, dot, optional] = found;
+  let text = path.slice(0, found.index);
+  const next = path[found.index + token.length];
+  // `/:id` requires its `/`; `/:id?` too when it is followed by a `/` or the end.
+  if (slash && !dot && (!optional || next === undefined || next === '/')) return text.split('/');
+  if (token === '?' || token === '+') text = text.slice(0, -1);
+  return text.split('/').slice(0, -1);
+}
+
+/**
+ * Compiles a path in route syntax with the compiler of the router that would route it.
+ *
+ * @remarks
+ * `'/'` and `'*'` cover everything. A path path-to-regexp 8 accepts keeps upstream's meaning; any other is read by
+ * the path-to-regexp 0.1 that express 4's `router.use(path)` uses, except one with `{` or `}` (path-to-regexp 8's
+ * groups), whose error is reported. Both match case-sensitively, up to a segment boundary.
+ *
+ * @param path - The path, relative to the plugin's mount path.
+ * @throws {@link PolicyPathSyntaxError} when neither compiler reads the path.
+ */
+export function compilePolicyPath(path: string): CompiledPolicyPath {
+  if (path === '/' || path === '*') {
+    return { path, syntax: 'everything', prefix: [], matches: () => true };
+  }
+  let upstreamError: PathError;
+  try {
+    const data = parse(path);
+    const { regexp } = pathToRegexp(data, { end: false, sensitive: true });
+    return {
+      path,
+      syntax: 'path-to-regexp-8',
+      prefix: upstreamPrefix(data.tokens),
+      matches: matcherOf(regexp),
+    };
+  } catch (error) {
+    if (!(error instanceof PathError)) throw error;
+    upstreamError = error;
+  }
+  const reason = upstreamError.message.replace(/; visit .*$/, '');
+  const position = Number(INDEX_IN_MESSAGE.exec(reason)?.[1] ?? 0);
+  if (/[{}]/.test(path)) {
+    throw new PolicyPathSyntaxError(reason, position);
+  }
+  let regexp: RegExp;
+  try {
+    regexp = express4PathToRegexp(path, [], { end: false, strict: false, sensitive: true });
+  } catch (error) {
+    throw new PolicyPathSyntaxError(
+      `${reason}; read as express 4 syntax it is no valid expression either (${(error as Error).message})`,
+      position,
+    );
+  }
+  return { path, syntax: 'express-4', prefix: express4Prefix(path), matches: matcherOf(regexp) };
+}

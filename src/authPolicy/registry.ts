@@ -1,0 +1,138 @@
+import { AuthPolicyError, PolicyPathSyntaxError } from '../errors';
+import { compilePolicyPath } from './paths';
+import { AUTH_POLICY_ACCESS_VALUES } from './types';
+import type { AuthPolicy, AuthPolicyAccess, CompiledPolicyPath } from './types';
+
+/** What an unreadable path's error adds about the syntax that is accepted. */
+const PATH_SYNTAX_HINT =
+  "Accepted: path-to-regexp 8 syntax (':name', '*name', '{optional}') as upstream, or express 4 syntax (':name?', ':name(pattern)', '*'); see docs/auth-policy-paths.md";
+
+/** A dot segment, plain or percent-encoded (`.`, `..`, `%2e`, `.%2E`, …), an encoded `/` or `\`, or a `\`. */
+const AMBIGUOUS_PATH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\/i;
+
+/** Strictness of each answer: credentials required beats a cookie, which beats no credentials. */
+const RANK: Record<AuthPolicyAccess | 'required', number> = {
+  required: 0,
+  'user-cookie': 1,
+  unauthenticated: 2,
+};
+
+/** Policies whose prefix ends at this segment, and the segments below it. */
+interface PrefixNode {
+  policies: Array<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }>;
+  children: Map<string, PrefixNode>;
+}
+
+const newNode = (): PrefixNode => ({ policies: [], children: new Map() });
+
+/** A plugin's auth policies: validated when added, looked up per request. */
+export interface AuthPolicyRegistry {
+  /** Validates and adds a policy; later lookups see it. Throws {@link AuthPolicyError} for a bad policy. */
+  add(policy: unknown): void;
+  /**
+   * What the policies ask of a request path (`req.path`): `unauthenticated` wins over `user-cookie`, `undefined`
+   * means credentials are required.
+   */
+  lookup(path: string): AuthPolicyAccess | undefined;
+  /** The policies added so far, in order. */
+  list(): readonly AuthPolicy[];
+  /** Prefix nodes visited plus policies tried by all lookups so far, so that tests can bound a lookup's cost. */
+  readonly work: number;
+}
+
+/** What a file server opens for `path`: `%2e`, `%2f`, `%5c` decoded, `\` as `/`, dot segments resolved. */
+function resolveDotSegments(path: string): string {
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
+  const segments: string[] = [];
+  for (const segment of decoded.split('/').slice(1)) {
+    if (segment === '..') segments.pop();
+    else if (segment !== '.') segments.push(segment);
+  }
+  return `/${segments.join('/')}`;
+}
+
+/**
+ * Creates an empty policy registry for one plugin.
+ *
+ * @remarks
+ * A trie of literal prefix segments: a lookup tries only the policies whose prefix the request has. A path with
+ * dot segments or encoded slashes is opened only as far as what a static file handler resolves it to is opened.
+ *
+ * @param options - `pluginId` names the plugin in error messages.
+ */
+export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
+  const { pluginId } = options;
+  const policies: AuthPolicy[] = [];
+  const root = newNode();
+  let work = 0;
+
+  const fail = (path: unknown, message: string, position?: number): never => {
+    const hint = position === undefined ? undefined : PATH_SYNTAX_HINT;
+    throw new AuthPolicyError({ pluginId, path, message, position, hint });
+  };
+
+  const add = (policy: unknown) => {
+    if (typeof policy !== 'object' || policy === null) {
+      return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
+    }
+    const { path, allow } = policy as Record<string, unknown>;
+    if (typeof path !== 'string' || path === '') {
+      return fail(path, 'expected a non-empty string path');
+    }
+    if (!AUTH_POLICY_ACCESS_VALUES.includes(allow as AuthPolicyAccess)) {
+      const allowed = AUTH_POLICY_ACCESS_VALUES.map(value => `'${value}'`).join(', ');
+      return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${allowed}`);
+    }
+    let compiled: CompiledPolicyPath;
+    try {
+      compiled = compilePolicyPath(path);
+    } catch (error) {
+      if (error instanceof PolicyPathSyntaxError) return fail(path, error.message, error.position);
+      throw error;
+    }
+    let node = root;
+    for (const segment of compiled.prefix) {
+      let child = node.children.get(segment);
+      if (!child) node.children.set(segment, (child = newNode()));
+      node = child;
+    }
+    node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
+    policies.push({ path, allow: allow as AuthPolicyAccess });
+  };
+
+  const lookupRaw = (path: string): AuthPolicyAccess | undefined => {
+    let cookie = false;
+    let node: PrefixNode | undefined = root;
+    let start = 0;
+    while (node) {
+      work++;
+      for (const { compiled, allow } of node.policies) {
+        if (allow === 'user-cookie' && cookie) continue;
+        work++;
+        if (!compiled.matches(path)) continue;
+        if (allow === 'unauthenticated') return allow;
+        cookie = true;
+      }
+      if (start > path.length) break;
+      const slash = path.indexOf('/', start);
+      const end = slash < 0 ? path.length : slash;
+      node = node.children.get(path.slice(start, end));
+      start = end + 1;
+    }
+    return cookie ? 'user-cookie' : undefined;
+  };
+
+  return {
+    add,
+    lookup: function lookupAuthPolicy(path) {
+      const access = lookupRaw(path);
+      if (access === undefined || !AMBIGUOUS_PATH.test(path)) return access;
+      const resolved = lookupRaw(resolveDotSegments(path));
+      return RANK[resolved ?? 'required'] < RANK[access] ? resolved : access;
+    },
+    list: () => policies,
+    get work() {
+      return work;
+    },
+  };
+}
