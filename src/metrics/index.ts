@@ -19,4 +19,6 @@ export type {
   RateLimitMetrics,
   RateLimitOutcome,
   RateLimitStoreFailure,
+  WebSocketMetrics,
+  WebSocketUpgradeOutcome,
 } from './types';
