@@ -2,7 +2,10 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import express from 'express';
 import request from 'supertest';
+import { createWebSocketPlugin } from './helpers/createWebSocketPlugin';
 import { startRateLimitBackend } from './helpers/startRateLimitBackend';
+import { startWebSocketBackend } from './helpers/startWebSocketBackend';
+import { openWebSocket } from './helpers/webSocketClient';
 
 /** The objects every express app (and every Node HTTP server) in the process shares. */
 const SHARED: Array<[string, object]> = [
@@ -45,5 +48,31 @@ describe('a backend with rate limiting', () => {
       res.json({ rateLimit: 'rateLimit' in req });
     });
     expect((await request(unrelated).get('/')).body).toEqual({ rateLimit: false });
+  });
+
+  it('patches no shared prototype when it answers WebSocket upgrades through express', async () => {
+    const before = describeShared();
+    const plugin = createWebSocketPlugin();
+    const backend = await startWebSocketBackend({
+      features: [plugin.feature],
+      backend: {
+        rateLimit: {
+          global: false,
+          ipAllowList: [],
+          plugin: { example: { incomingRequestLimit: 1 } },
+        },
+      },
+    });
+    try {
+      await backend.started;
+      const headers = { Authorization: mockCredentials.user.header() };
+      const accepted = await openWebSocket(backend.wsUrl('/api/example'), { headers });
+      const refused = await openWebSocket(backend.wsUrl('/api/example'), { headers });
+      expect([accepted.status, refused.status]).toEqual([101, 429]);
+      if (accepted.opened) accepted.socket.terminate();
+    } finally {
+      await backend.stop();
+    }
+    expect(describeShared()).toEqual(before);
   });
 });

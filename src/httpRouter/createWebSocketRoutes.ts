@@ -10,9 +10,17 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics/types';
 import { passThrough } from '../middleware/passThrough';
-import { authenticateUpgrade, type UpgradeAuthentication } from './authenticateUpgrade';
+import { setRequestCredentialsReader } from '../rateLimit/requestCredentialsReader';
+import { createAllPluginsLimitStep } from './allPluginsLimiters';
+import {
+  authenticateUpgrade,
+  readUpgradeTokens,
+  type UpgradeAuthentication,
+} from './authenticateUpgrade';
 import { createConnectionLimitStep, type ConnectionCounter } from './connectionLimit';
 import type { RootWebSocketRouter, WebSocketHandlerOptions } from './types';
+
+type AuthPolicy = WebSocketHandlerOptions['authPolicy'];
 
 const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
 const DISABLE_DEFAULT_AUTH_POLICY_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
@@ -66,8 +74,9 @@ function connectionKey(req: Request, credentials: BackstageCredentials | undefin
  * each upgrade checked like a request before the plugin's handler gets the socket.
  *
  * @remarks
- * An upgrade passes, in order, `steps` (the plugin's rate limit, then its lifecycle gate, so it waits for
- * start-up and is refused at shutdown), token authentication (upstream's contract: `Authorization` or
+ * An upgrade passes, in order, the backend's all-plugins limiter, `steps` (the plugin's rate limit, which
+ * counts it per principal verified from the tokens the authentication reads, then its lifecycle gate, so it
+ * waits for start-up and is refused at shutdown), token authentication (upstream's contract: `Authorization` or
  * `Sec-WebSocket-Protocol` bearer candidates; none credentials with `authPolicy: 'unauthenticated'`), and the
  * connection limit. The steps run in an express app of their own with a `ServerResponse` bound to the upgrade
  * socket, so a refusal carries the same status, headers and Backstage error body as over HTTP, and closes the
@@ -85,29 +94,40 @@ export function createWebSocketRoutes(
   const allowNone = config.getOptionalBoolean(DISABLE_DEFAULT_AUTH_POLICY_KEY) ?? false;
   const trustProxy = config.getOptional(TRUST_PROXY_CONFIG_KEY);
   const base = mountPath.replace(/\/+$/, '');
-  const authentications = new WeakMap<IncomingMessage, UpgradeAuthentication>();
+  const authentications = new WeakMap<IncomingMessage, Promise<UpgradeAuthentication>>();
+  const authenticated = new WeakMap<IncomingMessage, UpgradeAuthentication>();
+  // Once per upgrade: the limiter verifies first (through the reader), the authentication step reuses it.
+  const authenticate = (request: IncomingMessage, authPolicy: AuthPolicy) => {
+    let authentication = authentications.get(request);
+    if (!authentication) {
+      authentication =
+        authPolicy === 'unauthenticated'
+          ? auth.getNoneCredentials().then(credentials => ({ credentials }))
+          : authenticateUpgrade(auth, request, allowNone);
+      authentications.set(request, authentication);
+    }
+    return authentication;
+  };
   const handOffs = new WeakMap<IncomingMessage, () => void>();
+  const allPluginsLimit = createAllPluginsLimitStep(config);
   const limitConnections = createConnectionLimitStep(options.connectionCounters, req =>
-    connectionKey(req, authentications.get(req)?.credentials),
+    connectionKey(req, authenticated.get(req)?.credentials),
   );
 
-  const createApp = (authPolicy: WebSocketHandlerOptions['authPolicy']) => {
+  const createApp = (authPolicy: AuthPolicy) => {
     // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
     const app = express();
     app.disable('x-powered-by');
     if (trustProxy !== undefined) {
       app.set('trust proxy', trustProxy);
     }
+    app.use(allPluginsLimit);
     for (const step of steps) {
       if (step !== passThrough) app.use(step);
     }
     app.use(function authenticateWebSocket(req, _res, next) {
-      const authentication =
-        authPolicy === 'unauthenticated'
-          ? auth.getNoneCredentials().then(credentials => ({ credentials }))
-          : authenticateUpgrade(auth, req, allowNone);
-      authentication.then(result => {
-        authentications.set(req, result);
+      authenticate(req, authPolicy).then(result => {
+        authenticated.set(req, result);
         next();
       }, next);
     });
@@ -122,16 +142,21 @@ export function createWebSocketRoutes(
   /** Runs the checks; resolves with the authentication when the upgrade passed, `undefined` when refused. */
   const check = (
     app: express.Express,
+    authPolicy: AuthPolicy,
     request: IncomingMessage,
     socket: Duplex,
   ): Promise<UpgradeAuthentication | undefined> => {
+    setRequestCredentialsReader(request, {
+      offered: authPolicy !== 'unauthenticated' && readUpgradeTokens(request).tokens.length > 0,
+      verify: () => authenticate(request, authPolicy).then(({ credentials }) => credentials),
+    });
     const res = new ServerResponse(request);
     res.assignSocket(socket as Socket);
     res.setHeader('Connection', 'close');
     return new Promise((resolve, reject) => {
       handOffs.set(request, () => {
         res.detachSocket(socket as Socket);
-        resolve(authentications.get(request));
+        resolve(authenticated.get(request));
       });
       res.once('finish', () => {
         metrics?.recordUpgrade(refusalOutcome(res.statusCode));
@@ -168,7 +193,7 @@ export function createWebSocketRoutes(
       rootHttpRouter.addWebSocketHandler({
         path: fullPath,
         async handler({ request, socket, head }) {
-          const authentication = await check(app, request, socket);
+          const authentication = await check(app, authPolicy, request, socket);
           if (!authentication || socket.destroyed) {
             return;
           }

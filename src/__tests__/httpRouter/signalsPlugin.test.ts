@@ -7,11 +7,7 @@ describe('the signals plugin behind our routers', () => {
   let backend: WebSocketBackend;
   beforeAll(async () => {
     backend = await startWebSocketBackend({
-      features: [
-        signalsPlugin,
-        mockServices.userInfo.factory(),
-        mockServices.events.factory(),
-      ],
+      features: [signalsPlugin, mockServices.userInfo.factory(), mockServices.events.factory()],
     });
     await backend.started;
   });
