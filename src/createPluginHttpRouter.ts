@@ -11,7 +11,7 @@ import type {
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
 import { describeValue, HttpRouterConfigError } from './errors';
-import type { ConnectionCounter } from './httpRouter/connectionLimit';
+import { createConnectionCounter, type ConnectionCounter } from './httpRouter/connectionLimit';
 import { createWebSocketRoutes } from './httpRouter/createWebSocketRoutes';
 import type { RootWebSocketRouter } from './httpRouter/types';
 import { createHttpRouterMetrics, type HttpRouterMeter } from './metrics';
@@ -74,8 +74,8 @@ export interface PluginHttpRouterOptions {
     allPlugins?: RateLimitBuckets;
     /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
     redisConnections: ReadonlyArray<string | string[]>;
-    /** The WebSocket connection counters an upgrade holds a place in. Defaults to none. */
-    connectionCounters?: readonly ConnectionCounter[];
+    /** The all-plugins WebSocket connection counter, if any; the plugin's own is built here. */
+    connectionCounters: readonly ConnectionCounter[];
   };
   getPath: (pluginId: string) => string;
 }
@@ -166,6 +166,9 @@ export async function createPluginHttpRouter(
   // plugins which feature-detect it keep their fallback.
   const root = rootHttpRouter as Partial<RootWebSocketRouter>;
   if (typeof root.addWebSocketHandler === 'function') {
+    const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;
+    const pluginConnections =
+      limit === undefined ? [] : [createConnectionCounter(limit, `in plugin '${pluginId}'`)];
     const addWebSocketHandler = createWebSocketRoutes({
       pluginId,
       mountPath,
@@ -174,7 +177,7 @@ export async function createPluginHttpRouter(
       config,
       logger,
       steps: [rateLimitStep, lifecycleGate],
-      connectionCounters: rateLimit.connectionCounters ?? [],
+      connectionCounters: [...rateLimit.connectionCounters, ...pluginConnections],
       errorHandler,
       metrics: metrics.webSockets,
     });

@@ -5,6 +5,7 @@ import {
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import { createPluginHttpRouter } from './createPluginHttpRouter';
+import { createConnectionCounter } from './httpRouter/connectionLimit';
 import { optionalMetricsServiceRef } from './metrics';
 import { createAllPluginsBuckets } from './rateLimit/createRateLimitStep';
 import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
@@ -31,7 +32,7 @@ function createHttpRouterServiceFactory(
     service: coreServices.httpRouter,
     initialization: 'always',
     // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
-    // all-plugins per-principal budgets are shared by every plugin router.
+    // all-plugins per-principal budgets and open WebSocket counts are shared by every plugin router.
     createRootContext({ config, rootLogger, rootLifecycle }) {
       const settings = readRateLimitOptions(config);
       const logger = rootLogger.child({ service: 'httpRouter' });
@@ -44,7 +45,12 @@ function createHttpRouterServiceFactory(
       const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
         options => (options?.store.type === 'redis' ? [options.store.connection] : []),
       );
-      return { settings, allPlugins, redisConnections };
+      const allPluginsConnections = settings.global?.webSocketConnectionLimit;
+      const connectionCounters =
+        allPluginsConnections === undefined
+          ? []
+          : [createConnectionCounter(allPluginsConnections, 'across all plugins')];
+      return { settings, allPlugins, redisConnections, connectionCounters };
     },
     deps: {
       rootLogger: coreServices.rootLogger,

@@ -12,7 +12,7 @@ export const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
 export interface ConnectionCounter {
   /** The most WebSockets one principal or address may hold open in this scope. */
   readonly limit: number;
-  /** What is counted, for the refusal message: `plugin 'signals'` or `all plugins`. */
+  /** What is counted, for the refusal message: `in plugin 'signals'` or `across all plugins`. */
   readonly scope: string;
   /** Takes a place for `key`; `false` when `key` already holds `limit`. */
   tryOpen(key: string): boolean;
@@ -76,7 +76,7 @@ export function createConnectionLimitStep(
         res.setHeader('Retry-After', String(CONNECTION_LIMIT_RETRY_AFTER_SECONDS));
         next(
           new TooManyRequestsError(
-            `Too many open WebSockets: ${counter.scope} allows ${counter.limit} per client`,
+            `Too many open WebSockets: at most ${counter.limit} per client ${counter.scope}`,
             { retryAfterSeconds: CONNECTION_LIMIT_RETRY_AFTER_SECONDS },
           ),
         );
