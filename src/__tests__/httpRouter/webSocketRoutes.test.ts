@@ -1,3 +1,8 @@
+import {
+  coreServices,
+  createBackendPlugin,
+  type HttpRouterService,
+} from '@backstage/backend-plugin-api';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { METRIC_NAMES } from '../../metrics/instrumentNames';
 import { createWebSocketPlugin } from '../helpers/createWebSocketPlugin';
@@ -5,6 +10,22 @@ import { startMetricsSdk } from '../helpers/metricsSdk';
 import { startWebSocketBackend, type WebSocketBackend } from '../helpers/startWebSocketBackend';
 import { closed, openWebSocket } from '../helpers/webSocketClient';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
+
+/** A plugin that hands its httpRouter to `use` during init. */
+function createProbePlugin(use: (http: HttpRouterService) => void) {
+  const feature = createBackendPlugin({
+    pluginId: 'probe',
+    register(env) {
+      env.registerInit({
+        deps: { http: coreServices.httpRouter },
+        async init({ http }) {
+          use(http);
+        },
+      });
+    },
+  });
+  return { feature };
+}
 
 /** A promise the test settles by hand. */
 function deferred() {
@@ -182,5 +203,33 @@ describe('WebSocket routes of a plugin', () => {
     backend = undefined;
     await closing;
     expect(plugin.sockets[0].readyState).toBe(plugin.sockets[0].CLOSED);
+  });
+
+  it('refuses a path without a leading slash, a second handler on one path and an unknown authPolicy, naming the plugin', async () => {
+    const handler = () => undefined;
+    const errors: Error[] = [];
+    const probe = createProbePlugin(http => {
+      const attempts: Array<Parameters<HttpRouterService['addWebSocketHandler']>[0]> = [
+        { path: 'events', handler },
+        { path: '/events', handler },
+        { path: '/events', handler },
+        { path: '/other', handler, authPolicy: 'user-cookie' as 'unauthenticated' },
+      ];
+      for (const attempt of attempts) {
+        try {
+          http.addWebSocketHandler(attempt);
+        } catch (error) {
+          errors.push(error as Error);
+        }
+      }
+    });
+    const backend = await startWebSocketBackend({ features: [probe.feature] });
+    await backend.started;
+    await backend.stop();
+    expect(errors.map(error => error.message)).toEqual([
+      "addWebSocketHandler() of plugin 'probe' expects a path starting with '/', got \"events\"",
+      "addWebSocketHandler() of plugin 'probe' could not register '/api/probe/events': WebSocket handler already registered for /api/probe/events",
+      "addWebSocketHandler() of plugin 'probe' expects authPolicy 'unauthenticated' or none, got \"user-cookie\"",
+    ]);
   });
 });
