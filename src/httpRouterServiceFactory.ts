@@ -83,6 +83,10 @@ function createHttpRouterServiceFactory(
  * error handler ({@link createErrorHandler}). Use it bare,
  * `backend.add(httpRouterServiceFactory)`, or with options, `backend.add(httpRouterServiceFactory({ getPath }))`.
  *
+ * When the root router routes WebSocket upgrades (Backstage 0.19 on), `addWebSocketHandler` registers exact paths
+ * under the mount path; each upgrade passes the rate limits, the lifecycle gate, token authentication and
+ * `webSocketConnectionLimit` before the plugin's handler gets the socket. Without it, the method is absent.
+ *
  * @public
  */
 export const httpRouterServiceFactory = Object.assign(

@@ -154,7 +154,9 @@ export function createWebSocketRoutes(
     res.assignSocket(socket as Socket);
     res.setHeader('Connection', 'close');
     return new Promise((resolve, reject) => {
+      const onClose = () => resolve(undefined);
       handOffs.set(request, () => {
+        socket.off('close', onClose);
         res.detachSocket(socket as Socket);
         resolve(authenticated.get(request));
       });
@@ -163,7 +165,7 @@ export function createWebSocketRoutes(
         socket.end(() => socket.destroy());
         resolve(undefined);
       });
-      socket.once('close', () => resolve(undefined));
+      socket.once('close', onClose);
       app(request as Request, res as unknown as express.Response, (error?: unknown) =>
         error === undefined ? resolve(undefined) : reject(error),
       );

@@ -2,36 +2,15 @@ import {
   coreServices,
   createBackendPlugin,
   createServiceFactory,
-  type HttpRouterService,
   type RootHttpRouterService,
 } from '@backstage/backend-plugin-api';
 import { createSpecializedBackend } from '@backstage/backend-app-api';
 import { mockServices } from '@backstage/backend-test-utils';
 import express from 'express';
 import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { createProbePlugin } from '../helpers/createProbePlugin';
 import { startWebSocketBackend } from '../helpers/startWebSocketBackend';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
-
-/** A plugin that hands its httpRouter to `use` during init and records what it throws. */
-function createProbePlugin(use: (http: HttpRouterService) => void) {
-  const errors: Error[] = [];
-  const feature = createBackendPlugin({
-    pluginId: 'probe',
-    register(env) {
-      env.registerInit({
-        deps: { http: coreServices.httpRouter },
-        async init({ http }) {
-          try {
-            use(http);
-          } catch (error) {
-            errors.push(error as Error);
-          }
-        },
-      });
-    },
-  });
-  return { feature, errors };
-}
 
 /** A root router as Backstage 0.18 has it: `use` only, no WebSocket routing. */
 const rootRouterWithoutWebSockets = createServiceFactory({
@@ -64,7 +43,7 @@ describe('addWebSocketHandler on each Backstage line', () => {
         rootRouterWithoutWebSockets,
       ],
     });
-    backend.add(probe.feature);
+    backend.add(probe);
     await backend.start();
     await backend.stop();
     expect(offered).toBe(false);
@@ -89,7 +68,7 @@ describe('addWebSocketHandler on each Backstage line', () => {
         });
       },
     });
-    const backend = await startWebSocketBackend({ features: [probe.feature, rootProbe] });
+    const backend = await startWebSocketBackend({ features: [probe, rootProbe] });
     await backend.started;
     await backend.stop();
     expect(routed).toBeDefined();

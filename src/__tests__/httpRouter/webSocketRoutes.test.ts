@@ -1,31 +1,12 @@
-import {
-  coreServices,
-  createBackendPlugin,
-  type HttpRouterService,
-} from '@backstage/backend-plugin-api';
+import type { HttpRouterService } from '@backstage/backend-plugin-api';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { createProbePlugin } from '../helpers/createProbePlugin';
 import { createWebSocketPlugin } from '../helpers/createWebSocketPlugin';
 import { startMetricsSdk } from '../helpers/metricsSdk';
 import { startWebSocketBackend, type WebSocketBackend } from '../helpers/startWebSocketBackend';
 import { closed, openWebSocket } from '../helpers/webSocketClient';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
-
-/** A plugin that hands its httpRouter to `use` during init. */
-function createProbePlugin(use: (http: HttpRouterService) => void) {
-  const feature = createBackendPlugin({
-    pluginId: 'probe',
-    register(env) {
-      env.registerInit({
-        deps: { http: coreServices.httpRouter },
-        async init({ http }) {
-          use(http);
-        },
-      });
-    },
-  });
-  return { feature };
-}
 
 /** A promise the test settles by hand. */
 function deferred() {
@@ -223,7 +204,7 @@ describe('WebSocket routes of a plugin', () => {
         }
       }
     });
-    const backend = await startWebSocketBackend({ features: [probe.feature] });
+    const backend = await startWebSocketBackend({ features: [probe] });
     await backend.started;
     await backend.stop();
     expect(errors.map(error => error.message)).toEqual([
