@@ -18,12 +18,7 @@ export interface UpgradeAuthentication {
   authProtocol?: string;
 }
 
-/**
- * The bearer tokens an upgrade offers: each `Sec-WebSocket-Protocol` value (browsers cannot set `Authorization`
- * on a WebSocket), then the `Authorization` bearer.
- *
- * @internal
- */
+/** The bearer tokens an upgrade offers: each `Sec-WebSocket-Protocol` value, then the `Authorization` bearer. */
 export function readUpgradeTokens(request: IncomingMessage): {
   protocols: string[];
   tokens: string[];
@@ -40,12 +35,9 @@ export function readUpgradeTokens(request: IncomingMessage): {
  * Authenticates an upgrade by its bearer candidates: the first that verifies as a user or service wins.
  *
  * @remarks
- * Upstream's contract (its `authenticateWebSocket` is not exported): more than
- * {@link MAX_UPGRADE_TOKEN_CANDIDATES} candidates, or none that verifies, is an `AuthenticationError` (401); a
- * candidate refused as not allowed makes it a `NotAllowedError` (403), and a failure on our side while
- * verifying (a `ServiceUnavailableError`) a 503. Values that are real sub-protocols simply
- * fail to verify. With `backend.auth.dangerouslyDisableDefaultAuthPolicy`, an upgrade without valid credentials
- * gets none credentials instead.
+ * Upstream's contract (its `authenticateWebSocket` is not exported): too many candidates, or none that verifies,
+ * is a 401; one refused as not allowed makes it a 403, a failure on our side a 503. With
+ * `backend.auth.dangerouslyDisableDefaultAuthPolicy`, such an upgrade gets none credentials instead.
  *
  * @param auth - The plugin's auth service.
  * @param request - The upgrade request.

@@ -4,29 +4,17 @@ import { TooManyRequestsError } from '../errors';
 /** The `Retry-After` (seconds) of a refusal for too many open WebSockets: a place frees when one closes. */
 export const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
 
-/**
- * The open WebSockets of one scope (one plugin, or all plugins of the backend), per principal or address.
- *
- * @internal
- */
+/** The open WebSockets of one scope (one plugin, or all plugins of the backend), per principal or address. */
 export interface ConnectionCounter {
-  /** The most WebSockets one principal or address may hold open in this scope. */
   readonly limit: number;
   /** What is counted, for the refusal message: `in plugin 'signals'` or `across all plugins`. */
   readonly scope: string;
   /** Takes a place for `key`; `false` when `key` already holds `limit`. */
   tryOpen(key: string): boolean;
-  /** Frees a place of `key`. */
   close(key: string): void;
 }
 
-/**
- * Creates an in-memory count of open WebSockets: each backend instance limits its own sockets.
- *
- * @param limit - The most open at once per key.
- * @param scope - What is counted, for the refusal message.
- * @internal
- */
+/** Creates an in-memory count of open WebSockets: each backend instance limits its own sockets. */
 export function createConnectionCounter(limit: number, scope: string): ConnectionCounter {
   const open = new Map<string, number>();
   return {
@@ -55,9 +43,7 @@ export function createConnectionCounter(limit: number, scope: string): Connectio
  * The upgrade step that holds a place in every counter until the upgrade's socket closes, or refuses the
  * upgrade with a `TooManyRequestsError` (429) naming the limit when one of them is full.
  *
- * @param counters - The counters to hold a place in; none makes the step pass everything on.
  * @param keyOf - Whose sockets an upgrade counts as: its principal, or its address without credentials.
- * @internal
  */
 export function createConnectionLimitStep(
   counters: readonly ConnectionCounter[],
