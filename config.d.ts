@@ -45,10 +45,10 @@ interface RateLimitBlock {
    */
   failedAuthenticationLimit?: number;
   /**
-   * The most WebSockets one signed-in user or calling service (or one client address, for upgrades without
-   * verified credentials) may hold open at once on one backend instance; one more upgrade is refused with 429,
-   * and a closed socket frees its place. A positive whole number. At the top level, across all plugins; in a
-   * plugin block, for that plugin. Defaults to none: unlimited.
+   * The most WebSockets one signed-in user or calling service (or one client, as `incomingRequestLimit` counts
+   * it, for upgrades without verified credentials) may hold open at once on one backend instance; one more
+   * upgrade is refused with 429, and a closed socket frees its place. A positive whole number. At the top level,
+   * across all plugins; in a plugin block, for that plugin. Defaults to none: unlimited.
    * @visibility backend
    */
   webSocketConnectionLimit?: number;

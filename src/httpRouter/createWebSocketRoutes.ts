@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics/types';
 import { passThrough } from '../middleware/passThrough';
+import { clientAddressKey } from '../rateLimit/createRateLimiter';
 import { setRequestCredentialsReader } from '../rateLimit/requestCredentialsReader';
 import { createAllPluginsLimitStep } from './allPluginsLimiters';
 import {
@@ -57,7 +58,7 @@ function refusalOutcome(statusCode: number): WebSocketUpgradeOutcome {
   return statusCode === 503 ? 'unavailable' : 'failed';
 }
 
-/** Whose sockets an upgrade counts as, for the connection limit. */
+/** Whose sockets an upgrade counts as: its principal, or its address as the request budgets count it. */
 function connectionKey(req: Request, credentials: BackstageCredentials | undefined): string {
   const principal = credentials?.principal as {
     type?: string;
@@ -66,7 +67,7 @@ function connectionKey(req: Request, credentials: BackstageCredentials | undefin
   };
   if (principal?.type === 'user') return `user:${principal.userEntityRef}`;
   if (principal?.type === 'service') return `service:${principal.subject}`;
-  return `address:${req.ip}`;
+  return `address:${clientAddressKey(req)}`;
 }
 
 /**
