@@ -1,6 +1,9 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
+import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createWebSocketPlugin, type WebSocketPlugin } from '../helpers/createWebSocketPlugin';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { redisRateLimit } from '../helpers/startRateLimitBackend';
 import { startWebSocketBackend, type WebSocketBackend } from '../helpers/startWebSocketBackend';
 import { openWebSocket, type UpgradeResult } from '../helpers/webSocketClient';
 
@@ -108,5 +111,41 @@ describe('WebSocket upgrades in the request budgets', () => {
     const second = await upgrade('/api/example/open');
     expect([first.status, second.status]).toEqual([101, 429]);
     expect(!second.opened && second.headers['ratelimit-policy']).toMatch(/^"global"/);
+  });
+});
+
+describe('WebSocket upgrades in a Redis budget', () => {
+  let redis: RedisServerHandle;
+  const backends: WebSocketBackend[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    for (let i = 0; i < 2; i++) {
+      const plugin = createWebSocketPlugin({
+        routes: [{ path: '/open', authPolicy: 'unauthenticated' }],
+      });
+      const backend = await startWebSocketBackend({
+        features: [plugin.feature],
+        backend: { rateLimit: redisRateLimit(redis, { incomingRequestLimit: 2 }) },
+      });
+      await backend.started;
+      backends.push(backend);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(backends.map(backend => backend.stop()));
+    await closeRedisRateLimitClients();
+    await redis.stop();
+  });
+
+  it('gives a client one budget of upgrades across two backend instances', async () => {
+    const results = [];
+    for (const backend of [backends[0], backends[1], backends[0]]) {
+      const result = await openWebSocket(backend.wsUrl('/api/example/open'));
+      if (result.opened) result.socket.terminate();
+      results.push(result.status);
+    }
+    expect(results).toEqual([101, 101, 429]);
   });
 });
