@@ -45,6 +45,14 @@ interface RateLimitBlock {
    */
   failedAuthenticationLimit?: number;
   /**
+   * The most WebSockets one signed-in user or calling service (or one client, as `incomingRequestLimit` counts
+   * it, for upgrades without verified credentials) may hold open at once on one backend instance; one more
+   * upgrade is refused with 429, and a closed socket frees its place. A positive whole number. At the top level,
+   * across all plugins; in a plugin block, for that plugin. Defaults to none: unlimited.
+   * @visibility backend
+   */
+  webSocketConnectionLimit?: number;
+  /**
    * Addresses and CIDR ranges (IPv4 or IPv6, such as `'10.0.0.0/8'` or `'2001:db8::/32'`) that are never
    * limited. Matched against the client address that `backend.trustProxy` yields, never against the proxy
    * that connected. Defaults to `['127.0.0.1', '::1']`.

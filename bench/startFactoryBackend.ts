@@ -43,6 +43,11 @@ function createPlainRootHttpRouter(onListen: (server: LoopbackServer) => void) {
         use(path, handler) {
           app.use(path, handler);
         },
+        addWebSocketHandler({ path }) {
+          throw new Error(
+            `The bench's plain root router routes no WebSockets (asked for '${path}')`,
+          );
+        },
       };
     },
   });

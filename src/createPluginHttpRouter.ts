@@ -11,6 +11,9 @@ import type {
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
 import { describeValue, HttpRouterConfigError } from './errors';
+import { createConnectionCounter, type ConnectionCounter } from './httpRouter/connectionLimit';
+import { createWebSocketRoutes } from './httpRouter/createWebSocketRoutes';
+import type { RootWebSocketRouter } from './httpRouter/types';
 import { createHttpRouterMetrics, type HttpRouterMeter } from './metrics';
 import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
 import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
@@ -71,6 +74,8 @@ export interface PluginHttpRouterOptions {
     allPlugins?: RateLimitBuckets;
     /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
     redisConnections: ReadonlyArray<string | string[]>;
+    /** The all-plugins WebSocket connection counter, if any; the plugin's own is built here. */
+    connectionCounters: readonly ConnectionCounter[];
   };
   getPath: (pluginId: string) => string;
 }
@@ -105,21 +110,28 @@ export async function createPluginHttpRouter(
   // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
   // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
   const router = Router();
+  const rateLimitStep = createRateLimitStep({
+    pluginId,
+    settings: rateLimit.settings,
+    logger,
+    lifecycle,
+    httpAuth,
+    // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
+    // cache answers the barrier.
+    lookupAccess: credentialsBarrier.lookupAccess,
+    allPlugins: rateLimit.allPlugins,
+    metrics,
+  });
+  const lifecycleGate = createLifecycleMiddleware({
+    config,
+    lifecycle,
+    logger,
+    metrics: metrics.lifecycleGate,
+  });
   const steps = [
-    createRateLimitStep({
-      pluginId,
-      settings: rateLimit.settings,
-      logger,
-      lifecycle,
-      httpAuth,
-      // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
-      // cache answers the barrier.
-      lookupAccess: credentialsBarrier.lookupAccess,
-      allPlugins: rateLimit.allPlugins,
-      metrics,
-    }),
+    rateLimitStep,
     createAuthIntegrationRouter({ auth }),
-    createLifecycleMiddleware({ config, lifecycle, logger, metrics: metrics.lifecycleGate }),
+    lifecycleGate,
     credentialsBarrier.middleware,
     createCookieAuthRefreshMiddleware({ auth, httpAuth }),
   ];
@@ -132,7 +144,8 @@ export async function createPluginHttpRouter(
   }
   const pluginRoutes = Router();
   router.use(pluginRoutes);
-  router.use(createErrorHandler({ logger }));
+  const errorHandler = createErrorHandler({ logger });
+  router.use(errorHandler);
   const mountPath = readMountPath(getPath, pluginId);
   rootHttpRouter.use(mountPath, router);
   if (rateLimit.allPlugins) {
@@ -141,12 +154,34 @@ export async function createPluginHttpRouter(
     addPrincipalMount(config, mountPath);
   }
 
-  return {
+  const service = {
     use(handler: Handler) {
       pluginRoutes.use(readHandlers(pluginId, handler));
     },
     addAuthPolicy(policy) {
       credentialsBarrier.addAuthPolicy(policy);
     },
-  };
+  } as HttpRouterService;
+  // Backstage before 0.19 routes no upgrades: the method stays absent there, as on upstream's router, so that
+  // plugins which feature-detect it keep their fallback.
+  const root = rootHttpRouter as Partial<RootWebSocketRouter>;
+  if (typeof root.addWebSocketHandler === 'function') {
+    const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;
+    const pluginConnections =
+      limit === undefined ? [] : [createConnectionCounter(limit, `in plugin '${pluginId}'`)];
+    const addWebSocketHandler = createWebSocketRoutes({
+      pluginId,
+      mountPath,
+      rootHttpRouter: root as RootWebSocketRouter,
+      auth,
+      config,
+      logger,
+      steps: [rateLimitStep, lifecycleGate],
+      connectionCounters: [...rateLimit.connectionCounters, ...pluginConnections],
+      errorHandler,
+      metrics: metrics.webSockets,
+    });
+    Object.assign(service, { addWebSocketHandler });
+  }
+  return service;
 }

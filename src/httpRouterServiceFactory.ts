@@ -5,6 +5,7 @@ import {
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import { createPluginHttpRouter } from './createPluginHttpRouter';
+import { createConnectionCounter } from './httpRouter/connectionLimit';
 import { optionalMetricsServiceRef } from './metrics';
 import { createAllPluginsBuckets } from './rateLimit/createRateLimitStep';
 import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
@@ -31,7 +32,7 @@ function createHttpRouterServiceFactory(
     service: coreServices.httpRouter,
     initialization: 'always',
     // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
-    // all-plugins per-principal budgets are shared by every plugin router.
+    // all-plugins per-principal budgets and open WebSocket counts are shared by every plugin router.
     createRootContext({ config, rootLogger, rootLifecycle }) {
       const settings = readRateLimitOptions(config);
       const logger = rootLogger.child({ service: 'httpRouter' });
@@ -44,7 +45,12 @@ function createHttpRouterServiceFactory(
       const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
         options => (options?.store.type === 'redis' ? [options.store.connection] : []),
       );
-      return { settings, allPlugins, redisConnections };
+      const allPluginsConnections = settings.global?.webSocketConnectionLimit;
+      const connectionCounters =
+        allPluginsConnections === undefined
+          ? []
+          : [createConnectionCounter(allPluginsConnections, 'across all plugins')];
+      return { settings, allPlugins, redisConnections, connectionCounters };
     },
     deps: {
       rootLogger: coreServices.rootLogger,
@@ -76,6 +82,10 @@ function createHttpRouterServiceFactory(
  * ({@link createCookieAuthRefreshMiddleware}), a nested express-promise-router with the plugin's own handlers, and an
  * error handler ({@link createErrorHandler}). Use it bare,
  * `backend.add(httpRouterServiceFactory)`, or with options, `backend.add(httpRouterServiceFactory({ getPath }))`.
+ *
+ * When the root router routes WebSocket upgrades (Backstage 0.19 on), `addWebSocketHandler` registers exact paths
+ * under the mount path; each upgrade passes the rate limits, the lifecycle gate, token authentication and
+ * `webSocketConnectionLimit` before the plugin's handler gets the socket. Without it, the method is absent.
  *
  * @public
  */

@@ -54,4 +54,6 @@ export type {
   RateLimitMetrics,
   RateLimitOutcome,
   RateLimitStoreFailure,
+  WebSocketMetrics,
+  WebSocketUpgradeOutcome,
 } from './metrics';

@@ -5,6 +5,7 @@ import {
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
 import { RootRateLimitNotAppliedError } from './errors';
+import { setAllPluginsLimiter } from './httpRouter/allPluginsLimiters';
 import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
 
 /**
@@ -30,7 +31,10 @@ export function withOurRateLimit(
   let built = false;
   middleware.rateLimit = function rateLimit() {
     built = true;
-    return createRateLimitMiddleware({ config, logger, lifecycle });
+    const limiter = createRateLimitMiddleware({ config, logger, lifecycle });
+    // WebSocket upgrades bypass the root app: the plugin routers run this limiter on them.
+    setAllPluginsLimiter(config, limiter);
+    return limiter;
   };
   return {
     ...context,

@@ -1,22 +1,8 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import express from 'express';
 import request from 'supertest';
+import { describeShared } from './helpers/describeShared';
 import { startRateLimitBackend } from './helpers/startRateLimitBackend';
-
-/** The objects every express app (and every Node HTTP server) in the process shares. */
-const SHARED: Array<[string, object]> = [
-  ['express.request', express.request],
-  ['express.response', express.response],
-  ['http.IncomingMessage.prototype', IncomingMessage.prototype],
-  ['http.ServerResponse.prototype', ServerResponse.prototype],
-];
-
-function describeShared(): Record<string, string[]> {
-  return Object.fromEntries(
-    SHARED.map(([name, object]) => [name, Reflect.ownKeys(object).map(String).sort()]),
-  );
-}
 
 describe('a backend with rate limiting', () => {
   it('adds no property to express.request, express.response or Node’s HTTP prototypes', async () => {

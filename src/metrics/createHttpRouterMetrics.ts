@@ -11,6 +11,7 @@ import type {
   RateLimitMetrics,
   RateLimitOutcome,
   RateLimitStoreFailure,
+  WebSocketMetrics,
 } from './types';
 
 /**
@@ -35,6 +36,8 @@ interface Instruments {
   authPolicyAllowed: CounterLike;
   lifecycleRejected: CounterLike;
   lifecycleWaiting: CounterLike;
+  webSocketUpgrades: CounterLike;
+  webSocketsOpen: CounterLike;
 }
 
 /**
@@ -70,6 +73,14 @@ function createInstruments(meter: HttpRouterMeter): Instruments {
     lifecycleWaiting: meter.createUpDownCounter(METRIC_NAMES.lifecycleWaiting, {
       description: 'Requests waiting for their plugin to start',
       unit: '{request}',
+    }),
+    webSocketUpgrades: meter.createCounter(METRIC_NAMES.webSocketUpgrades, {
+      description: 'WebSocket upgrades, by outcome',
+      unit: '{upgrade}',
+    }),
+    webSocketsOpen: meter.createUpDownCounter(METRIC_NAMES.webSocketsOpen, {
+      description: 'WebSockets handed to the plugin and still open',
+      unit: '{connection}',
     }),
   };
 }
@@ -144,9 +155,15 @@ export function createHttpRouterMetrics(options: HttpRouterMetricsOptions = {}):
     recordRejection: reason => created.lifecycleRejected.add(1, withReason(reason)),
     addWaiting: delta => created.lifecycleWaiting.add(delta, base),
   };
+  const withOutcome = attributeCache(outcome => ({ ...base, outcome }));
+  const webSockets: WebSocketMetrics = {
+    recordUpgrade: outcome => created.webSocketUpgrades.add(1, withOutcome(outcome)),
+    addOpen: delta => created.webSocketsOpen.add(delta, base),
+  };
   return {
     rateLimit: limiter => createRateLimitMetrics(created, base, limiter),
     credentialsBarrier,
     lifecycleGate,
+    webSockets,
   };
 }

@@ -18,4 +18,6 @@ export type {
   RateLimitMetrics,
   RateLimitOutcome,
   RateLimitStoreFailure,
+  WebSocketMetrics,
+  WebSocketUpgradeOutcome,
 } from './types';

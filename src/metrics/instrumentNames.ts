@@ -23,6 +23,8 @@ export const METRIC_NAMES = {
   authPolicyAllowed: `${METRIC_PREFIX}.auth.policy_allowed`,
   lifecycleRejected: `${METRIC_PREFIX}.lifecycle.rejected`,
   lifecycleWaiting: `${METRIC_PREFIX}.lifecycle.waiting_requests`,
+  webSocketUpgrades: `${METRIC_PREFIX}.websocket.upgrades`,
+  webSocketsOpen: `${METRIC_PREFIX}.websocket.open_connections`,
 } as const;
 
 /**

@@ -152,4 +152,31 @@ export interface HttpRouterMetrics {
   rateLimit(limiter: string): RateLimitMetrics;
   credentialsBarrier: CredentialsBarrierMetrics;
   lifecycleGate: LifecycleGateMetrics;
+  webSockets: WebSocketMetrics;
+}
+
+/**
+ * What became of one WebSocket upgrade.
+ *
+ * @remarks
+ * `accepted`: handed to the plugin's handler. `limited`: 429, over a request budget or the connection limit.
+ * `unauthenticated`: 401 or 403. `unavailable`: 503, the plugin not started in time or shutting down (or a
+ * rate-limit store failing closed). `failed`: any other refusal. An upgrade whose client left while it waited is
+ * not counted.
+ *
+ * @public
+ */
+export type WebSocketUpgradeOutcome =
+  'accepted' | 'limited' | 'unauthenticated' | 'unavailable' | 'failed';
+
+/**
+ * The instruments of one plugin's WebSocket routes.
+ *
+ * @public
+ */
+export interface WebSocketMetrics {
+  /** Counts one upgrade. */
+  recordUpgrade(outcome: WebSocketUpgradeOutcome): void;
+  /** Adds to the WebSockets open: `1` when one is handed to the plugin, `-1` when its socket closes. */
+  addOpen(delta: number): void;
 }

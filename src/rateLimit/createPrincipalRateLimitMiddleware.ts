@@ -4,6 +4,7 @@ import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import type { RateLimitBuckets } from './createRateLimitBuckets';
 import { clientAddressKey, type RateLimiter } from './createRateLimiter';
 import { carriesCredentials } from './carriesCredentials';
+import { getRequestCredentialsReader } from './requestCredentialsReader';
 import { setRequestPrincipal } from './requestPrincipals';
 
 /** What a request's credentials turned out to be, for choosing its budgets. */
@@ -79,9 +80,10 @@ function isFailedAuthentication(error: unknown): boolean {
  * @remarks
  * The credentials are verified by `httpAuth.credentials(req)` with the access mode the barrier will ask for
  * (limited access on `user-cookie` paths), so the barrier's own call is answered from httpAuth's cache for the
- * request, never verified twice. Paths opened with an `unauthenticated` policy, and requests without an
- * `Authorization` header or user cookie, are not verified and count per address. Every rejection of httpAuth
- * counts as a failed authentication, except failures on our side (see {@link isFailedAuthentication}), which
+ * request, never verified twice; a request with a credentials reader of its own (a WebSocket upgrade) is
+ * verified by it instead, and HTTP auth policies do not apply to it. Paths opened with an `unauthenticated`
+ * policy, and requests without an `Authorization` header or user cookie, are not verified and count per address.
+ * Every rejection of httpAuth counts as a failed authentication, except failures on our side (see {@link isFailedAuthentication}), which
  * count per address and are left for the barrier to answer. Each layer skips the addresses on its own allow
  * list, counted as an `allow_listed` decision of the layer when it would have counted the request. The
  * failed-authentication counts of all layers are read at once; a store that cannot read them refuses the request
@@ -99,9 +101,10 @@ export function createPrincipalRateLimitMiddleware(
   const verify = async (req: Request, access: PathAccess): Promise<Verdict> => {
     let credentials: BackstageCredentials;
     try {
-      credentials = await httpAuth.credentials(req, {
-        allowLimitedAccess: access === 'user-cookie',
-      });
+      const reader = getRequestCredentialsReader(req);
+      credentials = await (reader
+        ? reader.verify()
+        : httpAuth.credentials(req, { allowLimitedAccess: access === 'user-cookie' }));
     } catch (error) {
       return isFailedAuthentication(error) ? { kind: 'failed' } : { kind: 'none' };
     }
@@ -131,7 +134,8 @@ export function createPrincipalRateLimitMiddleware(
       next();
       return;
     }
-    const access = lookupAccess(req.path);
+    // HTTP auth policies do not apply to a request with a reader of its own (a WebSocket upgrade).
+    const access = getRequestCredentialsReader(req) ? undefined : lookupAccess(req.path);
     const choose = async (): Promise<RateLimiter[] | Error> => {
       if (!credentialed || access === 'unauthenticated') {
         return chooseLimiters(active, credentialed, { kind: 'none' });

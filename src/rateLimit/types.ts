@@ -73,6 +73,12 @@ export interface RateLimitOptions {
    * client address, as before these keys existed.
    */
   principals?: Readonly<PrincipalRateLimits>;
+  /**
+   * The most WebSockets one principal (or one address, without verified credentials) may hold open at once on
+   * this backend instance, from `webSocketConnectionLimit`. Defaults to none (the property is left out):
+   * unlimited.
+   */
+  webSocketConnectionLimit?: number;
 }
 
 /**

@@ -176,7 +176,7 @@ describe('createHttpRouterMetrics with an OpenTelemetry SDK', () => {
     createHttpRouterMetrics({ meter, pluginId: 'a' }).lifecycleGate.recordRejection('shutdown');
     createHttpRouterMetrics({ meter, pluginId: 'b' }).lifecycleGate.recordRejection('shutdown');
 
-    expect(createCounter).toHaveBeenCalledTimes(4);
+    expect(createCounter).toHaveBeenCalledTimes(5);
     const points = (await sdk.collect()).filter(
       point => point.name === METRIC_NAMES.lifecycleRejected,
     );

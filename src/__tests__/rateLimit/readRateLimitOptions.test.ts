@@ -52,6 +52,11 @@ describe('readRateLimitOptions', () => {
     ['a duration object', { window: { minutes: 5 } }, withDefaults({ windowMs: 300_000 })],
     ['a limit', { incomingRequestLimit: 300 }, withDefaults({ limit: 300 })],
     ['a limit as a string', { incomingRequestLimit: '50' }, withDefaults({ limit: 50 })],
+    [
+      'a WebSocket connection limit',
+      { webSocketConnectionLimit: 3 },
+      withDefaults({ webSocketConnectionLimit: 3 }),
+    ],
     ['an empty allow list', { ipAllowList: [] }, withDefaults({ ipAllowList: [] })],
     [
       'an allow list of addresses and ranges',
@@ -160,6 +165,17 @@ describe('readRateLimitOptions', () => {
       },
     ],
     [
+      'a plugin block inherits the WebSocket connection limit and may set its own',
+      {
+        webSocketConnectionLimit: 4,
+        plugin: { catalog: {}, signals: { webSocketConnectionLimit: 2 } },
+      },
+      {
+        catalog: withDefaults({ webSocketConnectionLimit: 4 }),
+        signals: withDefaults({ webSocketConnectionLimit: 2 }),
+      },
+    ],
+    [
       'a plugin block may use the misspelled skip flag',
       { skipSuccessfulRequests: false, plugin: { catalog: { skipSuccesfulRequests: true } } },
       { catalog: withDefaults({ skipSuccessfulRequests: true }) },
@@ -209,6 +225,16 @@ describe('readRateLimitOptions', () => {
     ['a zero limit', { incomingRequestLimit: 0 }, 'backend.rateLimit.incomingRequestLimit'],
     ['a negative limit', { incomingRequestLimit: -1 }, 'backend.rateLimit.incomingRequestLimit'],
     ['a fractional limit', { incomingRequestLimit: 1.5 }, 'backend.rateLimit.incomingRequestLimit'],
+    [
+      'a zero WebSocket connection limit',
+      { webSocketConnectionLimit: 0 },
+      'backend.rateLimit.webSocketConnectionLimit',
+    ],
+    [
+      'a WebSocket connection limit that is a word',
+      { plugin: { signals: { webSocketConnectionLimit: 'few' } } },
+      'backend.rateLimit.plugin.signals.webSocketConnectionLimit',
+    ],
     [
       'an allow list that is a string',
       { ipAllowList: '127.0.0.1' },

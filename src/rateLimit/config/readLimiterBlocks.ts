@@ -23,6 +23,7 @@ const LIMITER_KEYS = [
   'skipFailedRequests',
   'passOnStoreError',
   'store',
+  'webSocketConnectionLimit',
   ...(Object.keys(PRINCIPAL_LIMIT_KEYS) as Array<keyof typeof PRINCIPAL_LIMIT_KEYS>),
 ];
 
@@ -115,6 +116,11 @@ function readLimiterBlock(
   const principals = readPrincipalLimits(block, fullKey, parent.principals);
   if (principals) {
     options.principals = principals;
+  }
+  const connections =
+    readLimit(block, fullKey, 'webSocketConnectionLimit') ?? parent.webSocketConnectionLimit;
+  if (connections !== undefined) {
+    options.webSocketConnectionLimit = connections;
   }
   return { options, warnings: skipSuccessful.warnings };
 }

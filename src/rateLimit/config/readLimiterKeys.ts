@@ -10,21 +10,31 @@ import { expectedError, readBoolean } from './readConfigValue';
  */
 export const MISSPELLED_SKIP_SUCCESSFUL_KEY = 'skipSuccesfulRequests';
 
+/** What each limit key accepts, for the error message. */
+const LIMIT_KEYS = {
+  incomingRequestLimit: 'a positive whole number of requests',
+  webSocketConnectionLimit: 'a positive whole number of open WebSockets',
+} as const;
+
 /**
- * Reads `incomingRequestLimit`: a positive whole number, or `undefined` when left out.
+ * Reads `incomingRequestLimit` or `webSocketConnectionLimit`: a positive whole number, or `undefined` when left
+ * out.
  *
  * @internal
  */
-export function readLimit(block: Config, fullKey: string): number | undefined {
-  const key = 'incomingRequestLimit';
+export function readLimit(
+  block: Config,
+  fullKey: string,
+  key: keyof typeof LIMIT_KEYS = 'incomingRequestLimit',
+): number | undefined {
   let limit: number | undefined;
   try {
     limit = block.getOptionalNumber(key);
   } catch (error) {
-    throw expectedError(block, key, fullKey, 'a positive whole number of requests', error);
+    throw expectedError(block, key, fullKey, LIMIT_KEYS[key], error);
   }
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw expectedError(block, key, fullKey, 'a positive whole number of requests');
+    throw expectedError(block, key, fullKey, LIMIT_KEYS[key]);
   }
   return limit;
 }
