@@ -6,6 +6,5 @@ export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
 export { RateLimitStoreUnavailableError } from './RateLimitStoreUnavailableError';
 export { RedisStoreOptionError } from './RedisStoreOptionError';
 export { RedisTimeoutError, redisWaitFailure } from './RedisTimeoutError';
-export { RequestWaitSpentError } from './RequestWaitSpentError';
 export { RootRateLimitNotAppliedError } from './RootRateLimitNotAppliedError';
 export { TooManyRequestsError } from './TooManyRequestsError';

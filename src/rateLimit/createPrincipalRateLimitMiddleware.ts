@@ -164,7 +164,7 @@ async function findCutOff(
 ): Promise<RateLimiter | Error | undefined> {
   const address = clientAddressKey(req);
   const reads = await Promise.allSettled(
-    layers.map(({ buckets }) => buckets.failedAuthentication?.getKey(address, req)),
+    layers.map(({ buckets }) => buckets.failedAuthentication?.getKey(address)),
   );
   for (const [index, read] of reads.entries()) {
     const { failedAuthentication, failedAuthenticationLimit = Infinity } = layers[index].buckets;

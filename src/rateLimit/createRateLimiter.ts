@@ -18,7 +18,6 @@ import { createIpAllowList } from './createIpAllowList';
 import { createProxyHeaderCheck } from './createProxyHeaderCheck';
 import { refuseUncounted } from './refuseUncounted';
 import { TooManyRequestsError } from '../errors';
-import { callWithStoreWaits, carryStoreWaits, storeWaitsOf } from './requestStoreWaits';
 import { toRateLimitLogger } from './toRateLimitLogger';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
@@ -91,11 +90,8 @@ export type RateLimiter = RequestHandler & {
   readonly policyName: string;
   /** The budget it counts, or none for a limiter per client address without per-principal budgets. */
   readonly bucket: RateLimitBucket | undefined;
-  /**
-   * The count of a key, as express-rate-limit's `getKey`: read without counting. Given the request, the read
-   * shares the request's one wait for its stores.
-   */
-  readonly getKey: (key: string, req?: Request) => Promise<ClientRateLimitInfo | undefined>;
+  /** The count of a key, as express-rate-limit's `getKey`: read without counting. */
+  readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
   /**
    * The error to pass to `next` when this limiter's store failed outside the middleware (a `getKey`): a 503
    * without the store's message, with `Retry-After` when known, logged as the middleware logs its own failures,
@@ -149,10 +145,8 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck({ policyName, logger });
 
-  // Every store operation of the request shares one wait of at most the store's timeout (see the Redis store).
-  const carried = carryStoreWaits(bucket?.key ?? clientAddressKey, store);
   const limiter = rateLimit({
-    store: carried.store,
+    store,
     windowMs: options.windowMs,
     limit: bucket?.limit ?? options.limit,
     identifier: policyName,
@@ -161,7 +155,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
-    keyGenerator: carried.keyGenerator,
+    keyGenerator: bucket?.key ?? clientAddressKey,
     handler: countLimited(
       bucket ? createTooManyRequestsHandler(bucket.kind.replace('-', ' ')) : answerTooManyRequests,
       metrics,
@@ -213,8 +207,7 @@ export function createRateLimiter(limiterOptions: RateLimiterOptions): RateLimit
   return Object.assign(middleware, {
     policyName,
     bucket: bucket?.kind,
-    getKey: async (key: string, req?: Request) =>
-      callWithStoreWaits(req && storeWaitsOf(req), () => limiter.getKey(key)),
+    getKey: async (key: string) => limiter.getKey(key),
     refuse,
   });
 }

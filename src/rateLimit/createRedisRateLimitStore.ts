@@ -19,19 +19,16 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
  * process, shared by every store and closed when the last of them shuts down. Counters are kept under `prefix`
  * and expire with their window.
  *
- * No request waits for Redis longer than `timeoutMs` in total: under this package's limiters, every operation
- * of one request (each budget, each layer) shares that one wait, and an operation that finds it spent goes to
- * the fallback at once (used with `rateLimit()` directly, each operation waits `timeoutMs` at most). Once one
- * wait has timed out or failed the others stop waiting: a circuit breaker per connection sends requests straight
- * to the fallback until a probe finds Redis answering again; a request that merely spent its share does not open
- * it. The fallback is express-rate-limit's `MemoryStore`, with the same window, on this instance, or, with
+ * Each store operation waits for Redis `timeoutMs` at most: a request that crosses several limiters and budgets
+ * waits for each count in turn, so a Redis that answers every command within `timeoutMs` never sends a request
+ * to the fallback. Once one wait has timed out or failed the others stop waiting: a circuit breaker per
+ * connection sends requests straight to the fallback until a probe finds Redis answering again. The fallback is express-rate-limit's `MemoryStore`, with the same window, on this instance, or, with
  * `passOnStoreError: false`, a rejection with {@link RateLimitStoreUnavailableError} (a 503). In fail-open mode
  * no operation rejects because of Redis. A hit that reaches a hung Redis after its request was answered without
  * it is taken back. One warning is logged when an outage starts and one when it ends. Counting moves back to
  * Redis as soon as it answers, including after a restart that emptied its script cache or a `FLUSHALL`.
  * Never throws or rejects because Redis is down at start-up. With `metrics`, each count that waits for Redis
- * records its wait, as a `timeout` when its request's shared wait ran out first (not those answered at once
- * while the breaker is open or because the request's wait was already spent).
+ * records its wait (not those answered at once while the breaker is open).
  *
  * Call `shutdown()` on the store when its limiter is discarded; it gives back its share of the client.
  *
@@ -77,7 +74,6 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): 
     prefix,
     passOnStoreError,
     retryAfterSeconds,
-    timeoutMs,
     metrics,
   });
 }

@@ -6,17 +6,11 @@ import {
   type Store,
 } from 'express-rate-limit';
 import type { RedisStore } from 'rate-limit-redis';
-import {
-  RateLimitStoreUnavailableError,
-  RequestWaitSpentError,
-  redisWaitFailure,
-} from '../../errors';
+import { RateLimitStoreUnavailableError, redisWaitFailure } from '../../errors';
 import type { RateLimitMetrics } from '../../metrics/types';
 import { MAX_TIMER_DELAY_MS } from '../../readDurationMs';
-import { currentRequestStoreWaits } from '../requestStoreWaits';
 import { createRenewableRedisStore, type RenewableRedisStore } from './createRenewableRedisStore';
 import type { RedisConnectionLease } from './redisConnectionRegistry';
-import { withTimeout } from './withTimeout';
 
 /** Which way an operation goes while Redis cannot answer. */
 type WhenRedisFails = 'policy' | 'memory';
@@ -51,7 +45,6 @@ export class RedisRateLimitStore implements Store {
   readonly #lease: RedisConnectionLease;
   readonly #passOnStoreError: boolean;
   readonly #retryAfterSeconds: number;
-  readonly #timeoutMs: number;
   readonly #metrics: RateLimitMetrics | undefined;
 
   constructor(options: {
@@ -59,11 +52,9 @@ export class RedisRateLimitStore implements Store {
     prefix: string;
     passOnStoreError: boolean;
     retryAfterSeconds: number;
-    timeoutMs: number;
     metrics: RateLimitMetrics | undefined;
   }) {
     this.#lease = options.lease;
-    this.#timeoutMs = options.timeoutMs;
     this.prefix = options.prefix;
     this.#passOnStoreError = options.passOnStoreError;
     this.#retryAfterSeconds = options.retryAfterSeconds;
@@ -137,12 +128,6 @@ export class RedisRateLimitStore implements Store {
       breaker.probe(() => this.#send(redis => redis.get(operation.key)));
       return this.#fallBack(operation, undefined);
     }
-    // The request waits once: what earlier operations of the same request (other budgets, other limiters) left.
-    const waits = operation.whenRedisFails === 'policy' ? currentRequestStoreWaits() : undefined;
-    const remainingMs = waits ? waits.remainingMs(this.#timeoutMs) : this.#timeoutMs;
-    if (remainingMs <= 0) {
-      return this.#fallBack(operation, new RequestWaitSpentError(this.#timeoutMs));
-    }
     let used: RedisStore | undefined;
     const recorder = operation.timed ? this.#metrics : undefined;
     const startedAt = recorder ? performance.now() : 0;
@@ -156,27 +141,15 @@ export class RedisRateLimitStore implements Store {
           return this.#send(operation.viaRedis, redis => (used = redis));
         })
       : this.#send(operation.viaRedis, redis => (used = redis));
-    const waited =
-      remainingMs < this.#timeoutMs
-        ? withTimeout(
-            breaker.wait(sent),
-            remainingMs,
-            () => new RequestWaitSpentError(this.#timeoutMs),
-          )
-        : breaker.wait(sent);
     try {
-      const result = await (waits ? waits.track(waited) : waited);
+      const result = await breaker.wait(sent);
       recorder?.recordStoreWait(performance.now() - startedAt);
       return result;
     } catch (error) {
-      // A wait cut short by the request's deadline is a timeout too (RequestWaitSpentError is a RedisTimeoutError).
       recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
-      // A request that spent its wait on earlier operations says nothing about Redis: the breaker stays closed.
-      if (!(error instanceof RequestWaitSpentError)) {
-        breaker.trip(error);
-        // The instance may hold a failed script load; the next success starts from a fresh one.
-        this.#redis.discard(used);
-      }
+      breaker.trip(error);
+      // The instance may hold a failed script load; the next success starts from a fresh one.
+      this.#redis.discard(used);
       const { undo } = operation;
       if (undo) {
         sent.then(() => (used ? undo(used) : undefined)).catch(ignore);
