@@ -18,11 +18,8 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { passThrough } from './middleware/passThrough';
-import type { RateLimitBuckets } from './rateLimit/createRateLimitBuckets';
-import { createRateLimitStep } from './rateLimit/createRateLimitStep';
-import { addPrincipalMount } from './rateLimit/principalMounts';
-import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
-import type { RateLimitSettings } from './rateLimit/types';
+import type { RateLimitContext } from './rateLimit/context';
+import { createRateLimitHandler } from './rateLimit/createRateLimitMiddleware';
 
 function readMountPath(getPath: (pluginId: string) => string, pluginId: string): string {
   const path = getPath(pluginId);
@@ -66,12 +63,7 @@ export interface PluginHttpRouterOptions {
   httpAuth: HttpAuthService;
   logger: LoggerService;
   metricsService?: HttpRouterMeter;
-  rateLimit: {
-    settings: RateLimitSettings;
-    allPlugins?: RateLimitBuckets;
-    /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
-    redisConnections: ReadonlyArray<string | string[]>;
-  };
+  rateLimit: RateLimitContext;
   getPath: (pluginId: string) => string;
 }
 
@@ -91,6 +83,7 @@ export async function createPluginHttpRouter(
     options;
   const { rateLimit, getPath } = options;
   const pluginId = plugin.getId();
+  const mountPath = readMountPath(getPath, pluginId);
   const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
   const credentialsBarrier = createCredentialsBarrier({
     httpAuth,
@@ -106,16 +99,15 @@ export async function createPluginHttpRouter(
   // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
   const router = Router();
   const steps = [
-    createRateLimitStep({
+    createRateLimitHandler(rateLimit, {
       pluginId,
-      settings: rateLimit.settings,
       logger,
       lifecycle,
       httpAuth,
       // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
       // cache answers the barrier.
       lookupAccess: credentialsBarrier.lookupAccess,
-      allPlugins: rateLimit.allPlugins,
+      mountPath,
       metrics,
     }),
     createAuthIntegrationRouter({ auth }),
@@ -124,7 +116,7 @@ export async function createPluginHttpRouter(
     createCookieAuthRefreshMiddleware({ auth, httpAuth }),
   ];
   // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-  await verifyRedisRateLimitConnections(rateLimit.redisConnections);
+  await rateLimit.connections.verify();
   for (const step of steps) {
     if (step !== passThrough) {
       router.use(step);
@@ -133,13 +125,7 @@ export async function createPluginHttpRouter(
   const pluginRoutes = Router();
   router.use(pluginRoutes);
   router.use(createErrorHandler({ logger }));
-  const mountPath = readMountPath(getPath, pluginId);
   rootHttpRouter.use(mountPath, router);
-  if (rateLimit.allPlugins) {
-    // Every request with credentials under this path is counted in the all-plugins budgets by our first
-    // step, so the root router's all-plugins limiter leaves it to us.
-    addPrincipalMount(config, mountPath);
-  }
 
   return {
     use(handler: Handler) {

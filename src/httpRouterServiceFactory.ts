@@ -6,8 +6,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { createPluginHttpRouter } from './createPluginHttpRouter';
 import { optionalMetricsServiceRef } from './metrics';
-import { createAllPluginsBuckets } from './rateLimit/createRateLimitStep';
-import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
+import { rateLimitContextServiceRef } from './rateLimit/context';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -30,22 +29,6 @@ function createHttpRouterServiceFactory(
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
-    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
-    // all-plugins per-principal budgets are shared by every plugin router.
-    createRootContext({ config, rootLogger, rootLifecycle }) {
-      const settings = readRateLimitOptions(config);
-      const logger = rootLogger.child({ service: 'httpRouter' });
-      settings.warnings.forEach(warning => logger.warn(warning));
-      const allPlugins = createAllPluginsBuckets({
-        settings,
-        logger,
-        lifecycle: rootLifecycle,
-      });
-      const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
-        options => (options?.store.type === 'redis' ? [options.store.connection] : []),
-      );
-      return { settings, allPlugins, redisConnections };
-    },
     deps: {
       rootLogger: coreServices.rootLogger,
       rootLifecycle: coreServices.rootLifecycle,
@@ -57,8 +40,14 @@ function createHttpRouterServiceFactory(
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
       metricsService: optionalMetricsServiceRef,
+      rateLimitContext: rateLimitContextServiceRef,
     },
-    factory(deps, rateLimit) {
+    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
+    // all-plugins per-principal budgets are shared by every plugin router.
+    createRootContext({ rateLimitContext }) {
+      return rateLimitContext.get();
+    },
+    factory({ rateLimitContext: _context, ...deps }, rateLimit) {
       return createPluginHttpRouter({ ...deps, rateLimit, getPath });
     },
   });

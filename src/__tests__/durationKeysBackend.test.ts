@@ -1,7 +1,6 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
-import { closeRedisRateLimitClients } from '../rateLimit/redis/redisConnectionRegistry';
 import { createExamplePlugin } from './helpers/createExamplePlugin';
 import { type RedisServerHandle, startRedisServer } from './helpers/redisServer';
 import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
@@ -43,7 +42,6 @@ describe('duration keys too long for a timer, in a real backend (issue 12)', () 
   let redis: RedisServerHandle | undefined;
 
   afterEach(async () => {
-    await closeRedisRateLimitClients();
     await redis?.stop();
     redis = undefined;
   });

@@ -1,5 +1,4 @@
 import { rootHttpRouterServiceFactory as upstreamRootHttpRouterServiceFactory } from '@backstage/backend-defaults/rootHttpRouter';
-import { closeRedisRateLimitClients } from '../rateLimit/redis/redisConnectionRegistry';
 import { rootHttpRouterServiceFactory } from '../rootHttpRouterServiceFactory';
 import { freePort } from './helpers/freePort';
 import { type RedisServerHandle, startRedisServer } from './helpers/redisServer';
@@ -34,7 +33,6 @@ describe('rootHttpRouterServiceFactory with a Redis store', () => {
 
   afterAll(async () => {
     await backend.stop();
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 
@@ -90,7 +88,6 @@ describe('rootHttpRouterServiceFactory with a comma-separated Redis Cluster URL'
       expect(res.headers['ratelimit-policy']).toMatch(/^"global"; q=1000; w=60;/);
     } finally {
       await ours.stop();
-      await closeRedisRateLimitClients();
     }
   });
 });

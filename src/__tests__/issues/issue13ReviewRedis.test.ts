@@ -1,8 +1,7 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
+import { createTestRedisStore } from '../helpers/redisStores';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
@@ -22,7 +21,6 @@ describe('issue 13 review, on a real Redis', () => {
   });
 
   afterAll(async () => {
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 
@@ -78,7 +76,7 @@ describe('issue 13 review, on a real Redis', () => {
 
   it("suspected item 2: another backend's refused database does not stop this backend's start-up", async () => {
     // Another backend of the process names a database this server does not have.
-    const other = createRedisRateLimitStore({ connection: `${redis.url}/99`, prefix: 'rl:other:' });
+    const other = createTestRedisStore({ connection: `${redis.url}/99`, prefix: 'rl:other:' });
     other.init?.({ windowMs: 60_000 } as never);
     await other.get?.('warm-up');
     const backend = await startBackend({

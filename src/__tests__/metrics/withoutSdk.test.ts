@@ -1,6 +1,5 @@
 import request from 'supertest';
 import { METRIC_PREFIX } from '../../metrics/instrumentNames';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
@@ -25,7 +24,6 @@ describe('the router without an OpenTelemetry SDK (issue 14)', () => {
   });
 
   afterEach(async () => {
-    await closeRedisRateLimitClients();
     await redis.stop();
     await sdk?.stop();
     sdk = undefined;

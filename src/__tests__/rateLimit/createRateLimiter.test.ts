@@ -6,8 +6,8 @@ import express, { type Handler, type Request } from 'express';
 import { MemoryStore, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
 import { createErrorHandler } from '../../middleware/createErrorHandler';
-import { createRateLimiter } from '../../rateLimit/createRateLimiter';
-import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/readRateLimitOptions';
+import { createLimiter } from '../../rateLimit/limiter';
+import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/config';
 import { RateLimitStoreUnavailableError } from '../../errors';
 import type { RateLimitOptions } from '../../rateLimit/types';
 
@@ -59,7 +59,7 @@ function setup(
     ...overrides,
   };
   const pluginId = extra.pluginId === null ? undefined : (extra.pluginId ?? 'catalog');
-  const limiter = createRateLimiter({
+  const limiter = createLimiter({
     options,
     pluginId,
     store: extra.store ?? new MemoryStore(),
@@ -81,7 +81,7 @@ async function hit(app: express.Express, times: number, path = '/ok') {
   return statuses;
 }
 
-describe('createRateLimiter', () => {
+describe('createLimiter', () => {
   beforeEach(() => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     jest.setSystemTime(new Date('2030-01-01T00:00:00Z'));
@@ -129,7 +129,7 @@ describe('createRateLimiter', () => {
   });
 
   it('counts requests whose client address is unknown under one shared key', async () => {
-    const limiter = createRateLimiter({
+    const limiter = createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] },
       store: new MemoryStore(),
     });
@@ -314,12 +314,12 @@ describe('createRateLimiter', () => {
 
   it('counts the all-plugins and the plugin limiter independently on one request', async () => {
     const logger = mockServices.logger.mock();
-    const global = createRateLimiter({
+    const global = createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 5, ipAllowList: [] },
       store: new MemoryStore(),
       logger,
     });
-    const plugin = createRateLimiter({
+    const plugin = createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] },
       pluginId: 'catalog',
       store: new MemoryStore(),

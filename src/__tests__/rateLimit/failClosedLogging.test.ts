@@ -1,6 +1,5 @@
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
@@ -28,7 +27,6 @@ describe('a backend whose Redis store fails closed while Redis hangs (issue 12, 
   afterAll(async () => {
     redis.resume();
     await backend.stop();
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 

@@ -1,10 +1,7 @@
 import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
 import { ERROR_CODES, HttpRouterConfigError } from '../../errors';
-import {
-  DEFAULT_RATE_LIMIT_OPTIONS,
-  readRateLimitOptions,
-} from '../../rateLimit/readRateLimitOptions';
+import { DEFAULT_RATE_LIMIT_OPTIONS, readRateLimitOptions } from '../../rateLimit/config';
 import type { RateLimitOptions } from '../../rateLimit/types';
 
 function read(rateLimit: unknown, backend: JsonObject = {}) {

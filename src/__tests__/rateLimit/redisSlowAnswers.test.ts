@@ -1,7 +1,6 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
@@ -44,7 +43,6 @@ describe('a Redis that answers each command within store.timeout', () => {
   });
 
   afterEach(async () => {
-    await closeRedisRateLimitClients();
     await proxy.stop();
   });
 

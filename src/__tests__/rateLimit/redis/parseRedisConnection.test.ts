@@ -1,5 +1,5 @@
 import { ERROR_CODES } from '../../../errors';
-import { parseRedisConnection } from '../../../rateLimit/redis/parseRedisConnection';
+import { parseRedisConnection } from '../../../redis/connection';
 
 describe('parseRedisConnection', () => {
   it.each([

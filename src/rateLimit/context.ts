@@ -1,0 +1,145 @@
+import {
+  coreServices,
+  createServiceFactory,
+  createServiceRef,
+  type LifecycleService,
+  type LoggerService,
+} from '@backstage/backend-plugin-api';
+import type { Config } from '@backstage/config';
+import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
+import { createRedisConnections, type RedisConnections } from '../redis/connection';
+import { readRateLimitOptions } from './config';
+import { type Budgets, createBudgets } from './principals';
+import type { RateLimitOptions, RateLimitSettings } from './types';
+
+/**
+ * What the limiters of one backend share: the settings read once, the Redis connections, and the all-plugins
+ * per-principal budgets that every plugin router counts in.
+ *
+ * @internal
+ */
+export interface RateLimitContext {
+  settings: RateLimitSettings;
+  connections: RedisConnections;
+  /** The all-plugins budgets, when the top-level block sets a per-principal key and `global` is on. */
+  allPlugins?: Budgets;
+  logger?: LoggerService;
+  lifecycle?: LifecycleService;
+}
+
+/**
+ * Options for {@link createRateLimitContext}.
+ *
+ * @internal
+ */
+export interface RateLimitContextOptions {
+  config: Config;
+  /** Receives the config warnings (once here), the start-up summaries and the Redis outages. Defaults to none. */
+  logger?: LoggerService;
+  /** Stops every store at shutdown. Defaults to none. */
+  lifecycle?: LifecycleService;
+  /** Where the all-plugins budgets count their decisions. Defaults to OpenTelemetry's global meter. */
+  metrics?: HttpRouterMetrics;
+  /** How long Redis must answer without a failure before an outage is logged as over. Defaults to 5 s. */
+  outageSettleMs?: number;
+}
+
+/**
+ * Reads `backend.rateLimit` once and sets up what the limiters built from it share.
+ *
+ * @internal
+ */
+export function createRateLimitContext(options: RateLimitContextOptions): RateLimitContext {
+  const { config, logger, lifecycle, outageSettleMs } = options;
+  const settings = readRateLimitOptions(config);
+  settings.warnings.forEach(warning => logger?.warn(warning));
+  const connections = createRedisConnections({ logger, outageSettleMs });
+  const context: RateLimitContext = { settings, connections, logger, lifecycle };
+  if (settings.global?.principals) {
+    logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(settings.global)}`);
+    const metrics = options.metrics ?? createHttpRouterMetrics();
+    context.allPlugins = createBudgets({
+      options: settings.global,
+      connections,
+      logger,
+      lifecycle,
+      metrics: metrics.rateLimit('global'),
+    });
+  }
+  return context;
+}
+
+/**
+ * The start-up summary of a layer's budgets.
+ *
+ * @internal
+ */
+export function describeBudgets(options: RateLimitOptions): string {
+  const { user, service, failedAuthentication } = options.principals ?? {};
+  return (
+    `anonymous ${options.limit}, user ${user ?? 'per address'}, service ${service ?? 'per address'}, ` +
+    `failed authentications ${failedAuthentication ?? 'not limited'} per ${options.windowMs} ms, ` +
+    `${options.store.type} store`
+  );
+}
+
+/**
+ * Hands out the rate-limit context of a backend, built on first use.
+ *
+ * @internal
+ */
+export interface RateLimitContextService {
+  /** The context; throws the config error, if any, to every caller, as a plugin's start-up failure. */
+  get(): RateLimitContext;
+}
+
+/**
+ * A {@link RateLimitContextService} over {@link createRateLimitContext}.
+ *
+ * @internal
+ */
+export function createRateLimitContextService(
+  options: RateLimitContextOptions,
+): RateLimitContextService {
+  let built: { context: RateLimitContext } | { error: unknown } | undefined;
+  return {
+    get() {
+      if (!built) {
+        try {
+          built = { context: createRateLimitContext(options) };
+        } catch (error) {
+          built = { error };
+        }
+      }
+      if ('error' in built) throw built.error;
+      return built.context;
+    },
+  };
+}
+
+/**
+ * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
+ * of the config, one set of Redis connections and all-plugins budgets. Tests give their own factory to set
+ * {@link RateLimitContextOptions}.
+ *
+ * @internal
+ */
+export const rateLimitContextServiceRef = createServiceRef<RateLimitContextService>({
+  id: 'backstage-http-router.rate-limit-context',
+  scope: 'root',
+  defaultFactory: async service =>
+    createServiceFactory({
+      service,
+      deps: {
+        config: coreServices.rootConfig,
+        rootLogger: coreServices.rootLogger,
+        lifecycle: coreServices.rootLifecycle,
+      },
+      factory: ({ config, rootLogger, lifecycle }) =>
+        createRateLimitContextService({
+          config,
+          lifecycle,
+          logger: rootLogger.child({ service: 'httpRouter' }),
+        }),
+    }),
+});
