@@ -37,8 +37,8 @@ async function startupError(backend: JsonObject): Promise<unknown> {
 const refusal = (key: string) =>
   `HttpRouterConfigError: Invalid config at '${key}': expected at most 2147483647 ms (about 24 days)`;
 
-// Issue 12, item 6: past 2^31-1 ms Node.js fires a timer after 1 ms, so these durations must stop the start-up.
-describe('duration keys too long for a timer, in a real backend (issue 12)', () => {
+// Past 2^31-1 ms Node.js fires a timer after 1 ms, so these durations must stop the start-up.
+describe('duration keys too long for a timer, in a real backend', () => {
   let redis: RedisServerHandle | undefined;
 
   afterEach(async () => {

@@ -61,7 +61,6 @@ const REDIS_CONNECTION_EXPECTED =
  * what is accepted for any value that cannot be used, and for an unknown `store.type`.
  *
  * @param config - The root config.
- * @internal
  */
 export function readRateLimitOptions(config: Config): RateLimitSettings {
   const raw = config.getOptional(RATE_LIMIT_CONFIG_KEY);
@@ -225,11 +224,7 @@ function readSkipSuccessfulRequests(block: Config, fullKey: string, warnings: st
   return readBoolean(block, MISSPELLED_SKIP_SUCCESSFUL_KEY, fullKey);
 }
 
-/**
- * Whether `entry` is an IP address or a CIDR range whose prefix length fits its family.
- *
- * @internal
- */
+/** Whether `entry` is an IP address or a CIDR range whose prefix length fits its family. */
 export function isIpAllowListEntry(entry: string): boolean {
   const [address, prefix, ...rest] = entry.split('/');
   const family = isIP(address);
@@ -394,8 +389,6 @@ function trustProxyWarnings(config: Config): string[] {
 /**
  * The known key nearest to an unknown one, or none when more edits away than a third of the longer name (at
  * least 2), so that an unrelated key gets no misleading hint. Ties go to the key listed first.
- *
- * @internal
  */
 export function findClosestKey(unknown: string, known: readonly string[]): string | undefined {
   let best: string | undefined;

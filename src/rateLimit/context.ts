@@ -15,8 +15,6 @@ import type { RateLimitOptions, RateLimitSettings } from './types';
 /**
  * What the limiters of one backend share: the settings read once, the Redis connections, and the all-plugins
  * per-principal budgets that every plugin router counts in.
- *
- * @internal
  */
 export interface RateLimitContext {
   settings: RateLimitSettings;
@@ -27,11 +25,7 @@ export interface RateLimitContext {
   lifecycle?: LifecycleService;
 }
 
-/**
- * Options for {@link createRateLimitContext}.
- *
- * @internal
- */
+/** Options for {@link createRateLimitContext}. */
 export interface RateLimitContextOptions {
   config: Config;
   /** Receives the config warnings (once here), the start-up summaries and the Redis outages. Defaults to none. */
@@ -44,11 +38,7 @@ export interface RateLimitContextOptions {
   outageSettleMs?: number;
 }
 
-/**
- * Reads `backend.rateLimit` once and sets up what the limiters built from it share.
- *
- * @internal
- */
+/** Reads `backend.rateLimit` once and sets up what the limiters built from it share. */
 export function createRateLimitContext(options: RateLimitContextOptions): RateLimitContext {
   const { config, logger, lifecycle, outageSettleMs } = options;
   const settings = readRateLimitOptions(config);
@@ -69,11 +59,7 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
   return context;
 }
 
-/**
- * The start-up summary of a layer's budgets.
- *
- * @internal
- */
+/** The start-up summary of a layer's budgets. */
 export function describeBudgets(options: RateLimitOptions): string {
   const { user, service, failedAuthentication } = options.principals ?? {};
   return (
@@ -83,21 +69,13 @@ export function describeBudgets(options: RateLimitOptions): string {
   );
 }
 
-/**
- * Hands out the rate-limit context of a backend, built on first use.
- *
- * @internal
- */
+/** Hands out the rate-limit context of a backend, built on first use. */
 export interface RateLimitContextService {
   /** The context; throws the config error, if any, to every caller, as a plugin's start-up failure. */
   get(): RateLimitContext;
 }
 
-/**
- * A {@link RateLimitContextService} over {@link createRateLimitContext}.
- *
- * @internal
- */
+/** A {@link RateLimitContextService} over {@link createRateLimitContext}. */
 export function createRateLimitContextService(
   options: RateLimitContextOptions,
 ): RateLimitContextService {
@@ -121,8 +99,6 @@ export function createRateLimitContextService(
  * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
  * of the config, one set of Redis connections and all-plugins budgets. Tests give their own factory to set
  * {@link RateLimitContextOptions}.
- *
- * @internal
  */
 export const rateLimitContextServiceRef = createServiceRef<RateLimitContextService>({
   id: 'backstage-http-router.rate-limit-context',

@@ -66,11 +66,7 @@ const COUNTED_AT_ROOT = Symbol('rate-limit counted at the root');
 /** Literal mount paths only, matched as express matches them; others are counted at the root. */
 const LITERAL_MOUNT_PATH = /^\/[\w\-.~/]*$/;
 
-/**
- * Options for {@link createRateLimitHandler}.
- *
- * @internal
- */
+/** Options for {@link createRateLimitHandler}. */
 export interface RateLimitHandlerOptions {
   pluginId?: string;
   httpAuth?: HttpAuthService;
@@ -92,8 +88,6 @@ export interface RateLimitHandlerOptions {
  * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
  * all-plugins budgets, and records its mount path in the express app's `locals`; the all-plugins limiter in the
  * root router leaves to them the requests with credentials under such a path, and counts every other request.
- *
- * @internal
  */
 export function createRateLimitHandler(
   context: RateLimitContext,

@@ -23,20 +23,12 @@ const UNKNOWN_CLIENT_KEY = 'unknown-client';
 /** Backstage's user cookie, which httpAuth reads on paths opened with a `user-cookie` policy. */
 const AUTH_COOKIE = 'backstage-auth=';
 
-/**
- * The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network.
- *
- * @internal
- */
+/** The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network. */
 export function clientAddressKey(req: Request): string {
   return req.ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(req.ip, IPV6_SUBNET);
 }
 
-/**
- * Whether a request brings credentials httpAuth could verify: an `Authorization` header or the user cookie.
- *
- * @internal
- */
+/** Whether a request brings credentials httpAuth could verify: an `Authorization` header or the user cookie. */
 export function carriesCredentials(req: Request): boolean {
   const { authorization, cookie } = req.headers;
   return authorization !== undefined || (cookie !== undefined && cookie.includes(AUTH_COOKIE));
@@ -45,8 +37,6 @@ export function carriesCredentials(req: Request): boolean {
 /**
  * Compiles valid allow-list entries into a predicate on `req.ip`; Node's `BlockList` matches an IPv4-mapped
  * IPv6 address as the IPv4 address it carries.
- *
- * @internal
  */
 export function createIpAllowList(entries: readonly string[]): (ip: string | undefined) => boolean {
   if (entries.length === 0) {
@@ -71,11 +61,7 @@ export function createIpAllowList(entries: readonly string[]): (ip: string | und
   };
 }
 
-/**
- * One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts.
- *
- * @internal
- */
+/** One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts. */
 export type Limiter = RequestHandler & {
   /** `global`, `plugin-<pluginId>`, or either followed by `-<bucket>`. */
   readonly policyName: string;
@@ -85,11 +71,7 @@ export type Limiter = RequestHandler & {
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
-/**
- * Options for {@link createLimiter}.
- *
- * @internal
- */
+/** Options for {@link createLimiter}. */
 export interface LimiterOptions {
   options: RateLimitOptions;
   /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
@@ -117,8 +99,6 @@ export interface LimiterOptions {
  * `passOnStoreError: false` and a rejecting store gives a fresh `ServiceUnavailableError` (503), without the
  * store's message, with `Retry-After` when the store's error has `retryAfterSeconds`. Each request it sees gives
  * one decision: `allow_listed`, `limited`, `allowed` or `store_error_refuse`.
- *
- * @internal
  */
 export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const { options, pluginId, store, logger, bucket, skip, metrics } = limiterOptions;
@@ -215,7 +195,6 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
  * whose it is); the seconds until the client's window ends, or the whole window when the store does not say.
  *
  * @param named - How the message names the limit. Defaults to `the limit`.
- * @internal
  */
 export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExceededEventHandler {
   return function answerTooManyRequests(req, res, next, optionsUsed) {
@@ -247,8 +226,6 @@ export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExce
  * allow-listed peer forwards other clients (none of them limited), or `X-Forwarded-For` arrives while express's
  * `trust proxy` is off (all of them share one limit). If express-rate-limit ran its own such checks for every
  * request, not only in its default key generator, the second warning could go.
- *
- * @internal
  */
 export function createProxyHeaderCheck(
   policyName: string,

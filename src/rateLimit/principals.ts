@@ -18,11 +18,7 @@ import {
 import { createRateLimitStore, rateLimitKeyPrefix } from './store';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
-/**
- * What an auth policy asks of a path: nothing (credentials required), `user-cookie` or `unauthenticated`.
- *
- * @internal
- */
+/** What an auth policy asks of a path: nothing (credentials required), `user-cookie` or `unauthenticated`. */
 export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
 
 /** The verified principal a request counts under, kept in `res.locals` for the budget's key generator. */
@@ -46,8 +42,6 @@ type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; princip
 /**
  * The budgets of one layer: a plugin's, or the all-plugins one that every plugin router counts in. A principal
  * kind without a budget of its own counts in `anonymous`, per address; `'unlimited'` is never counted.
- *
- * @internal
  */
 export interface Budgets {
   isAllowed: (ip: string | undefined) => boolean;
@@ -59,11 +53,7 @@ export interface Budgets {
   failedAuthentication: { limiter: Limiter; limit: number } | undefined;
 }
 
-/**
- * Builds one limiter per budget of `options.principals`, each with its own store under its own key prefix.
- *
- * @internal
- */
+/** Builds one limiter per budget of `options.principals`, each with its own store under its own key prefix. */
 export function createBudgets(budgetOptions: {
   options: RateLimitOptions;
   pluginId?: string;
@@ -123,11 +113,7 @@ export function createBudgets(budgetOptions: {
   };
 }
 
-/**
- * One layer of a plugin router's per-principal counting.
- *
- * @internal
- */
+/** One layer of a plugin router's per-principal counting. */
 export interface PrincipalLayer {
   budgets: Budgets;
   /** The all-plugins layer counts only requests with credentials the root router left to it. */
@@ -144,8 +130,6 @@ export interface PrincipalLayer {
  * rejection of httpAuth is a failed authentication, except failures on our side, which count per address. The
  * failed-authentication counts of all layers are read at once, before verifying; then each budget counts in turn,
  * and the one that refuses answers 429 itself.
- *
- * @internal
  */
 export function createPrincipalLimiter(options: {
   layers: readonly PrincipalLayer[];

@@ -13,19 +13,13 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /**
  * The store key prefix of a limiter, `rl:global:` or `rl:plugin:<pluginId>:`, followed by `<bucket>:` for a
  * per-principal budget, so that no two budgets share a counter.
- *
- * @internal
  */
 export function rateLimitKeyPrefix(pluginId?: string, bucket?: RateLimitBucket): string {
   const prefix = pluginId === undefined ? 'rl:global:' : `rl:plugin:${pluginId}:`;
   return bucket === undefined ? prefix : `${prefix}${bucket}:`;
 }
 
-/**
- * Options for {@link createRateLimitStore}.
- *
- * @internal
- */
+/** Options for {@link createRateLimitStore}. */
 export interface RateLimitStoreFactoryOptions {
   /** The limiter's settings: its `store` and `passOnStoreError`. */
   options: RateLimitOptions;
@@ -42,8 +36,6 @@ export interface RateLimitStoreFactoryOptions {
 /**
  * Creates the store of one limiter (express-rate-limit wants one per limiter): its `MemoryStore`, whose timer is
  * unref'd, or the Redis store; `lifecycle`'s shutdown hook stops it. An unknown type throws, never memory.
- *
- * @internal
  */
 export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOptions): Store {
   const { options, prefix, connections, lifecycle, metrics } = factoryOptions;

@@ -6,7 +6,7 @@ import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer
 import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
 
-describe('the router without an OpenTelemetry SDK (issue 14)', () => {
+describe('the router without an OpenTelemetry SDK', () => {
   let redis: RedisServerHandle;
   let sdk: MetricsSdk | undefined;
 

@@ -7,7 +7,7 @@ import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimit
 /** Refused requests in the flood; each used to log two error lines. */
 const REQUESTS = 40;
 
-describe('a backend whose Redis store fails closed while Redis hangs (issue 12, item 3)', () => {
+describe('a backend whose Redis store fails closed while Redis hangs', () => {
   let redis: RedisServerHandle;
   let backend: Awaited<ReturnType<typeof startTestBackend>>;
   const logs = createLogCollector();

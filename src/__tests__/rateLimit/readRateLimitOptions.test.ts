@@ -293,12 +293,12 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.store.retryAfter',
     ],
     [
-      'a Redis timeout longer than a timer can wait (issue 12)',
+      'a Redis timeout longer than a timer can wait',
       { store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: '30d' } },
       'backend.rateLimit.store.timeout',
     ],
     [
-      'a Redis timeout one millisecond past the longest timer delay (issue 12)',
+      'a Redis timeout one millisecond past the longest timer delay',
       {
         store: {
           type: 'redis',
@@ -309,7 +309,7 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.store.timeout',
     ],
     [
-      'a Retry-After longer than a timer can wait (issue 12)',
+      'a Retry-After longer than a timer can wait',
       { store: { type: 'redis', connection: 'redis://127.0.0.1:6379', retryAfter: '30d' } },
       'backend.rateLimit.store.retryAfter',
     ],
@@ -345,7 +345,7 @@ describe('readRateLimitOptions', () => {
       'backend.rateLimit.plugin.catalog.store.type',
     ],
     [
-      'a Redis timeout too long for a timer in a plugin block (issue 12)',
+      'a Redis timeout too long for a timer in a plugin block',
       {
         plugin: {
           catalog: {
@@ -377,7 +377,7 @@ describe('readRateLimitOptions', () => {
     expect(error.message).toContain(`'${key}'`);
   });
 
-  it('names the longest timer delay when a Redis timeout is too long (issue 12)', () => {
+  it('names the longest timer delay when a Redis timeout is too long', () => {
     const error = readError({
       store: { type: 'redis', connection: 'redis://127.0.0.1:6379', timeout: '30d' },
     });

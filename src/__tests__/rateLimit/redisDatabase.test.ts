@@ -12,7 +12,7 @@ import { waitUntil } from './redis/waitUntil';
 const CLIENT_A = '198.51.100.1';
 const CLIENT_B = '198.51.100.2';
 
-describe('a Redis database that the server does not have (issue 12, item 7)', () => {
+describe('a Redis database that the server does not have', () => {
   let redis: RedisServerHandle;
 
   beforeEach(async () => {

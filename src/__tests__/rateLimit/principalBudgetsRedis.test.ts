@@ -6,14 +6,12 @@ import { createLogCollector } from '../helpers/createLogCollector';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 
-// Review of issue 13 (rate limits per principal), findings 5 and 6 and the second suspected item, on a real Redis.
-
 const ALICE = mockCredentials.user.header('user:default/alice');
 
 const startBackend = (rateLimit: JsonObject, logs = createLogCollector()) =>
   startCountingAuthBackend(rateLimit, logs);
 
-describe('issue 13 review, on a real Redis', () => {
+describe('per-principal budgets on a real Redis', () => {
   let redis: RedisServerHandle;
 
   beforeAll(async () => {
@@ -24,7 +22,7 @@ describe('issue 13 review, on a real Redis', () => {
     await redis.stop();
   });
 
-  it('finding 6: a Redis that cannot read the failed-authentication count gives a plain 503', async () => {
+  it('a Redis that cannot read the failed-authentication count gives a plain 503', async () => {
     const logs = createLogCollector();
     const backend = await startBackend(
       {
@@ -74,7 +72,7 @@ describe('issue 13 review, on a real Redis', () => {
     }
   });
 
-  it("suspected item 2: another backend's refused database does not stop this backend's start-up", async () => {
+  it("another backend's refused database does not stop this backend's start-up", async () => {
     // Another backend of the process names a database this server does not have.
     const other = createTestRedisStore({ connection: `${redis.url}/99`, prefix: 'rl:other:' });
     other.init?.({ windowMs: 60_000 } as never);

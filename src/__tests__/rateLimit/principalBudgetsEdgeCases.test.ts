@@ -10,8 +10,6 @@ import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { startRootRouterBackend, type RootRouterBackend } from '../helpers/startRootRouterBackend';
 import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
 
-// Review of issue 13 (rate limits per principal), findings 1 to 4: each test failed before its fix.
-
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
 
 /** Backstage's own plugin token handler, which the package does not export; only its `verifyToken` is used. */
@@ -86,8 +84,8 @@ async function statuses(backend: Backend, path: string, authorization: string, n
   return result;
 }
 
-describe('issue 13 review', () => {
-  describe('finding 1: the all-plugins limit holds for requests with credentials outside plugin routers', () => {
+describe('per-principal budgets at their edges, in a real backend', () => {
+  describe('the all-plugins limit holds for requests with credentials outside plugin routers', () => {
     let backend: RootRouterBackend;
 
     beforeEach(async () => {
@@ -129,7 +127,7 @@ describe('issue 13 review', () => {
     });
   });
 
-  it("finding 2: a plugin's ipAllowList does not exempt its requests from the all-plugins budgets", async () => {
+  it("a plugin's ipAllowList does not exempt its requests from the all-plugins budgets", async () => {
     const { backend } = await startBackend({
       ipAllowList: [],
       incomingRequestLimit: 2,
@@ -145,7 +143,7 @@ describe('issue 13 review', () => {
     }
   });
 
-  it('finding 3: a forged token rejected with an error other than AuthenticationError counts as failed', async () => {
+  it('a forged token rejected with an error other than AuthenticationError counts as failed', async () => {
     const { backend, verifications } = await startBackend({
       global: false,
       ipAllowList: [],
@@ -167,7 +165,7 @@ describe('issue 13 review', () => {
     }
   });
 
-  it('finding 4: failedAuthenticationLimit cuts off bad credentials with skipFailedRequests on', async () => {
+  it('failedAuthenticationLimit cuts off bad credentials with skipFailedRequests on', async () => {
     const { backend, verifications } = await startBackend({
       global: false,
       ipAllowList: [],
