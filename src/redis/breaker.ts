@@ -6,11 +6,7 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
  */
 const OUTAGE_SETTLE_MS = 5_000;
 
-/**
- * A wait for Redis that ended because no answer came within the store's timeout; never reaches a client.
- *
- * @internal
- */
+/** A wait for Redis that ended because no answer came within the store's timeout; never reaches a client. */
 export class RedisTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`Redis did not answer within ${timeoutMs} ms`);
@@ -18,11 +14,7 @@ export class RedisTimeoutError extends Error {
   }
 }
 
-/**
- * Whether requests on one Redis connection may wait for Redis, and the log of its outages.
- *
- * @internal
- */
+/** Whether requests on one Redis connection may wait for Redis, and the log of its outages. */
 export interface RedisBreaker {
   /** Whether requests skip Redis now: a wait failed and no probe succeeded since, or the connection is down. */
   isOpen(): boolean;
@@ -56,6 +48,14 @@ export interface RedisBreakerOptions {
   now?: () => number;
 }
 
+/** One wait in progress. */
+interface Wait {
+  deadline: number;
+  done: boolean;
+  /** Rejects the wait, unless it has ended already. */
+  end(error: Error): void;
+}
+
 function describeError(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) {
     return describeError(error.errors[0]);
@@ -71,8 +71,6 @@ function describeError(error: unknown): string {
  * waiting out the timeout, and waits in progress give up. One probe at a time (a read the request that starts it
  * does not wait for) checks whether Redis answers again. Requests go back to Redis with the first success; the
  * outage is logged as over once `outageSettleMs` passed without a failure, with the time from its first failure.
- *
- * @internal
  */
 export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
   const { description, timeoutMs, isReady, isConnecting, logger } = options;
@@ -84,7 +82,35 @@ export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
   let outageSince: number | undefined;
   let answeredAt = 0;
   let settling: NodeJS.Timeout | undefined;
-  const waiters = new Set<(error: Error) => void>();
+  /** Waits in progress, oldest first: all share one timeout, so this is also deadline order. */
+  let waits: Wait[] = [];
+  let next = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  // One timer for every wait on the connection, rather than one per count: it fires at the oldest deadline.
+  const armTimer = () => {
+    while (next < waits.length && waits[next].done) next++;
+    if (next === waits.length) {
+      waits = [];
+      next = 0;
+    } else if (timer === undefined) {
+      timer = setTimeout(expire, Math.max(0, waits[next].deadline - now()));
+      timer.unref();
+    }
+  };
+  const expire = () => {
+    timer = undefined;
+    const at = now();
+    while (next < waits.length && (waits[next].done || waits[next].deadline <= at)) {
+      const wait = waits[next++];
+      if (!wait.done) wait.end(new RedisTimeoutError(timeoutMs));
+    }
+    if (next > 1024 && next * 2 > waits.length) {
+      waits = waits.slice(next);
+      next = 0;
+    }
+    armTimer();
+  };
 
   const endOutage = () => {
     clearTimeout(settling);
@@ -121,22 +147,27 @@ export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
     isOpen: () => tripped || (!isReady() && !isConnecting()),
     wait<T>(operation: Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        const giveUp = (error: Error) => {
-          clearTimeout(timer);
-          waiters.delete(giveUp);
-          reject(error);
+        const wait: Wait = {
+          deadline: now() + timeoutMs,
+          done: false,
+          end(error) {
+            if (!wait.done) {
+              wait.done = true;
+              reject(error);
+            }
+          },
         };
-        const timer = setTimeout(() => giveUp(new RedisTimeoutError(timeoutMs)), timeoutMs);
-        timer.unref();
-        waiters.add(giveUp);
+        waits.push(wait);
+        armTimer();
         operation.then(
           value => {
-            clearTimeout(timer);
-            waiters.delete(giveUp);
-            succeeded();
-            resolve(value);
+            if (!wait.done) {
+              wait.done = true;
+              succeeded();
+              resolve(value);
+            }
           },
-          (error: unknown) => giveUp(error instanceof Error ? error : new Error(String(error))),
+          (error: unknown) => wait.end(error instanceof Error ? error : new Error(String(error))),
         );
       });
     },
@@ -146,7 +177,9 @@ export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
       tripped = true;
       // The cause tells the wait histogram whether the waits given up here ended because of a timeout.
       const released = new Error('Redis failed another request just now', { cause: error });
-      [...waiters].forEach(giveUp => giveUp(released));
+      for (let index = next; index < waits.length; index++) {
+        waits[index].end(released);
+      }
     },
     probe(probe) {
       if (probing || !isReady()) return;
@@ -176,8 +209,6 @@ export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
 /**
  * Why a wait for Redis ended without an answer, for the wait histogram: `timeout` when it timed out or gave up
  * because another wait had just timed out; `error` otherwise.
- *
- * @internal
  */
 export function redisWaitFailure(error: unknown): 'timeout' | 'error' {
   const cause = error instanceof Error ? error.cause : undefined;

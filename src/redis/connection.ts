@@ -16,11 +16,7 @@ const CONNECTION_NAME = 'backstage-http-router-rate-limit';
 const DEFAULT_REDIS_PORT = 6379;
 const CONNECTION_CONFIG_KEY = 'backend.rateLimit.store.connection';
 
-/**
- * Where the store connects, read from its `connection` option.
- *
- * @internal
- */
+/** Where the store connects, read from its `connection` option. */
 export interface RedisTarget {
   mode: 'standalone' | 'cluster';
   nodes: Array<{ host: string; port: number }>;
@@ -106,8 +102,6 @@ function agree<T>(nodes: ParsedNode[], pick: (node: ParsedNode) => T, what: stri
  *
  * @remarks
  * Throws {@link RedisStoreOptionError} naming the value, password masked, when a URL cannot be used.
- *
- * @internal
  */
 export function parseRedisConnection(connection: unknown): RedisTarget {
   if (!Array.isArray(connection)) {
@@ -137,11 +131,7 @@ export function parseRedisConnection(connection: unknown): RedisTarget {
   };
 }
 
-/**
- * A store's share of one Redis connection.
- *
- * @internal
- */
+/** A store's share of one Redis connection. */
 export interface RedisLease {
   /** Sends a raw command, routed by key in a cluster; the shape rate-limit-redis expects. */
   sendCommand: SendCommandClusterFn;
@@ -155,11 +145,7 @@ export interface RedisLease {
   release(): void;
 }
 
-/**
- * The Redis connections of one backend (or of one limiter used on its own), one per `connection` and timeout.
- *
- * @internal
- */
+/** The Redis connections of one backend (or of one limiter used on its own), one per `connection` and timeout. */
 export interface RedisConnections {
   /** Hands out the connection for `connection` and `timeoutMs`, opening it on first use. */
   acquire(options: { connection: string | string[]; timeoutMs: number }): RedisLease;
@@ -193,8 +179,6 @@ interface Entry {
  * One client per Redis (per node in a cluster), whatever the number of limiters; another `timeoutMs` gets a
  * client with its own breaker, since an answer late for one store is no outage for the other. Each reports on
  * the Redis fallback gauge until it closes, with its last lease.
- *
- * @internal
  */
 export function createRedisConnections(options: RedisConnectionsOptions = {}): RedisConnections {
   const entries = new Map<string, Entry>();

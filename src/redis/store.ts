@@ -12,11 +12,7 @@ import { MAX_TIMER_DELAY_MS } from '../readDurationMs';
 import { redisWaitFailure } from './breaker';
 import type { RedisConnections, RedisLease } from './connection';
 
-/**
- * Options for {@link createRedisStore}.
- *
- * @internal
- */
+/** Options for {@link createRedisStore}. */
 export interface RedisStoreOptions {
   /** The backend's connections; stores with the same `connection` and `timeoutMs` share one. */
   connections: RedisConnections;
@@ -34,17 +30,8 @@ export interface RedisStoreOptions {
   metrics?: RateLimitMetrics;
 }
 
-/** One operation: in Redis, in memory, and how to take back a hit that reached Redis too late. */
-interface Operation<T> {
-  key: string;
-  /** `policy` follows `passOnStoreError`; `memory` always falls back to memory. */
-  whenRedisFails: 'policy' | 'memory';
-  viaRedis(redis: RedisStore): Promise<T>;
-  viaMemory(): T | Promise<T>;
-  undo?(redis: RedisStore): Promise<unknown>;
-  /** Whether the wait goes on the histogram: only a count, which its request waits for. */
-  timed?: boolean;
-}
+/** The store operations, each run in Redis, or in memory when Redis cannot answer. */
+type OperationName = 'get' | 'increment' | 'decrement' | 'resetKey';
 
 const ignore = () => undefined;
 
@@ -56,8 +43,6 @@ const ignore = () => undefined;
  * straight to the fallback: express-rate-limit's `MemoryStore` with the same window, or a
  * {@link RateLimitStoreUnavailableError} with `passOnStoreError: false`. A hit that reaches a hung Redis after
  * its request was answered without it is taken back with a `DECR`.
- *
- * @internal
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
   return new BreakerGuardedRedisStore(options);
@@ -88,43 +73,20 @@ class BreakerGuardedRedisStore implements Store {
   }
 
   get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    return this.#run({
-      key,
-      whenRedisFails: 'policy',
-      viaRedis: redis => redis.get(key),
-      viaMemory: () => this.#memory.get(key),
-    });
+    return this.#run('get', key);
   }
 
   increment(key: string): Promise<IncrementResponse> {
-    return this.#run({
-      key,
-      whenRedisFails: 'policy',
-      viaRedis: redis => redis.increment(key),
-      viaMemory: () => this.#memory.increment(key),
-      undo: redis => redis.decrement(key),
-      timed: true,
-    });
+    return this.#run('increment', key);
   }
 
   decrement(key: string): Promise<void> {
-    // Taking back a hit only makes a budget larger, so it never needs to fail closed.
-    return this.#run({
-      key,
-      whenRedisFails: 'memory',
-      viaRedis: redis => redis.decrement(key),
-      viaMemory: () => this.#memory.decrement(key),
-    });
+    return this.#run('decrement', key);
   }
 
   async resetKey(key: string): Promise<void> {
     await this.#memory.resetKey(key);
-    await this.#run({
-      key,
-      whenRedisFails: 'policy',
-      viaRedis: redis => redis.resetKey(key),
-      viaMemory: ignore,
-    });
+    await this.#run('resetKey', key);
   }
 
   shutdown(): void {
@@ -132,38 +94,42 @@ class BreakerGuardedRedisStore implements Store {
     this.#lease.release();
   }
 
-  async #run<T>(operation: Operation<T>): Promise<T> {
+  #run<T>(name: OperationName, key: string): Promise<T> {
     const { breaker, firstAttempt, isReady } = this.#lease;
     if (breaker.isOpen()) {
       // A read of the same key reaches the node that owns it in a cluster, and counts nothing.
-      breaker.probe(() => this.#send(redis => redis.get(operation.key), ignore));
-      return this.#fallBack(operation, undefined);
+      breaker.probe(() => this.#send('get', key, ignore));
+      return this.#fallBack(name, key, undefined);
     }
     let used: RedisStore | undefined;
-    const send = () => this.#send(operation.viaRedis, redis => (used = redis));
     const connecting = firstAttempt();
     // Only the first requests after start-up wait for the first connection attempt.
-    const sent = connecting
+    const sent: Promise<T> = connecting
       ? connecting.then(() => {
           if (!isReady()) throw new Error('Redis could not be reached at start-up');
-          return send();
+          return this.#send(name, key, redis => (used = redis));
         })
-      : send();
-    const recorder = operation.timed ? this.#options.metrics : undefined;
+      : this.#send(name, key, redis => (used = redis));
+    // Only a count goes on the histogram: its request waits for it.
+    const recorder = name === 'increment' ? this.#options.metrics : undefined;
     const startedAt = recorder ? performance.now() : 0;
-    try {
-      const result = await breaker.wait(sent);
-      recorder?.recordStoreWait(performance.now() - startedAt);
-      return result;
-    } catch (error) {
-      recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
-      breaker.trip(error);
-      // The instance may hold a failed script load; the next success starts from a fresh one.
-      if (used === undefined || this.#redis === used) this.#redis = undefined;
-      const { undo } = operation;
-      if (undo) sent.then(() => (used ? undo(used) : undefined)).catch(ignore);
-      return this.#fallBack(operation, error);
-    }
+    return breaker.wait(sent).then(
+      result => {
+        recorder?.recordStoreWait(performance.now() - startedAt);
+        return result;
+      },
+      (error: unknown) => {
+        recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
+        breaker.trip(error);
+        // The instance may hold a failed script load; the next success starts from a fresh one.
+        if (used === undefined || this.#redis === used) this.#redis = undefined;
+        if (name === 'increment') {
+          // Counted in memory (or refused): a hit that reaches a hung Redis later would count twice.
+          sent.then(() => used?.decrement(key)).catch(ignore);
+        }
+        return this.#fallBack<T>(name, key, error);
+      },
+    );
   }
 
   /**
@@ -174,20 +140,17 @@ class BreakerGuardedRedisStore implements Store {
    * store counts with a fresh instance, set up through the public `init`. If rate-limit-redis dropped a rejected
    * script load, this would be unnecessary.
    */
-  #send<T>(
-    viaRedis: (redis: RedisStore) => Promise<T>,
-    onInstance: (redis: RedisStore) => void,
-  ): Promise<T> {
+  #send<T>(name: OperationName, key: string, onInstance: (redis: RedisStore) => void): Promise<T> {
     this.#redis ??= this.#start();
     const redis = this.#redis;
     if (redis instanceof Promise) {
       return redis.then(ready => {
         onInstance(ready);
-        return viaRedis(ready);
+        return ready[name](key) as Promise<T>;
       });
     }
     onInstance(redis);
-    return viaRedis(redis);
+    return redis[name](key) as Promise<T>;
   }
 
   #start(): Promise<RedisStore> {
@@ -214,10 +177,12 @@ class BreakerGuardedRedisStore implements Store {
     return started;
   }
 
-  async #fallBack<T>(operation: Operation<T>, cause: unknown): Promise<T> {
-    if (operation.whenRedisFails === 'policy' && !this.#options.passOnStoreError) {
+  async #fallBack<T>(name: OperationName, key: string, cause: unknown): Promise<T> {
+    // Taking back a hit only makes a budget larger, so it never needs to fail closed.
+    if (name !== 'decrement' && !this.#options.passOnStoreError) {
       throw new RateLimitStoreUnavailableError(this.#options.retryAfterSeconds, cause);
     }
-    return operation.viaMemory();
+    // The memory store cannot reset in Redis; its own reset ran already.
+    return (name === 'resetKey' ? undefined : this.#memory[name](key)) as T;
   }
 }
