@@ -1,5 +1,5 @@
-import { ERROR_CODES } from '../../../errors';
-import { parseRedisConnection } from '../../../redis/connection';
+import { ERROR_CODES } from '../../errors';
+import { parseRedisConnection } from '../../redis/connection';
 
 describe('parseRedisConnection', () => {
   it.each([
