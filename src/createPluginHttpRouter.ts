@@ -107,6 +107,7 @@ export async function createPluginHttpRouter(
       // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
       // cache answers the barrier.
       lookupAccess: credentialsBarrier.lookupAccess,
+      countsAllPlugins: true,
       mountPath,
       metrics,
     }),

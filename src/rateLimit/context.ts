@@ -19,8 +19,11 @@ import type { RateLimitOptions, RateLimitSettings } from './types';
 export interface RateLimitContext {
   settings: RateLimitSettings;
   connections: RedisConnections;
-  /** The all-plugins budgets, when the top-level block sets a per-principal key and `global` is on. */
-  allPlugins?: Budgets;
+  /**
+   * The all-plugins budgets that plugin routers count in, built on first use; none unless the top-level block
+   * sets a per-principal key and `global` is on.
+   */
+  allPlugins(): Budgets | undefined;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
 }
@@ -44,19 +47,27 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
   const settings = readRateLimitOptions(config);
   settings.warnings.forEach(warning => logger?.warn(warning));
   const connections = createRedisConnections({ logger, outageSettleMs });
-  const context: RateLimitContext = { settings, connections, logger, lifecycle };
-  if (settings.global?.principals) {
-    logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(settings.global)}`);
+  let allPlugins: { budgets: Budgets | undefined } | undefined;
+  const buildAllPlugins = (): Budgets | undefined => {
+    const { global } = settings;
+    if (!global?.principals) return undefined;
+    logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(global)}`);
     const metrics = options.metrics ?? createHttpRouterMetrics();
-    context.allPlugins = createBudgets({
-      options: settings.global,
+    return createBudgets({
+      options: global,
       connections,
       logger,
       lifecycle,
       metrics: metrics.rateLimit('global'),
     });
-  }
-  return context;
+  };
+  return {
+    settings,
+    connections,
+    logger,
+    lifecycle,
+    allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
+  };
 }
 
 /** The start-up summary of a layer's budgets. */

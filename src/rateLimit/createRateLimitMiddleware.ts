@@ -72,6 +72,11 @@ export interface RateLimitHandlerOptions {
   httpAuth?: HttpAuthService;
   /** What the plugin's auth policies ask of a path. Defaults to credentials on every path. */
   lookupAccess?: (path: string) => PathAccess;
+  /**
+   * Counts requests with credentials in the all-plugins per-principal budgets, as every plugin router of our
+   * httpRouter does. Defaults to false, as `createRateLimitMiddleware` used on its own.
+   */
+  countsAllPlugins?: boolean;
   /** Where the plugin router is mounted, for the all-plugins limiter to leave its requests with credentials. */
   mountPath?: string;
   /** The plugin's lifecycle, which stops its stores. Defaults to the context's. */
@@ -94,7 +99,8 @@ export function createRateLimitHandler(
   options: RateLimitHandlerOptions,
 ): RequestHandler {
   const { pluginId, httpAuth, lookupAccess, mountPath } = options;
-  const { settings, connections, allPlugins } = context;
+  const { settings, connections } = context;
+  const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;
   const lifecycle = options.lifecycle ?? context.lifecycle;
   const logger = options.logger ?? context.logger;
   const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];

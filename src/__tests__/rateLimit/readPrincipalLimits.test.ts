@@ -76,6 +76,7 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
         createRateLimitHandler(context, {
           pluginId: 'catalog',
           httpAuth: mockServices.httpAuth(),
+          countsAllPlugins: true,
           mountPath: pluginMount,
         }),
       );
