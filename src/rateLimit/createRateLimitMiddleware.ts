@@ -189,7 +189,7 @@ export function createRateLimitHandler(
     store,
     logger,
     metrics: limiterMetrics,
-    skip: leavesCredentials ? isLeftToPluginRouter : undefined,
+    skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
   });
   if (!leavesCredentials) {
     return limiter;

@@ -85,7 +85,7 @@ export interface LimiterOptions {
    */
   bucket?: { kind: RateLimitBucket; limit: number; key: (req: Request, res: Response) => string };
   /** Passes a request on uncounted when it returns true (a plugin router counts it). Defaults to none. */
-  skip?: (req: Request) => boolean;
+  skip?: (req: Request, res: Response) => boolean;
   /** Counts each request's decision. Defaults to none. */
   metrics?: RateLimitMetrics;
 }
@@ -162,7 +162,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     if (!bucket) {
       const allowed = isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
-      if (skip?.(req)) {
+      if (skip?.(req, res)) {
         next();
         return;
       }
