@@ -117,7 +117,7 @@ export async function createPluginHttpRouter(
     createCookieAuthRefreshMiddleware({ auth, httpAuth }),
   ];
   // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-  await rateLimit.connections.verify();
+  await rateLimit.verifyRedis();
   for (const step of steps) {
     if (step !== passThrough) {
       router.use(step);

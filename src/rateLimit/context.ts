@@ -10,6 +10,7 @@ import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { createRedisConnections, type RedisConnections } from '../redis/connection';
 import { readRateLimitOptions } from './config';
 import { type Budgets, createBudgets } from './principals';
+import { DEFAULT_REDIS_TIMEOUT_MS } from './store';
 import type { RateLimitOptions, RateLimitSettings } from './types';
 
 /**
@@ -24,6 +25,12 @@ export interface RateLimitContext {
    * sets a per-principal key and `global` is on.
    */
   allPlugins(): Budgets | undefined;
+  /**
+   * Resolves once every Redis connection the config names has ended its first attempt (2 s at most), and
+   * rejects with an `HttpRouterConfigError` when Redis refused the database of one, so that the start-up fails
+   * rather than count in another database. Checked once; the root router's limiter has connections of its own.
+   */
+  verifyRedis(): Promise<void>;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
 }
@@ -61,12 +68,31 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       metrics: metrics.rateLimit('global'),
     });
   };
+  let verified: Promise<void> | undefined;
+  const verifyRedis = async () => {
+    const leases = [settings.global, ...Object.values(settings.plugins)].flatMap(limiter =>
+      limiter?.store.type === 'redis'
+        ? [
+            connections.acquire({
+              connection: limiter.store.connection,
+              timeoutMs: limiter.store.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+            }),
+          ]
+        : [],
+    );
+    try {
+      await connections.verify();
+    } finally {
+      leases.forEach(lease => lease.release());
+    }
+  };
   return {
     settings,
     connections,
     logger,
     lifecycle,
     allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
+    verifyRedis: () => (verified ??= verifyRedis()),
   };
 }
 

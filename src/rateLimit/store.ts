@@ -7,7 +7,8 @@ import { createRedisStore } from '../redis/store';
 import { RATE_LIMIT_CONFIG_KEY } from './config';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
-const DEFAULT_REDIS_TIMEOUT_MS = 100;
+/** The default `store.timeout`. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /**

@@ -36,6 +36,17 @@ describe('a Redis database that the server does not have', () => {
     expect(await redis.cli('DBSIZE')).toBe('0');
   });
 
+  it('stops the start-up when only the all-plugins limiter names the database', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99/,
+    );
+  });
+
   it('never counts in another database when Redis refuses the database later, and says why', async () => {
     const logger = mockServices.logger.mock();
     const errors = () =>
