@@ -25,7 +25,9 @@ const AUTH_COOKIE = 'backstage-auth=';
 
 /** The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network. */
 export function clientAddressKey(req: Request): string {
-  return req.ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(req.ip, IPV6_SUBNET);
+  // express computes `req.ip` anew on every read.
+  const { ip } = req;
+  return ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(ip, IPV6_SUBNET);
 }
 
 /** Whether a request brings credentials httpAuth could verify: an `Authorization` header or the user cookie. */
@@ -38,9 +40,12 @@ export function carriesCredentials(req: Request): boolean {
  * Compiles valid allow-list entries into a predicate on `req.ip`; Node's `BlockList` matches an IPv4-mapped
  * IPv6 address as the IPv4 address it carries.
  */
-export function createIpAllowList(entries: readonly string[]): (ip: string | undefined) => boolean {
+export function createIpAllowList(
+  entries: readonly string[],
+): ((ip: string | undefined) => boolean) | undefined {
+  // None for an empty list, so that callers need not compute `req.ip` (express does so on every read).
   if (entries.length === 0) {
-    return () => false;
+    return undefined;
   }
   const list = new BlockList();
   for (const entry of entries) {
@@ -160,7 +165,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   // one. If express-rate-limit reported allowed requests and store failures to callbacks, this would go.
   const middleware: RequestHandler = function rateLimitMiddleware(req, res, next) {
     if (!bucket) {
-      const allowed = isAllowed(req.ip);
+      const allowed = isAllowed !== undefined && isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
       if (skip?.(req, res)) {
         next();

@@ -44,7 +44,8 @@ type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; princip
  * kind without a budget of its own counts in `anonymous`, per address; `'unlimited'` is never counted.
  */
 export interface Budgets {
-  isAllowed: (ip: string | undefined) => boolean;
+  /** None when the allow list is empty. */
+  isAllowed: ((ip: string | undefined) => boolean) | undefined;
   /** Where the layer's `allow_listed` decisions go. */
   metrics?: RateLimitMetrics;
   anonymous: Limiter;
@@ -180,7 +181,7 @@ export function createPrincipalLimiter(options: {
     const active: PrincipalLayer[] = [];
     for (const layer of layers) {
       if (!layer.counts(req, res)) continue;
-      if (layer.budgets.isAllowed(req.ip)) {
+      if (layer.budgets.isAllowed?.(req.ip)) {
         layer.budgets.metrics?.recordDecision('allow_listed');
       } else {
         active.push(layer);
