@@ -10,17 +10,23 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
-import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import { ConfigReader } from '@backstage/config';
 import express from 'express';
 import { createErrorHandler } from '../src/middleware/createErrorHandler';
 import { createRateLimitMiddleware } from '../src/rateLimit/createRateLimitMiddleware';
-import { closeRedisRateLimitClients } from '../src/rateLimit/redis/redisConnectionRegistry';
 
 const TIMEOUT_MS = 100;
 const RATE_PER_SECOND = 200;
 const DURATION_MS = 5_000;
 const WARM_UP_REQUESTS = 200;
+
+/** The limiters' shutdown hooks, which give back their Redis connections. */
+const shutdownHooks: Array<() => void | Promise<void>> = [];
+const lifecycle: LifecycleService = {
+  addStartupHook: () => undefined,
+  addShutdownHook: hook => void shutdownHooks.push(hook),
+};
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -61,8 +67,8 @@ function startApp(url: string) {
   };
   const app = express();
   app.set('trust proxy', true);
-  app.use(createRateLimitMiddleware({ config, logger }));
-  app.use(createRateLimitMiddleware({ pluginId: 'bench', config, logger }));
+  app.use(createRateLimitMiddleware({ config, logger, lifecycle }));
+  app.use(createRateLimitMiddleware({ pluginId: 'bench', config, logger, lifecycle }));
   app.get('/', (_req, res) => {
     res.send('ok');
   });
@@ -159,7 +165,7 @@ async function main() {
   } finally {
     agent.destroy();
     await new Promise(resolve => (server ? server.close(resolve) : resolve(undefined)));
-    await closeRedisRateLimitClients();
+    await Promise.all(shutdownHooks.map(hook => hook()));
     if (redis.child.exitCode === null && redis.child.pid !== undefined) {
       process.kill(redis.child.pid, 'SIGCONT');
       process.kill(redis.child.pid, 'SIGTERM');

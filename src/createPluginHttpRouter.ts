@@ -21,11 +21,8 @@ import { createCredentialsBarrier } from './middleware/createCredentialsBarrier'
 import { createErrorHandler } from './middleware/createErrorHandler';
 import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 import { passThrough } from './middleware/passThrough';
-import type { RateLimitBuckets } from './rateLimit/createRateLimitBuckets';
-import { createRateLimitStep } from './rateLimit/createRateLimitStep';
-import { addPrincipalMount } from './rateLimit/principalMounts';
-import { verifyRedisRateLimitConnections } from './rateLimit/redis/redisConnectionRegistry';
-import type { RateLimitSettings } from './rateLimit/types';
+import type { RateLimitContext } from './rateLimit/context';
+import { createRateLimitHandler } from './rateLimit/createRateLimitMiddleware';
 
 function readMountPath(getPath: (pluginId: string) => string, pluginId: string): string {
   const path = getPath(pluginId);
@@ -69,14 +66,9 @@ export interface PluginHttpRouterOptions {
   httpAuth: HttpAuthService;
   logger: LoggerService;
   metricsService?: HttpRouterMeter;
-  rateLimit: {
-    settings: RateLimitSettings;
-    allPlugins?: RateLimitBuckets;
-    /** The Redis `connection` options this backend's config names, verified before the router is mounted. */
-    redisConnections: ReadonlyArray<string | string[]>;
-    /** The all-plugins WebSocket connection counter, if any; the plugin's own is built here. */
-    connectionCounters: readonly ConnectionCounter[];
-  };
+  rateLimit: RateLimitContext;
+  /** The all-plugins WebSocket connection counter, if any; the plugin's own is built here. */
+  connectionCounters: readonly ConnectionCounter[];
   getPath: (pluginId: string) => string;
 }
 
@@ -96,6 +88,7 @@ export async function createPluginHttpRouter(
     options;
   const { rateLimit, getPath } = options;
   const pluginId = plugin.getId();
+  const mountPath = readMountPath(getPath, pluginId);
   const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
   const credentialsBarrier = createCredentialsBarrier({
     httpAuth,
@@ -110,16 +103,16 @@ export async function createPluginHttpRouter(
   // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
   // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
   const router = Router();
-  const rateLimitStep = createRateLimitStep({
+  const rateLimitStep = createRateLimitHandler(rateLimit, {
     pluginId,
-    settings: rateLimit.settings,
     logger,
     lifecycle,
     httpAuth,
     // The limiter verifies credentials the way the barrier will for the path, so that httpAuth's per-request
     // cache answers the barrier.
     lookupAccess: credentialsBarrier.lookupAccess,
-    allPlugins: rateLimit.allPlugins,
+    countsAllPlugins: true,
+    mountPath,
     metrics,
   });
   const lifecycleGate = createLifecycleMiddleware({
@@ -136,7 +129,7 @@ export async function createPluginHttpRouter(
     createCookieAuthRefreshMiddleware({ auth, httpAuth }),
   ];
   // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
-  await verifyRedisRateLimitConnections(rateLimit.redisConnections);
+  await rateLimit.verifyRedis();
   for (const step of steps) {
     if (step !== passThrough) {
       router.use(step);
@@ -146,13 +139,7 @@ export async function createPluginHttpRouter(
   router.use(pluginRoutes);
   const errorHandler = createErrorHandler({ logger });
   router.use(errorHandler);
-  const mountPath = readMountPath(getPath, pluginId);
   rootHttpRouter.use(mountPath, router);
-  if (rateLimit.allPlugins) {
-    // Every request with credentials under this path is counted in the all-plugins budgets by our first
-    // step, so the root router's all-plugins limiter leaves it to us.
-    addPrincipalMount(config, mountPath);
-  }
 
   const service = {
     use(handler: Handler) {
@@ -177,7 +164,7 @@ export async function createPluginHttpRouter(
       config,
       logger,
       steps: [rateLimitStep, lifecycleGate],
-      connectionCounters: [...rateLimit.connectionCounters, ...pluginConnections],
+      connectionCounters: [...options.connectionCounters, ...pluginConnections],
       errorHandler,
       metrics: metrics.webSockets,
     });

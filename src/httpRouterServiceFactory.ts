@@ -7,8 +7,7 @@ import {
 import { createPluginHttpRouter } from './createPluginHttpRouter';
 import { createConnectionCounter } from './httpRouter/connectionLimit';
 import { optionalMetricsServiceRef } from './metrics';
-import { createAllPluginsBuckets } from './rateLimit/createRateLimitStep';
-import { readRateLimitOptions } from './rateLimit/readRateLimitOptions';
+import { rateLimitContextServiceRef } from './rateLimit/context';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -31,27 +30,6 @@ function createHttpRouterServiceFactory(
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
-    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
-    // all-plugins per-principal budgets and open WebSocket counts are shared by every plugin router.
-    createRootContext({ config, rootLogger, rootLifecycle }) {
-      const settings = readRateLimitOptions(config);
-      const logger = rootLogger.child({ service: 'httpRouter' });
-      settings.warnings.forEach(warning => logger.warn(warning));
-      const allPlugins = createAllPluginsBuckets({
-        settings,
-        logger,
-        lifecycle: rootLifecycle,
-      });
-      const redisConnections = [settings.global, ...Object.values(settings.plugins)].flatMap(
-        options => (options?.store.type === 'redis' ? [options.store.connection] : []),
-      );
-      const allPluginsConnections = settings.global?.webSocketConnectionLimit;
-      const connectionCounters =
-        allPluginsConnections === undefined
-          ? []
-          : [createConnectionCounter(allPluginsConnections, 'across all plugins')];
-      return { settings, allPlugins, redisConnections, connectionCounters };
-    },
     deps: {
       rootLogger: coreServices.rootLogger,
       rootLifecycle: coreServices.rootLifecycle,
@@ -63,9 +41,19 @@ function createHttpRouterServiceFactory(
       httpAuth: coreServices.httpAuth,
       logger: coreServices.logger,
       metricsService: optionalMetricsServiceRef,
+      rateLimitContext: rateLimitContextServiceRef,
     },
-    factory(deps, rateLimit) {
-      return createPluginHttpRouter({ ...deps, rateLimit, getPath });
+    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
+    // all-plugins per-principal budgets and open WebSocket counts are shared by every plugin router.
+    createRootContext({ rateLimitContext }) {
+      const rateLimit = rateLimitContext.get();
+      const limit = rateLimit.settings.global?.webSocketConnectionLimit;
+      const connectionCounters =
+        limit === undefined ? [] : [createConnectionCounter(limit, 'across all plugins')];
+      return { rateLimit, connectionCounters };
+    },
+    factory({ rateLimitContext: _context, ...deps }, { rateLimit, connectionCounters }) {
+      return createPluginHttpRouter({ ...deps, rateLimit, connectionCounters, getPath });
     },
   });
 }

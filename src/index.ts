@@ -12,27 +12,18 @@ export type {
 export { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
 export { createErrorHandler } from './middleware/createErrorHandler';
 export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
-export {
-  createRateLimitMiddleware,
-  createRateLimitStore,
-  getBucketKeyPrefix,
-  readRateLimitOptions,
-} from './rateLimit';
+export { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+export type { RateLimitMiddlewareOptions } from './rateLimit/createRateLimitMiddleware';
 export type {
   PrincipalRateLimits,
   PrincipalRequestLimit,
   RateLimitBucket,
   RateLimitMemoryStoreOptions,
-  RateLimitMiddlewareOptions,
   RateLimitOptions,
   RateLimitRedisStoreOptions,
   RateLimitSettings,
-  RateLimitStoreFactoryOptions,
   RateLimitStoreOptions,
-} from './rateLimit';
-export { createRedisRateLimitStore } from './rateLimit/createRedisRateLimitStore';
-export { getRateLimitKeyPrefix } from './rateLimit/redis';
-export type { RedisRateLimitStoreOptions } from './rateLimit/redis';
+} from './rateLimit/types';
 export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
 export {
   AuthPolicyError,

@@ -1,7 +1,6 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
-import { closeRedisRateLimitClients } from '../rateLimit/redis/redisConnectionRegistry';
 import { createExamplePlugin } from './helpers/createExamplePlugin';
 import { type RedisServerHandle, startRedisServer } from './helpers/redisServer';
 import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
@@ -38,12 +37,11 @@ async function startupError(backend: JsonObject): Promise<unknown> {
 const refusal = (key: string) =>
   `HttpRouterConfigError: Invalid config at '${key}': expected at most 2147483647 ms (about 24 days)`;
 
-// Issue 12, item 6: past 2^31-1 ms Node.js fires a timer after 1 ms, so these durations must stop the start-up.
-describe('duration keys too long for a timer, in a real backend (issue 12)', () => {
+// Past 2^31-1 ms Node.js fires a timer after 1 ms, so these durations must stop the start-up.
+describe('duration keys too long for a timer, in a real backend', () => {
   let redis: RedisServerHandle | undefined;
 
   afterEach(async () => {
-    await closeRedisRateLimitClients();
     await redis?.stop();
     redis = undefined;
   });

@@ -79,7 +79,7 @@ describe('readDurationMs', () => {
     });
   });
 
-  // Issue 12, item 6: Node.js fires a timer with a longer delay after 1 ms, so such a duration would not wait.
+  // Node.js fires a timer with a longer delay after 1 ms, so such a duration would not wait.
   it.each<[JsonValue, string]>([
     ['30d', '"30d" (2592000000 ms)'],
     ['P30D', '"P30D" (2592000000 ms)'],

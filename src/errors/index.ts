@@ -5,7 +5,5 @@ export { HttpRouterConfigError } from './HttpRouterConfigError';
 export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
 export { RateLimitStoreUnavailableError } from './RateLimitStoreUnavailableError';
 export { RedisStoreOptionError } from './RedisStoreOptionError';
-export { RedisTimeoutError, redisWaitFailure } from './RedisTimeoutError';
-export { RequestWaitSpentError } from './RequestWaitSpentError';
 export { RootRateLimitNotAppliedError } from './RootRateLimitNotAppliedError';
 export { TooManyRequestsError } from './TooManyRequestsError';

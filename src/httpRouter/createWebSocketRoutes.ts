@@ -10,8 +10,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics/types';
 import { passThrough } from '../middleware/passThrough';
-import { clientAddressKey } from '../rateLimit/createRateLimiter';
-import { setRequestCredentialsReader } from '../rateLimit/requestCredentialsReader';
+import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
+import type { CredentialsReader } from '../rateLimit/types';
 import { createAllPluginsLimitStep } from './allPluginsLimiters';
 import {
   authenticateUpgrade,
@@ -147,11 +147,13 @@ export function createWebSocketRoutes(
     request: IncomingMessage,
     socket: Duplex,
   ): Promise<UpgradeAuthentication | undefined> => {
-    setRequestCredentialsReader(request, {
+    const reader: CredentialsReader = {
       offered: authPolicy !== 'unauthenticated' && readUpgradeTokens(request).tokens.length > 0,
       verify: () => authenticate(request, authPolicy).then(({ credentials }) => credentials),
-    });
-    const res = new ServerResponse(request);
+    };
+    const res = new ServerResponse(request) as ServerResponse & { locals: object };
+    // express keeps `res.locals` that exist when it takes the request.
+    res.locals = { [CREDENTIALS_READER]: reader };
     res.assignSocket(socket as Socket);
     res.setHeader('Connection', 'close');
     return new Promise((resolve, reject) => {

@@ -4,11 +4,18 @@ import type {
   LoggerService,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
-import type { RequestHandler } from 'express';
-import type { HttpRouterMetrics } from '../metrics';
-import { createRateLimitStep } from './createRateLimitStep';
-import { isUnderPrincipalMount } from './principalMounts';
-import { readRateLimitOptions } from './readRateLimitOptions';
+import type { Request, RequestHandler, Response } from 'express';
+import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
+import { passThrough } from '../middleware/passThrough';
+import { createRateLimitContext, describeBudgets, type RateLimitContext } from './context';
+import { carriesCredentials, createLimiter } from './limiter';
+import {
+  createBudgets,
+  createPrincipalLimiter,
+  type PathAccess,
+  type PrincipalLayer,
+} from './principals';
+import { createRateLimitStore, rateLimitKeyPrefix } from './store';
 
 /**
  * Options for {@link createRateLimitMiddleware}.
@@ -16,35 +23,20 @@ import { readRateLimitOptions } from './readRateLimitOptions';
  * @public
  */
 export interface RateLimitMiddlewareOptions {
-  /**
-   * The plugin whose router the limiter guards, limited by `backend.rateLimit.plugin.<pluginId>`.
-   * Defaults to none: the all-plugins limiter, configured by the top-level `backend.rateLimit` keys.
-   */
+  /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
   pluginId?: string;
   /** The root config; `backend.rateLimit` and `backend.trustProxy` are read from it. No default: required. */
   config: RootConfigService;
   /**
    * Receives config warnings, the start-up summary, Redis outages, proxy header warnings and express-rate-limit's
-   * own messages. Defaults to none: express-rate-limit's messages then go to the console, as with `rateLimit()`
-   * used directly, and nothing else is logged.
+   * messages. Defaults to none: express-rate-limit's messages go to the console, nothing else is logged.
    */
   logger?: LoggerService;
-  /**
-   * Stops the store (the memory store's timer, a Redis connection) at shutdown; a plugin's or the root
-   * lifecycle. Defaults to none: the memory store's timer is unref'd, so it never holds the process open.
-   */
+  /** Stops the stores at shutdown. Defaults to none: the memory store's timer is unref'd anyway. */
   lifecycle?: LifecycleService;
-  /**
-   * The plugin's httpAuth, which per-principal budgets need to verify credentials. Defaults to none: a plugin's
-   * limiter then counts every request per client address.
-   */
+  /** The plugin's httpAuth, which per-principal budgets need. Defaults to none: counted per address. */
   httpAuth?: HttpAuthService;
-  /**
-   * Where the limiter's decisions are counted (the `backstage.http_router.rate_limit.decisions` counter), from
-   * {@link createHttpRouterMetrics}. Defaults to OpenTelemetry's global meter named `backstage-http-router`, with
-   * the `plugin` attribute when `pluginId` is set, looked up when this is called: register an OpenTelemetry SDK
-   * before the backend starts.
-   */
+  /** Where decisions are counted. Defaults to OpenTelemetry's global meter named `backstage-http-router`. */
   metrics?: HttpRouterMetrics;
 }
 
@@ -52,47 +44,172 @@ export interface RateLimitMiddlewareOptions {
  * Creates the rate limiter of one plugin, or the all-plugins limiter when `pluginId` is left out.
  *
  * @remarks
- * Reads `backend.rateLimit` with {@link readRateLimitOptions} when called, so bad config fails at start-up,
- * and builds the limiter with express-rate-limit's `rateLimit()` over a store from {@link createRateLimitStore}:
- * express-rate-limit's `MemoryStore`, or the Redis store. Over the limit, it answers 429 itself, with
- * `Retry-After` and Backstage's error body, in a plugin router as in any express app; `req.rateLimit` is set by
- * express-rate-limit. A store that cannot count (the Redis store failing closed) turns into a
- * `ServiceUnavailableError` (503) passed to `next`, without the store's message. A plugin is
- * limited only when it has a `plugin.<pluginId>` block (as upstream); the block takes every key it leaves out
- * from the top-level block. The all-plugins limiter follows the top-level keys and is off with `global: false`.
- * When there is nothing to limit, the returned handler passes every request on.
- *
- * Each call reads the config and logs its warnings. {@link httpRouterServiceFactory} does not call it per
- * plugin: it reads the config once per backend, and logs each warning once.
- *
- * Per-principal budgets (`userRequestLimit`, `serviceRequestLimit`, `failedAuthenticationLimit`) need the
- * plugin's `httpAuth`: without it, a plugin's limiter counts every request per address. With top-level
- * per-principal budgets, the all-plugins limiter leaves requests that carry credentials to the plugin routers
- * of {@link httpRouterServiceFactory} of the same backend, which count them per principal across plugins; only
- * those whose path lies under the mount path of such a router, so that every other request (a 404, a route of
- * the root router, the health routes, another httpRouter's plugins) is counted here.
- *
- * In a Backstage backend the all-plugins limiter belongs in the root router, in place of
- * `middleware.rateLimit()` in `rootHttpRouterServiceFactory({ configure })`. Which address counts is express's
- * `trust proxy` setting, which the root router takes from `backend.trustProxy`; this middleware never changes
- * app settings.
+ * Reads `backend.rateLimit` when called, so bad config fails at start-up. A plugin is limited when it has a
+ * `plugin.<pluginId>` block, which takes the keys it leaves out from the top-level block; the all-plugins limiter
+ * follows the top-level keys and is off with `global: false`. Over the limit it answers 429 itself; a store that
+ * fails closed gives a 503 `ServiceUnavailableError` to `next`. With nothing to limit it passes every request on.
  *
  * @public
  */
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
-  const { pluginId, config, logger, lifecycle, httpAuth, metrics } = options;
-  const settings = readRateLimitOptions(config);
-  if (logger) {
-    settings.warnings.forEach(warning => logger.warn(warning));
+  const { config, logger, lifecycle, ...handlerOptions } = options;
+  return createRateLimitHandler(
+    createRateLimitContext({ config, logger, lifecycle }),
+    handlerOptions,
+  );
+}
+
+/** Where the plugin routers that count credentialed requests per principal record their mount paths. */
+const PRINCIPAL_MOUNTS = Symbol('rate-limit principal mounts');
+/** Set on `res.locals` when the all-plugins limiter of the root router counted the request. */
+const COUNTED_AT_ROOT = Symbol('rate-limit counted at the root');
+/** Literal mount paths only, matched as express matches them; others are counted at the root. */
+const LITERAL_MOUNT_PATH = /^\/[\w\-.~/]*$/;
+
+/** Options for {@link createRateLimitHandler}. */
+export interface RateLimitHandlerOptions {
+  pluginId?: string;
+  httpAuth?: HttpAuthService;
+  /** What the plugin's auth policies ask of a path. Defaults to credentials on every path. */
+  lookupAccess?: (path: string) => PathAccess;
+  /**
+   * Counts requests with credentials in the all-plugins per-principal budgets, as every plugin router of our
+   * httpRouter does. Defaults to false, as `createRateLimitMiddleware` used on its own.
+   */
+  countsAllPlugins?: boolean;
+  /** Where the plugin router is mounted, for the all-plugins limiter to leave its requests with credentials. */
+  mountPath?: string;
+  /** The plugin's lifecycle, which stops its stores. Defaults to the context's. */
+  lifecycle?: LifecycleService;
+  /** The plugin's logger. Defaults to the context's. */
+  logger?: LoggerService;
+  metrics?: HttpRouterMetrics;
+}
+
+/**
+ * Builds the rate limit step of one plugin router, or the all-plugins limiter, from a context read already.
+ *
+ * @remarks
+ * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
+ * all-plugins budgets, and records its mount path in the express app's `locals`; the all-plugins limiter in the
+ * root router leaves to them the requests with credentials under such a path, and counts every other request.
+ */
+export function createRateLimitHandler(
+  context: RateLimitContext,
+  options: RateLimitHandlerOptions,
+): RequestHandler {
+  const { pluginId, httpAuth, lookupAccess, mountPath } = options;
+  const { settings, connections } = context;
+  const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;
+  const lifecycle = options.lifecycle ?? context.lifecycle;
+  const logger = options.logger ?? context.logger;
+  const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
+  const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
+  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+  // Built only when something is limited, so that a plugin without a limiter creates no instruments.
+  const metrics = () =>
+    (options.metrics ?? createHttpRouterMetrics({ pluginId })).rateLimit(policyName);
+
+  const layers: PrincipalLayer[] = [];
+  if (pluginId !== undefined && httpAuth !== undefined) {
+    if (allPlugins) {
+      layers.push({
+        budgets: allPlugins,
+        counts: (req, res) => carriesCredentials(req, res) && !res.locals[COUNTED_AT_ROOT as never],
+      });
+    }
+    if (limiterOptions?.principals) {
+      logger?.info(`Rate limiting ${name} per principal: ${describeBudgets(limiterOptions)}`);
+      const budgets = createBudgets({
+        options: limiterOptions,
+        pluginId,
+        connections,
+        logger,
+        lifecycle,
+        metrics: metrics(),
+      });
+      layers.push({ budgets, counts: () => true });
+    }
   }
-  return createRateLimitStep({
-    pluginId,
-    settings,
-    logger,
+  if (layers.length > 0) {
+    const principalLimiter = createPrincipalLimiter({
+      layers,
+      httpAuth: httpAuth!,
+      lookupAccess,
+      policyName,
+      logger,
+    });
+    const mount =
+      allPlugins && mountPath && LITERAL_MOUNT_PATH.test(mountPath)
+        ? mountPath.replace(/\/+$/, '').toLowerCase()
+        : '';
+    if (!mount) {
+      return principalLimiter;
+    }
+    let recordedIn: object | undefined;
+    return function pluginRateLimit(req, res, next) {
+      if (recordedIn !== req.app) {
+        recordedIn = req.app;
+        (
+          (req.app.locals[PRINCIPAL_MOUNTS as never] as Set<string> | undefined) ??
+          (req.app.locals[PRINCIPAL_MOUNTS as never] = new Set<string>() as never)
+        ).add(mount);
+      }
+      principalLimiter(req, res, next);
+    };
+  }
+  if (!limiterOptions) {
+    logger?.info(`Rate limiting is off for ${name}`);
+    return passThrough;
+  }
+  if (pluginId !== undefined && limiterOptions.principals) {
+    logger?.warn(
+      `Per-principal budgets of ${name} need the plugin's httpAuth; counting its requests per client address`,
+    );
+  }
+  const leavesCredentials = pluginId === undefined && limiterOptions.principals !== undefined;
+  logger?.info(
+    `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
+      `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}` +
+      (leavesCredentials
+        ? '; requests with credentials are counted by the plugin routers they reach'
+        : ''),
+  );
+  const limiterMetrics = metrics();
+  const store = createRateLimitStore({
+    options: limiterOptions,
+    prefix: rateLimitKeyPrefix(pluginId),
+    connections,
     lifecycle,
-    httpAuth,
-    metrics,
-    // Only plugin routers of our httpRouter record their mount paths; anything else is counted here.
-    countedByPluginRouter: req => isUnderPrincipalMount(config, req.path),
+    metrics: limiterMetrics,
   });
+  const limiter = createLimiter({
+    options: limiterOptions,
+    pluginId,
+    store,
+    logger,
+    metrics: limiterMetrics,
+    skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
+  });
+  if (!leavesCredentials) {
+    return limiter;
+  }
+  return function allPluginsRateLimit(req, res, next) {
+    if (!isLeftToPluginRouter(req, res)) {
+      res.locals[COUNTED_AT_ROOT as never] = true as never;
+    }
+    limiter(req, res, next);
+  };
+}
+
+/** Whether a request with credentials reaches a plugin router that counts it per principal. */
+function isLeftToPluginRouter(req: Request, res: Response): boolean {
+  if (!carriesCredentials(req, res)) return false;
+  const mounts = req.app?.locals[PRINCIPAL_MOUNTS as never] as Set<string> | undefined;
+  if (!mounts) return false;
+  const path = req.path.toLowerCase();
+  for (const mount of mounts) {
+    if (path === mount || path.startsWith(`${mount}/`)) return true;
+  }
+  return false;
 }

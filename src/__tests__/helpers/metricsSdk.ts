@@ -16,9 +16,10 @@ export interface RecordedPoint {
   attributes: Attributes;
   /** The sum or gauge value; for a histogram, its sum. */
   value: number;
-  /** For a histogram: how many values it recorded and its bucket boundaries. */
+  /** For a histogram: how many values it recorded, its bucket boundaries and the count in each bucket. */
   count?: number;
   boundaries?: number[];
+  bucketCounts?: number[];
 }
 
 /** A real OpenTelemetry SDK registered as the process's global meter provider for one test. */
@@ -55,7 +56,7 @@ export function startMetricsSdk(): MetricsSdk {
               const histogram = point.value as {
                 sum?: number;
                 count: number;
-                buckets: { boundaries: number[] };
+                buckets: { boundaries: number[]; counts: number[] };
               };
               return {
                 ...base,
@@ -63,6 +64,7 @@ export function startMetricsSdk(): MetricsSdk {
                 value: histogram.sum ?? 0,
                 count: histogram.count,
                 boundaries: histogram.buckets.boundaries,
+                bucketCounts: histogram.buckets.counts,
               };
             }
             let type: RecordedPoint['type'] = 'gauge';

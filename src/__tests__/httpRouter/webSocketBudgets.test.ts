@@ -1,6 +1,5 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createWebSocketPlugin, type WebSocketPlugin } from '../helpers/createWebSocketPlugin';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { redisRateLimit } from '../helpers/startRateLimitBackend';
@@ -135,7 +134,6 @@ describe('WebSocket upgrades in a Redis budget', () => {
 
   afterAll(async () => {
     await Promise.all(backends.map(backend => backend.stop()));
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 

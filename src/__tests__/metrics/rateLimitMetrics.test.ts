@@ -4,7 +4,6 @@ import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
 import { METRIC_NAMES } from '../../metrics';
 import { rootHttpRouterServiceFactory } from '../../rootHttpRouterServiceFactory';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { startRedisServer } from '../helpers/redisServer';
@@ -198,7 +197,6 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
   it('counts requests refused because Redis is down (fail closed) as store_error_refuse', async () => {
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
-    cleanups.push(() => closeRedisRateLimitClients());
     const backend = await startBackend(
       redisRateLimit(redis, { incomingRequestLimit: 5, passOnStoreError: false }),
     );
@@ -216,7 +214,6 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
   it('counts a failed-authentication count that Redis could not read (fail closed) as store_error_refuse', async () => {
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
-    cleanups.push(() => closeRedisRateLimitClients());
     const backend = await startBackend(
       redisRateLimit(redis, {
         incomingRequestLimit: 5,

@@ -2,8 +2,8 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { MemoryStore, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
 import type { RateLimitMetrics, RateLimitOutcome } from '../../metrics';
-import { createRateLimiter, type RateLimiterOptions } from '../../rateLimit/createRateLimiter';
-import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/readRateLimitOptions';
+import { createLimiter, type LimiterOptions } from '../../rateLimit/limiter';
+import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/config';
 
 /** Keeps every decision a limiter reports, as `outcome` or `outcome/bucket`. */
 function recordDecisions() {
@@ -33,12 +33,12 @@ class UnreachableStore implements Store {
 }
 
 /** An express app with the limiter in front of `/ok`, and an error handler that names the error it got. */
-function setup(limiter: Partial<RateLimiterOptions>, before: RequestHandler[] = []) {
+function setup(limiter: Partial<LimiterOptions>, before: RequestHandler[] = []) {
   const { decisions, metrics } = recordDecisions();
   const app = express();
   before.forEach(handler => app.use(handler));
   app.use(
-    createRateLimiter({
+    createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 2, ipAllowList: [] },
       pluginId: 'example',
       store: new MemoryStore(),
@@ -67,7 +67,7 @@ async function statuses(app: express.Express, n: number, headers: Record<string,
   return result;
 }
 
-describe('createRateLimiter decisions', () => {
+describe('the decisions of a limiter', () => {
   it('gives each request exactly one decision: allowed up to the limit, limited after it', async () => {
     const { app, decisions } = setup({});
     expect(await statuses(app, 5)).toEqual([200, 200, 429, 429, 429]);
@@ -83,7 +83,7 @@ describe('createRateLimiter decisions', () => {
   });
 
   it('leaves requests with credentials, which the plugin routers count, without a decision', async () => {
-    const { app, decisions } = setup({ skipWithCredentials: () => true });
+    const { app, decisions } = setup({ skip: req => req.headers.authorization !== undefined });
     expect(await statuses(app, 3, { authorization: 'Bearer token' })).toEqual([200, 200, 200]);
     expect(await statuses(app, 1)).toEqual([200]);
     expect(decisions).toEqual(['allowed']);

@@ -1,13 +1,12 @@
 import request from 'supertest';
 import { METRIC_PREFIX } from '../../metrics/instrumentNames';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
 
-describe('the router without an OpenTelemetry SDK (issue 14)', () => {
+describe('the router without an OpenTelemetry SDK', () => {
   let redis: RedisServerHandle;
   let sdk: MetricsSdk | undefined;
 
@@ -25,7 +24,6 @@ describe('the router without an OpenTelemetry SDK (issue 14)', () => {
   });
 
   afterEach(async () => {
-    await closeRedisRateLimitClients();
     await redis.stop();
     await sdk?.stop();
     sdk = undefined;

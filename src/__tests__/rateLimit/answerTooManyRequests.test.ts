@@ -1,7 +1,9 @@
 import express, { type ErrorRequestHandler, type Handler } from 'express';
 import { rateLimit, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
-import { answerTooManyRequests } from '../../rateLimit/answerTooManyRequests';
+import { createTooManyRequestsHandler } from '../../rateLimit/limiter';
+
+const answerTooManyRequests = createTooManyRequestsHandler();
 import { TooManyRequestsError } from '../../errors';
 
 /** A store that counts but never says when a window ends, as some third-party stores do. */

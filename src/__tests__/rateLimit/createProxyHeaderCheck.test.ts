@@ -1,6 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import type { Request } from 'express';
-import { createProxyHeaderCheck } from '../../rateLimit/createProxyHeaderCheck';
+import { createProxyHeaderCheck } from '../../rateLimit/limiter';
 
 /** The parts of a request the check reads: headers, `req.ip`, the socket peer and the app's `trust proxy`. */
 function fakeRequest(options: {
@@ -55,7 +55,7 @@ describe('createProxyHeaderCheck', () => {
     ],
   ])('%s', (_name, options, allowed, warning) => {
     const logger = mockServices.logger.mock();
-    const check = createProxyHeaderCheck({ policyName: 'plugin-catalog', logger });
+    const check = createProxyHeaderCheck('plugin-catalog', logger);
     for (let i = 0; i < 3; i++) {
       check(fakeRequest(options), allowed);
     }
@@ -69,7 +69,7 @@ describe('createProxyHeaderCheck', () => {
 
   it('warns about each problem once', () => {
     const logger = mockServices.logger.mock();
-    const check = createProxyHeaderCheck({ policyName: 'global', logger });
+    const check = createProxyHeaderCheck('global', logger);
     check(fakeRequest({ headers: XFF, ip: '127.0.0.1' }), true);
     check(fakeRequest({ headers: XFF, ip: '198.51.100.1' }), false);
     check(fakeRequest({ headers: XFF, ip: '127.0.0.1' }), true);

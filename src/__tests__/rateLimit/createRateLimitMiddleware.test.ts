@@ -119,7 +119,7 @@ describe('createRateLimitMiddleware', () => {
       );
     });
 
-    // Issue 16: no module-level memory of what was logged; the factory reads the config once per backend
+    // No module-level memory of what was logged; the factory reads the config once per backend
     // instead (see principalRateLimitBackend.test.ts for one warning with several plugins).
     it('logs each config warning every time it reads the config', () => {
       const config = mockServices.rootConfig({

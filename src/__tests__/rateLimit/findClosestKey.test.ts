@@ -1,28 +1,21 @@
-import { editDistance, findClosestKey } from '../../rateLimit/findClosestKey';
-
-describe('editDistance', () => {
-  it.each([
-    ['', '', 0],
-    ['window', 'window', 0],
-    ['windw', 'window', 1],
-    ['Window', 'window', 0],
-    ['skipSuccesfulRequests', 'skipSuccessfulRequests', 1],
-    ['abc', '', 3],
-    ['kitten', 'sitting', 3],
-  ])('%j to %j is %d', (a, b, expected) => {
-    expect(editDistance(a, b)).toBe(expected);
-    expect(editDistance(b, a)).toBe(expected);
-  });
-});
+import { findClosestKey } from '../../rateLimit/config';
 
 describe('findClosestKey', () => {
-  const known = ['window', 'incomingRequestLimit', 'ipAllowList', 'store'];
+  const known = [
+    'window',
+    'incomingRequestLimit',
+    'ipAllowList',
+    'store',
+    'skipSuccessfulRequests',
+  ];
 
   it.each([
     ['windows', 'window'],
     ['incomingRequestsLimit', 'incomingRequestLimit'],
     ['ipAllowlist', 'ipAllowList'],
     ['stor', 'store'],
+    ['Window', 'window'],
+    ['skipSuccesfullRequests', 'skipSuccessfulRequests'],
   ])('suggests %s for %s', (unknown, expected) => {
     expect(findClosestKey(unknown, known)).toBe(expected);
   });

@@ -1,7 +1,6 @@
 import { mockCredentials, type startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
@@ -26,7 +25,6 @@ describe('per-principal budgets shared between plugins and backend instances', (
 
   afterAll(async () => {
     await Promise.all(backends.map(backend => backend.stop()));
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 

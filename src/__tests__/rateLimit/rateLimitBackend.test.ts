@@ -151,7 +151,7 @@ describe('rate limiting in a real backend', () => {
     });
   });
 
-  describe('a proxy on the same host, with the default allow list and trustProxy unset (issue 12, item 2)', () => {
+  describe('a proxy on the same host, with the default allow list and trustProxy unset', () => {
     it('lets its clients through uncounted, and says so once, naming backend.trustProxy and the fix', async () => {
       const logs = createLogCollector();
       const backend = await startBackend(

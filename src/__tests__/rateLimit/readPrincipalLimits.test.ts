@@ -4,9 +4,9 @@ import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import request from 'supertest';
 import { ERROR_CODES } from '../../errors';
-import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
-import { addPrincipalMount } from '../../rateLimit/principalMounts';
-import { readRateLimitOptions } from '../../rateLimit/readRateLimitOptions';
+import { readRateLimitOptions } from '../../rateLimit/config';
+import { createRateLimitContext } from '../../rateLimit/context';
+import { createRateLimitHandler } from '../../rateLimit/createRateLimitMiddleware';
 
 const read = (rateLimit: JsonObject) =>
   readRateLimitOptions(new ConfigReader({ backend: { rateLimit } }));
@@ -64,13 +64,23 @@ describe('per-principal keys of backend.rateLimit', () => {
 });
 
 describe('the all-plugins limiter with top-level per-principal budgets', () => {
+  /** The all-plugins limiter of the root router, and the catalog plugin's router at `pluginMount` when given. */
   function setup(rateLimit: JsonObject, pluginMount?: string) {
     const config = mockServices.rootConfig({ data: { backend: { rateLimit } } });
-    if (pluginMount) {
-      addPrincipalMount(config, pluginMount);
-    }
+    const context = createRateLimitContext({ config });
     const app = express();
-    app.use(createRateLimitMiddleware({ config }));
+    app.use(createRateLimitHandler(context, {}));
+    if (pluginMount) {
+      app.use(
+        pluginMount,
+        createRateLimitHandler(context, {
+          pluginId: 'catalog',
+          httpAuth: mockServices.httpAuth(),
+          countsAllPlugins: true,
+          mountPath: pluginMount,
+        }),
+      );
+    }
     app.get(['/ok', '/api/catalog/ok'], (_req, res) => {
       res.json({ ok: true });
     });
@@ -79,15 +89,34 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
 
   it('leaves requests with credentials to the plugin router they reach, and counts the others per address', async () => {
     const app = setup(
-      { ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 },
+      { ipAllowList: [], incomingRequestLimit: 2, userRequestLimit: 5 },
       '/api/catalog',
     );
     const withToken = () =>
       request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    // The plugin router makes itself known to the root router with its first request, which counts once, at
+    // the root, per address.
     expect((await withToken()).status).toBe(200);
-    expect((await withToken()).status).toBe(200);
+    for (let i = 0; i < 4; i++) {
+      expect((await withToken()).status).toBe(200);
+    }
     expect((await request(app).get('/ok')).status).toBe(200);
     expect((await request(app).get('/ok')).status).toBe(429);
+  });
+
+  it('counts the user budget across plugin routers once they are known, whatever the address budget', async () => {
+    const app = setup(
+      { ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 3 },
+      '/api/catalog',
+    );
+    const withToken = () =>
+      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await withToken()).status);
+    }
+    // The first counts per address at the root; then three in the user budget, and the fifth is refused.
+    expect(statuses).toEqual([200, 200, 200, 200, 429]);
   });
 
   it('counts requests with credentials that reach no plugin router of ours', async () => {

@@ -1,6 +1,5 @@
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
 
@@ -20,7 +19,6 @@ describe('two backends sharing one Redis rate-limit store', () => {
 
   afterAll(async () => {
     await Promise.all(backends.map(backend => backend.stop()));
-    await closeRedisRateLimitClients();
     await redis.stop();
   });
 

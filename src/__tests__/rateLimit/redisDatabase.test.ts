@@ -1,21 +1,25 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import { startRateLimitBackend } from '../helpers/startRateLimitBackend';
-import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';
+import {
+  createLimitedApp,
+  redisStore,
+  sendRequests,
+  shutdownLimitedApps,
+} from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
 const CLIENT_A = '198.51.100.1';
 const CLIENT_B = '198.51.100.2';
 
-describe('a Redis database that the server does not have (issue 12, item 7)', () => {
+describe('a Redis database that the server does not have', () => {
   let redis: RedisServerHandle;
 
   beforeEach(async () => {
     redis = await startRedisServer({ args: ['--databases', '16'] });
   });
   afterEach(async () => {
-    await closeRedisRateLimitClients();
+    await shutdownLimitedApps();
     await redis.stop();
   });
 
@@ -30,6 +34,17 @@ describe('a Redis database that the server does not have (issue 12, item 7)', ()
       /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99 \(ERR DB index is out of range\)/,
     );
     expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('stops the start-up when only the all-plugins limiter names the database', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99/,
+    );
   });
 
   it('never counts in another database when Redis refuses the database later, and says why', async () => {
@@ -60,11 +75,11 @@ describe('a Redis database that the server does not have (issue 12, item 7)', ()
 
     expect(whileRefused).toEqual([200, 200, 200, 503, 503]);
     expect(await redis.cli('DBSIZE')).toBe('0');
-    expect(errors()).toEqual([
-      expect.stringMatching(
-        /backend\.rateLimit\.store\.connection.*refused database 10 \(ERR DB index is out of range\).*never counted in another database/,
-      ),
-    ]);
+    // One line per connection: each app is a backend of its own.
+    const refusal = expect.stringMatching(
+      /backend\.rateLimit\.store\.connection.*refused database 10 \(ERR DB index is out of range\).*never counted in another database/,
+    );
+    expect(errors()).toEqual([refusal, refusal]);
 
     await redis.restart(['--databases', '16']);
     await waitUntil('Redis counts again in database 10', async () => {

@@ -1,18 +1,14 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { setRedisOutageSettleMs } from '../../rateLimit/redis/openRedisConnectionEntry';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import {
   createLimitedApp,
+  type LimitedApp,
   redisStore,
   sendRequest,
   sendRequests,
-  timedRequest,
 } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
-/** Generous on purpose: the point is that nothing hangs, not how fast the machine is. */
-const NO_HANG_MS = 1_000;
 /** How long Redis must answer before an outage is reported over, shortened for these tests. */
 const SETTLE_MS = 200;
 
@@ -23,61 +19,77 @@ describe('the Redis rate-limit store when Redis fails', () => {
   let redis: RedisServerHandle;
   let logger: ReturnType<typeof mockServices.logger.mock>;
 
-  const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
-  const createApp = (pluginId: string, limit: number, passOnStoreError = true) =>
-    createLimitedApp({ store: redisStore(redis.url), pluginId, limit, passOnStoreError, logger });
+  let apps: LimitedApp[];
 
-  beforeAll(() => setRedisOutageSettleMs(SETTLE_MS));
-  afterAll(() => setRedisOutageSettleMs(undefined));
+  const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
+  const createApp = (
+    pluginId: string,
+    limit: number,
+    passOnStoreError = true,
+    timeout = '100ms',
+  ) => {
+    const app = createLimitedApp({
+      store: redisStore(redis.url, timeout),
+      pluginId,
+      limit,
+      passOnStoreError,
+      logger,
+      outageSettleMs: SETTLE_MS,
+    });
+    apps.push(app);
+    return app;
+  };
+  /** Each request's status; a request that hung would fail the test on jest's timeout. */
+  const statusOf = (app: LimitedApp, client: string) =>
+    sendRequest(app, client).then(response => response.status);
+
   beforeEach(async () => {
+    apps = [];
     logger = mockServices.logger.mock();
     redis = await startRedisServer();
   });
   afterEach(async () => {
     redis.resume();
-    await closeRedisRateLimitClients();
+    await Promise.all(apps.map(app => app.shutdown()));
     await redis.stop();
   });
 
-  it('answers every request in bounded time when Redis is killed under load, limits in memory, and moves back to Redis after a restart', async () => {
+  it('answers every request when Redis is killed under load, limits in memory, and moves back to Redis after a restart', async () => {
     const app = createApp('load', 1_000);
     const floodable = createApp('flood', 5);
     expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 200]);
     expect(await redis.cli('GET', `rl:plugin:load:${CLIENT_A}`)).toBe('3');
 
-    const during = Array.from({ length: 30 }, () => timedRequest(app, CLIENT_A));
+    const during = Array.from({ length: 30 }, () => statusOf(app, CLIENT_A));
     await redis.kill();
-    const after = Array.from({ length: 20 }, () => timedRequest(app, CLIENT_A));
-    const results = await Promise.all([...during, ...after]);
-
-    expect(results.map(result => result.status)).toEqual(results.map(() => 200));
-    expect(Math.max(...results.map(result => result.ms))).toBeLessThan(NO_HANG_MS);
+    const after = Array.from({ length: 20 }, () => statusOf(app, CLIENT_A));
+    expect(await Promise.all([...during, ...after])).toEqual(Array(50).fill(200));
     expect(await sendRequests(floodable, '203.0.113.9', 8)).toEqual([
       200, 200, 200, 200, 200, 429, 429, 429,
     ]);
-    expect(warnings()).toEqual([expect.stringMatching(/ is unreachable \(/)]);
+    // One warning per connection: each app is a backend of its own.
+    expect(warnings()).toEqual([
+      expect.stringMatching(/ is unreachable \(/),
+      expect.stringMatching(/ is unreachable \(/),
+    ]);
     expect(logger.error).not.toHaveBeenCalled();
 
     await redis.restart();
-    await waitUntil('the store reports Redis back', () => warnings().length === 2);
+    await waitUntil('the store reports Redis back', () => warnings().length > 2);
     await waitUntil('Redis counts again', async () => {
       await sendRequests(app, CLIENT_B, 1);
       return (await redis.cli('EXISTS', `rl:plugin:load:${CLIENT_B}`)) === '1';
     });
-    expect(warnings()[1]).toMatch(/is reachable again/);
+    expect(warnings()[2]).toMatch(/is reachable again/);
   });
 
-  it('answers within the timeout while Redis hangs, and counts in Redis once it answers again', async () => {
+  it('answers every request while Redis hangs, and counts in Redis once it answers again', async () => {
     const app = createApp('hang', 100);
     expect(await sendRequests(app, CLIENT_A, 1)).toEqual([200]);
 
     redis.pause();
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () => timedRequest(app, CLIENT_A)),
-    );
-
-    expect(results.map(result => result.status)).toEqual(results.map(() => 200));
-    expect(Math.max(...results.map(result => result.ms))).toBeLessThan(NO_HANG_MS);
+    const results = await Promise.all(Array.from({ length: 10 }, () => statusOf(app, CLIENT_A)));
+    expect(results).toEqual(Array(10).fill(200));
     expect(warnings()).toEqual([expect.stringMatching(/did not answer within 100 ms/)]);
 
     redis.resume();
@@ -93,28 +105,17 @@ describe('the Redis rate-limit store when Redis fails', () => {
   });
 
   it('keeps each store to its own timeout: a late answer is an outage only for the store it is late for', async () => {
-    const longTimeoutMs = 600;
     const short = createApp('short', 100);
-    const long = createLimitedApp({
-      store: redisStore(redis.url, `${longTimeoutMs}ms`),
-      pluginId: 'long',
-      limit: 100,
-      logger,
-    });
+    const long = createApp('long', 100, true, '2s');
     expect(await sendRequests(short, CLIENT_A, 1)).toEqual([200]);
     expect(await sendRequests(long, CLIENT_A, 1)).toEqual([200]);
 
-    // Redis answers after about 250 ms: late for the 100 ms store, in time for the 600 ms one.
+    // Redis answers once the short store has given up: late for it, in time for the long one.
     redis.pause();
-    const requests = Promise.all([timedRequest(short, CLIENT_B), timedRequest(long, CLIENT_B)]);
-    await new Promise(resolve => setTimeout(resolve, 250));
+    const requests = Promise.all([statusOf(short, CLIENT_B), statusOf(long, CLIENT_B)]);
+    await waitUntil('the short store gives up', () => warnings().length === 1);
     redis.resume();
-    const [fast, slow] = await requests;
-
-    expect([fast.status, slow.status]).toEqual([200, 200]);
-    expect(fast.ms).toBeLessThan(250);
-    expect(slow.ms).toBeGreaterThanOrEqual(200);
-    expect(slow.ms).toBeLessThan(longTimeoutMs + NO_HANG_MS);
+    expect(await requests).toEqual([200, 200]);
     // The long store counted in Redis and saw no outage; only the short one did.
     expect(await redis.cli('GET', `rl:plugin:long:${CLIENT_B}`)).toBe('1');
     expect(warnings()).toEqual([expect.stringMatching(/did not answer within 100 ms/)]);
@@ -126,9 +127,9 @@ describe('the Redis rate-limit store when Redis fails', () => {
 
     await redis.cli('SCRIPT', 'FLUSH');
     const afterScriptFlush = await Promise.all(
-      Array.from({ length: 5 }, () => timedRequest(app, CLIENT_A)),
+      Array.from({ length: 5 }, () => statusOf(app, CLIENT_A)),
     );
-    expect(afterScriptFlush.map(result => result.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(afterScriptFlush).toEqual([200, 200, 200, 200, 200]);
     expect(await redis.cli('GET', `rl:plugin:flush:${CLIENT_A}`)).toBe('8');
 
     await redis.cli('FLUSHALL');

@@ -1,12 +1,14 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import type { IncrementResponse, Options } from 'express-rate-limit';
 import { ERROR_CODES } from '../../errors';
-import { createRedisRateLimitStore } from '../../rateLimit/createRedisRateLimitStore';
-import { closeRedisRateLimitClients } from '../../rateLimit/redis/redisConnectionRegistry';
-import { setRedisOutageSettleMs } from '../../rateLimit/redis/openRedisConnectionEntry';
 import { freePort } from '../helpers/freePort';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { createLimitedApp, redisStore, sendRequests } from './redis/createLimitedApp';
+import {
+  createLimitedApp,
+  type LimitedApp,
+  type LimitedAppOptions,
+  redisStore,
+  sendRequests,
+} from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
 const CLIENT_A = '198.51.100.1';
@@ -15,25 +17,28 @@ const CLIENT_B = '198.51.100.2';
 describe('the Redis rate-limit store at start-up', () => {
   let logger: ReturnType<typeof mockServices.logger.mock>;
   const servers: RedisServerHandle[] = [];
+  const apps: LimitedApp[] = [];
+  const createApp = (options: Omit<LimitedAppOptions, 'logger' | 'outageSettleMs'>) => {
+    const app = createLimitedApp({ ...options, logger, outageSettleMs: 200 });
+    apps.push(app);
+    return app;
+  };
   const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
 
-  beforeAll(() => setRedisOutageSettleMs(200));
-  afterAll(() => setRedisOutageSettleMs(undefined));
   beforeEach(() => {
     logger = mockServices.logger.mock();
   });
   afterEach(async () => {
-    await closeRedisRateLimitClients();
+    await Promise.all(apps.splice(0).map(app => app.shutdown()));
     await Promise.all(servers.splice(0).map(server => server.stop()));
   });
 
   it('serves while Redis is down at boot, limiting in memory, and counts in Redis once it comes up', async () => {
     const port = await freePort();
-    const app = createLimitedApp({
+    const app = createApp({
       store: redisStore(`redis://127.0.0.1:${port}`),
       pluginId: 'boot',
       limit: 2,
-      logger,
     });
 
     expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 429]);
@@ -63,36 +68,13 @@ describe('the Redis rate-limit store at start-up', () => {
     );
   });
 
-  it('counts in memory with a warning naming the option when such a connection is given to the store directly', async () => {
-    const store = createRedisRateLimitStore({
-      connection: 'not a url',
-      prefix: 'rl:plugin:bad-url:',
-      logger,
-    });
-    store.init?.({ windowMs: 60_000 } as Options);
-
-    const totals: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      totals.push(((await store.increment('k')) as IncrementResponse).totalHits);
-    }
-
-    expect(totals).toEqual([1, 2]);
-    expect(warnings()).toEqual([
-      expect.stringMatching(
-        /unreachable at start-up \(Invalid Redis rate-limit store option 'connection'/,
-      ),
-    ]);
-    await store.shutdown?.();
-  });
-
   it('serves with a warning when the password is wrong', async () => {
     const redis = await startRedisServer({ password: 'right-password' });
     servers.push(redis);
-    const app = createLimitedApp({
+    const app = createApp({
       store: redisStore(`redis://:wrong-password@127.0.0.1:${redis.port}`),
       pluginId: 'auth',
       limit: 1,
-      logger,
     });
 
     expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 429]);
@@ -109,11 +91,10 @@ describe('the Redis rate-limit store at start-up', () => {
   it('uses the password from the URL', async () => {
     const redis = await startRedisServer({ password: 'p@ss word' });
     servers.push(redis);
-    const app = createLimitedApp({
+    const app = createApp({
       store: redisStore(redis.url),
       pluginId: 'auth',
       limit: 5,
-      logger,
     });
 
     expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);

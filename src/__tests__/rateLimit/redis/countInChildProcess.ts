@@ -10,8 +10,7 @@
  */
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { IncrementResponse, Options } from 'express-rate-limit';
-import { createRedisRateLimitStore } from '../../../rateLimit/createRedisRateLimitStore';
-import { closeRedisRateLimitClients } from '../../../rateLimit/redis/redisConnectionRegistry';
+import { createTestRedisStore } from '../../helpers/redisStores';
 
 /** Long enough for a TLS handshake on a slow machine; the first hits wait for the first connection attempt. */
 const TIMEOUT_MS = 5_000;
@@ -27,7 +26,7 @@ async function main() {
     debug: () => undefined,
     child: () => logger,
   };
-  const store = createRedisRateLimitStore({ connection, prefix, logger, timeoutMs: TIMEOUT_MS });
+  const store = createTestRedisStore({ connection, prefix, logger, timeoutMs: TIMEOUT_MS });
   store.init?.({ windowMs: 60_000 } as Options);
   const totals: number[] = [];
   for (let i = 0; i < Number(hits); i++) {
@@ -35,7 +34,6 @@ async function main() {
     totals.push(totalHits);
   }
   await store.shutdown?.();
-  await closeRedisRateLimitClients();
   process.stdout.write(JSON.stringify({ totals, warnings, errors }));
 }
 

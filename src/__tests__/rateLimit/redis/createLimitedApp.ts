@@ -4,7 +4,8 @@ import type { JsonObject } from '@backstage/types';
 import express, { type Handler } from 'express';
 import request from 'supertest';
 import { createErrorHandler } from '../../../middleware/createErrorHandler';
-import { createRateLimitMiddleware } from '../../../rateLimit/createRateLimitMiddleware';
+import { createRateLimitContext } from '../../../rateLimit/context';
+import { createRateLimitHandler } from '../../../rateLimit/createRateLimitMiddleware';
 import { createTestLifecycle } from '../../helpers/createTestLifecycle';
 
 /** The plugin whose limiter the app runs when a test names none. */
@@ -26,11 +27,13 @@ export interface LimitedAppOptions {
   global?: boolean;
   /** Receives the limiters' and stores' logs. Defaults to a mock logger. */
   logger?: LoggerService;
+  /** How long Redis must answer without a failure before an outage is logged as over. Defaults to 5 s. */
+  outageSettleMs?: number;
 }
 
 /**
- * An express app limited by the shipped limiter, {@link createRateLimitMiddleware}, read from config like a
- * backend's, answering `ok` and ending with the plugin error handler.
+ * An express app limited by the shipped limiters, read from config like a backend's, answering `ok` and ending with
+ * the plugin error handler.
  *
  * @remarks
  * Clients are told apart by `X-Forwarded-For`, which the app trusts (`trust proxy`), since every test request
@@ -47,6 +50,7 @@ export function createLimitedApp(options: LimitedAppOptions) {
     passOnStoreError = true,
     global = false,
     logger = mockServices.logger.mock(),
+    outageSettleMs,
   } = options;
   const config = mockServices.rootConfig({
     data: {
@@ -66,16 +70,34 @@ export function createLimitedApp(options: LimitedAppOptions) {
   const { lifecycle, shutdown } = createTestLifecycle();
   const app = express();
   app.set('trust proxy', true);
+  // One context for both limiters, as in a backend: one Redis connection.
+  const context = createRateLimitContext({ config, logger, lifecycle, outageSettleMs });
   if (global) {
-    app.use(createRateLimitMiddleware({ config, logger, lifecycle }));
+    app.use(createRateLimitHandler(context, {}));
   }
-  app.use(createRateLimitMiddleware({ pluginId, config, logger, lifecycle }));
+  app.use(createRateLimitHandler(context, { pluginId }));
   const answer: Handler = (_req, res) => {
     res.send('ok');
   };
   app.use(answer);
   app.use(createErrorHandler({ logger }));
-  return Object.assign(app, { shutdown });
+  open.add(shutdown);
+  return Object.assign(app, {
+    shutdown: async () => {
+      open.delete(shutdown);
+      await shutdown();
+    },
+  });
+}
+
+/** The shutdowns of the apps not shut down yet. */
+const open = new Set<() => Promise<void>>();
+
+/** Shuts down every app {@link createLimitedApp} made that is still open, giving back its Redis connections. */
+export async function shutdownLimitedApps(): Promise<void> {
+  const shutdowns = [...open];
+  open.clear();
+  await Promise.all(shutdowns.map(shutdown => shutdown()));
 }
 
 /** The app {@link createLimitedApp} returns. */

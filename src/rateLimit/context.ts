@@ -1,0 +1,158 @@
+import {
+  coreServices,
+  createServiceFactory,
+  createServiceRef,
+  type LifecycleService,
+  type LoggerService,
+} from '@backstage/backend-plugin-api';
+import type { Config } from '@backstage/config';
+import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
+import { createRedisConnections, type RedisConnections } from '../redis/connection';
+import { readRateLimitOptions } from './config';
+import { type Budgets, createBudgets } from './principals';
+import { DEFAULT_REDIS_TIMEOUT_MS } from './store';
+import type { RateLimitOptions, RateLimitSettings } from './types';
+
+/**
+ * What the limiters of one backend share: the settings read once, the Redis connections, and the all-plugins
+ * per-principal budgets that every plugin router counts in.
+ */
+export interface RateLimitContext {
+  settings: RateLimitSettings;
+  connections: RedisConnections;
+  /**
+   * The all-plugins budgets that plugin routers count in, built on first use; none unless the top-level block
+   * sets a per-principal key and `global` is on.
+   */
+  allPlugins(): Budgets | undefined;
+  /**
+   * Resolves once every Redis connection the config names has ended its first attempt (2 s at most), and
+   * rejects with an `HttpRouterConfigError` when Redis refused the database of one, so that the start-up fails
+   * rather than count in another database. Checked once; the root router's limiter has connections of its own.
+   */
+  verifyRedis(): Promise<void>;
+  logger?: LoggerService;
+  lifecycle?: LifecycleService;
+}
+
+/** Options for {@link createRateLimitContext}. */
+export interface RateLimitContextOptions {
+  config: Config;
+  /** Receives the config warnings (once here), the start-up summaries and the Redis outages. Defaults to none. */
+  logger?: LoggerService;
+  /** Stops every store at shutdown. Defaults to none. */
+  lifecycle?: LifecycleService;
+  /** Where the all-plugins budgets count their decisions. Defaults to OpenTelemetry's global meter. */
+  metrics?: HttpRouterMetrics;
+  /** How long Redis must answer without a failure before an outage is logged as over. Defaults to 5 s. */
+  outageSettleMs?: number;
+}
+
+/** Reads `backend.rateLimit` once and sets up what the limiters built from it share. */
+export function createRateLimitContext(options: RateLimitContextOptions): RateLimitContext {
+  const { config, logger, lifecycle, outageSettleMs } = options;
+  const settings = readRateLimitOptions(config);
+  settings.warnings.forEach(warning => logger?.warn(warning));
+  const connections = createRedisConnections({ logger, outageSettleMs });
+  let allPlugins: { budgets: Budgets | undefined } | undefined;
+  const buildAllPlugins = (): Budgets | undefined => {
+    const { global } = settings;
+    if (!global?.principals) return undefined;
+    logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(global)}`);
+    const metrics = options.metrics ?? createHttpRouterMetrics();
+    return createBudgets({
+      options: global,
+      connections,
+      logger,
+      lifecycle,
+      metrics: metrics.rateLimit('global'),
+    });
+  };
+  let verified: Promise<void> | undefined;
+  const verifyRedis = async () => {
+    const leases = [settings.global, ...Object.values(settings.plugins)].flatMap(limiter =>
+      limiter?.store.type === 'redis'
+        ? [
+            connections.acquire({
+              connection: limiter.store.connection,
+              timeoutMs: limiter.store.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+            }),
+          ]
+        : [],
+    );
+    try {
+      await connections.verify();
+    } finally {
+      leases.forEach(lease => lease.release());
+    }
+  };
+  return {
+    settings,
+    connections,
+    logger,
+    lifecycle,
+    allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
+    verifyRedis: () => (verified ??= verifyRedis()),
+  };
+}
+
+/** The start-up summary of a layer's budgets. */
+export function describeBudgets(options: RateLimitOptions): string {
+  const { user, service, failedAuthentication } = options.principals ?? {};
+  return (
+    `anonymous ${options.limit}, user ${user ?? 'per address'}, service ${service ?? 'per address'}, ` +
+    `failed authentications ${failedAuthentication ?? 'not limited'} per ${options.windowMs} ms, ` +
+    `${options.store.type} store`
+  );
+}
+
+/** Hands out the rate-limit context of a backend, built on first use. */
+export interface RateLimitContextService {
+  /** The context; throws the config error, if any, to every caller, as a plugin's start-up failure. */
+  get(): RateLimitContext;
+}
+
+/** A {@link RateLimitContextService} over {@link createRateLimitContext}. */
+export function createRateLimitContextService(
+  options: RateLimitContextOptions,
+): RateLimitContextService {
+  let built: { context: RateLimitContext } | { error: unknown } | undefined;
+  return {
+    get() {
+      if (!built) {
+        try {
+          built = { context: createRateLimitContext(options) };
+        } catch (error) {
+          built = { error };
+        }
+      }
+      if ('error' in built) throw built.error;
+      return built.context;
+    },
+  };
+}
+
+/**
+ * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
+ * of the config, one set of Redis connections and all-plugins budgets. Tests give their own factory to set
+ * {@link RateLimitContextOptions}.
+ */
+export const rateLimitContextServiceRef = createServiceRef<RateLimitContextService>({
+  id: 'backstage-http-router.rate-limit-context',
+  scope: 'root',
+  defaultFactory: async service =>
+    createServiceFactory({
+      service,
+      deps: {
+        config: coreServices.rootConfig,
+        rootLogger: coreServices.rootLogger,
+        lifecycle: coreServices.rootLifecycle,
+      },
+      factory: ({ config, rootLogger, lifecycle }) =>
+        createRateLimitContextService({
+          config,
+          lifecycle,
+          logger: rootLogger.child({ service: 'httpRouter' }),
+        }),
+    }),
+});

@@ -1,2 +1,0 @@
-export { getRateLimitKeyPrefix } from './getRateLimitKeyPrefix';
-export type { RedisRateLimitStoreOptions } from './types';
