@@ -1,6 +1,6 @@
-export { httpRouterServiceFactory } from './httpRouterServiceFactory';
-export type { HttpRouterFactoryOptions } from './httpRouterServiceFactory';
-export { rootHttpRouterServiceFactory } from './rootHttpRouterServiceFactory';
+export { httpRouterServiceFactory } from './httpRouter/httpRouterServiceFactory';
+export type { HttpRouterFactoryOptions } from './httpRouter/httpRouterServiceFactory';
+export { rootHttpRouterServiceFactory } from './httpRouter/rootHttpRouterServiceFactory';
 export { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMiddleware';
 export { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';

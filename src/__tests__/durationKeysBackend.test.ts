@@ -1,6 +1,6 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
-import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin } from './helpers/createExamplePlugin';
 import { type RedisServerHandle, startRedisServer } from './helpers/redisServer';
 import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';

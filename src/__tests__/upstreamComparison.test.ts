@@ -1,7 +1,7 @@
 import { httpRouterServiceFactory as upstreamHttpRouterServiceFactory } from '@backstage/backend-defaults/httpRouter';
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from './helpers/createExamplePlugin';
 import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
 

@@ -8,7 +8,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler } 
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics/types';
+import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
 import type { CredentialsReader } from '../rateLimit/types';

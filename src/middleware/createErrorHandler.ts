@@ -14,7 +14,7 @@ import {
   toError,
 } from '@backstage/errors';
 import type { ErrorRequestHandler } from 'express';
-import { isMarkedAsLogged } from './loggedErrors';
+import { isMarkedAsLogged } from '../errors';
 
 /** Status codes for the `@backstage/errors` names, used when an error carries no status of its own. */
 const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([

@@ -5,9 +5,9 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
 import type { NextFunction, RequestHandler, Response } from 'express';
-import type { LifecycleGateMetrics, LifecycleRejectionReason } from '../metrics/types';
+import type { LifecycleGateMetrics, LifecycleRejectionReason } from '../metrics';
 import { readDurationMs } from '../readDurationMs';
-import { markAsLogged } from './loggedErrors';
+import { markAsLogged } from '../errors';
 
 /** How long requests wait for the plugin to start when `backend.lifecycle.startupRequestPauseTimeout` is unset. */
 export const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;

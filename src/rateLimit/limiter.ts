@@ -12,7 +12,7 @@ import {
 import { BlockList, isIP } from 'node:net';
 import { RateLimitStoreUnavailableError, TooManyRequestsError } from '../errors';
 import type { RateLimitMetrics } from '../metrics';
-import { markAsLogged } from '../middleware/loggedErrors';
+import { markAsLogged } from '../errors';
 import { isIpAllowListEntry, TRUST_PROXY_CONFIG_KEY } from './config';
 import type { CredentialsReader, RateLimitBucket, RateLimitOptions } from './types';
 

@@ -2,7 +2,7 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisReply, SendCommandClusterFn } from 'rate-limit-redis';
 import { HttpRouterConfigError, RedisStoreOptionError } from '../errors';
-import { redisConnectionAttribute, registerRedisFallbackProbe } from '../metrics';
+import { redisConnectionAttribute, registerRedisFallbackProbe } from './fallbackProbe';
 import { createRedisBreaker, type RedisBreaker } from './breaker';
 
 /** How long one attempt to open a socket may take, and how long start-up waits for the first one. */

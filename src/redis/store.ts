@@ -7,7 +7,7 @@ import {
 } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { RateLimitStoreUnavailableError } from '../errors';
-import type { RateLimitMetrics } from '../metrics/types';
+import type { RateLimitMetrics } from '../metrics';
 import { MAX_TIMER_DELAY_MS } from '../readDurationMs';
 import { redisWaitFailure } from './breaker';
 import type { RedisConnections, RedisLease } from './connection';

@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /** Sends the path exactly as written: clients such as fetch or supertest would resolve its dot segments. */

@@ -2,7 +2,7 @@ import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import { Router } from 'express';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { createRecordingLogger } from '../helpers/createRecordingLogger';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';

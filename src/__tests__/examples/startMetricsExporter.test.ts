@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { startMetricsExporter } from '../../../examples/backend/src/startMetricsExporter';
-import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
+import { createHttpRouterMetrics } from '../../metrics';
 import { freePort } from '../helpers/freePort';
 
 describe('startMetricsExporter of the example backend', () => {

@@ -1,6 +1,6 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createCountingAuthServices } from './countingAuthServices';
 import { createExamplePlugin } from './createExamplePlugin';
 import { createLogCollector } from './createLogCollector';

@@ -1,7 +1,7 @@
 import type { BackendFeature, HttpRouterServiceAuthPolicy } from '@backstage/backend-plugin-api';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin } from './createExamplePlugin';
 import { TEST_AUTH_SERVICES } from './testAuthServices';
 

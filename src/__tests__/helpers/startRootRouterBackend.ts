@@ -9,7 +9,7 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
 import type { JsonObject } from '@backstage/types';
 import Router from 'express-promise-router';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { freePort } from './freePort';
 import { TEST_AUTH_SERVICES } from './testAuthServices';
 

@@ -2,8 +2,8 @@ import { createSpecializedBackend } from '@backstage/backend-app-api';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
 import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
-import { rootHttpRouterServiceFactory } from '../../rootHttpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { rootHttpRouterServiceFactory } from '../../httpRouter/rootHttpRouterServiceFactory';
 import { freePort } from './freePort';
 import { TEST_AUTH_SERVICES } from './testAuthServices';
 

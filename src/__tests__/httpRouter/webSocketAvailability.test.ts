@@ -7,7 +7,7 @@ import {
 import { createSpecializedBackend } from '@backstage/backend-app-api';
 import { mockServices } from '@backstage/backend-test-utils';
 import express from 'express';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createProbePlugin } from '../helpers/createProbePlugin';
 import { startWebSocketBackend } from '../helpers/startWebSocketBackend';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';

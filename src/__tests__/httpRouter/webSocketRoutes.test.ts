@@ -1,6 +1,6 @@
 import type { HttpRouterService } from '@backstage/backend-plugin-api';
 import { mockCredentials } from '@backstage/backend-test-utils';
-import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { METRIC_NAMES } from '../../metrics';
 import { createProbePlugin } from '../helpers/createProbePlugin';
 import { createWebSocketPlugin } from '../helpers/createWebSocketPlugin';
 import { startMetricsSdk } from '../helpers/metricsSdk';
@@ -115,7 +115,7 @@ describe('WebSocket routes of a plugin', () => {
     const plugin = createWebSocketPlugin({
       routes: [{ path: '/open', authPolicy: 'unauthenticated' }],
     });
-    const { httpRouterServiceFactory } = await import('../../httpRouterServiceFactory');
+    const { httpRouterServiceFactory } = await import('../../httpRouter/httpRouterServiceFactory');
     backend = await startWebSocketBackend({
       features: [httpRouterServiceFactory({ getPath: id => `/custom/${id}` }), plugin.feature],
     });

@@ -1,6 +1,6 @@
 import { metrics } from '@opentelemetry/api';
-import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
-import { METRIC_NAMES, STORE_DURATION_BUCKETS_S } from '../../metrics/instrumentNames';
+import { createHttpRouterMetrics } from '../../metrics';
+import { METRIC_NAMES, STORE_DURATION_BUCKETS_S } from '../../metrics';
 import { startMetricsSdk, type MetricsSdk, type RecordedPoint } from '../helpers/metricsSdk';
 
 function pointsOf(points: RecordedPoint[], name: string) {

@@ -1,7 +1,7 @@
 import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { METRIC_NAMES } from '../../metrics';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';

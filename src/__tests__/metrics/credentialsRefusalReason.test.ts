@@ -1,4 +1,4 @@
-import { credentialsRefusalReason } from '../../metrics/credentialsRefusalReason';
+import { credentialsRefusalReason } from '../../middleware/createCredentialsBarrier';
 
 describe('credentialsRefusalReason', () => {
   it.each([

@@ -7,9 +7,9 @@ import {
 import { metricsServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { metrics } from '@opentelemetry/api';
-import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
-import { METRIC_NAMES } from '../../metrics/instrumentNames';
-import { optionalMetricsServiceRef } from '../../metrics/optionalMetricsServiceRef';
+import { createHttpRouterMetrics } from '../../metrics';
+import { METRIC_NAMES } from '../../metrics';
+import { optionalMetricsServiceRef } from '../../metrics';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 
 /** A plugin that records one refusal through the router's instruments at start-up, as the router will. */

@@ -1,9 +1,9 @@
 import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { METRIC_NAMES } from '../../metrics';
-import { rootHttpRouterServiceFactory } from '../../rootHttpRouterServiceFactory';
+import { rootHttpRouterServiceFactory } from '../../httpRouter/rootHttpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { startRedisServer } from '../helpers/redisServer';

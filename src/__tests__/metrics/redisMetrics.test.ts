@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { createHttpRouterMetrics } from '../../metrics/createHttpRouterMetrics';
-import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { createHttpRouterMetrics } from '../../metrics';
+import { METRIC_NAMES } from '../../metrics';
 import { createLimiter } from '../../rateLimit/limiter';
 import { createRateLimitStore, rateLimitKeyPrefix } from '../../rateLimit/store';
 import type { RateLimitOptions } from '../../rateLimit/types';

@@ -1,8 +1,5 @@
-import {
-  redisConnectionAttribute,
-  registerRedisFallbackProbe,
-} from '../../metrics/registerRedisFallbackProbe';
-import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { redisConnectionAttribute, registerRedisFallbackProbe } from '../../redis/fallbackProbe';
+import { METRIC_NAMES } from '../../metrics';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 
 describe('registerRedisFallbackProbe', () => {

@@ -1,5 +1,5 @@
 import { mockCredentials } from '@backstage/backend-test-utils';
-import { METRIC_NAMES } from '../../metrics/instrumentNames';
+import { METRIC_NAMES } from '../../metrics';
 import { createWebSocketPlugin } from '../helpers/createWebSocketPlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { startWebSocketBackend, type WebSocketBackend } from '../helpers/startWebSocketBackend';

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { METRIC_PREFIX } from '../../metrics/instrumentNames';
+import { METRIC_PREFIX } from '../../metrics';
 import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';

@@ -12,7 +12,7 @@ import {
 import express from 'express';
 import request from 'supertest';
 import { createErrorHandler, getErrorStatus } from '../../middleware/createErrorHandler';
-import { markAsLogged } from '../../middleware/loggedErrors';
+import { markAsLogged } from '../../errors';
 
 function setup(thrown: unknown, options: { showStackTraces?: boolean } = {}) {
   const logger = mockServices.logger.mock();

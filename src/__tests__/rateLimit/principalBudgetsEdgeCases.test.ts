@@ -4,8 +4,8 @@ import { mockCredentials, mockServices, startTestBackend } from '@backstage/back
 import type { JsonObject } from '@backstage/types';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
-import { rootHttpRouterServiceFactory } from '../../rootHttpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { rootHttpRouterServiceFactory } from '../../httpRouter/rootHttpRouterServiceFactory';
 import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { startRootRouterBackend, type RootRouterBackend } from '../helpers/startRootRouterBackend';
 import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';

@@ -3,7 +3,7 @@ import { mockCredentials, mockServices, startTestBackend } from '@backstage/back
 import type { JsonObject } from '@backstage/types';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../../httpRouterServiceFactory';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
 import { createExamplePlugin } from '../helpers/createExamplePlugin';
 import { createLogCollector } from '../helpers/createLogCollector';

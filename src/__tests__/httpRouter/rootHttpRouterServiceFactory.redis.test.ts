@@ -1,14 +1,14 @@
 import { rootHttpRouterServiceFactory as upstreamRootHttpRouterServiceFactory } from '@backstage/backend-defaults/rootHttpRouter';
-import { METRIC_NAMES } from '../metrics';
-import { rootHttpRouterServiceFactory } from '../rootHttpRouterServiceFactory';
-import { freePort } from './helpers/freePort';
-import { type MetricsSdk, startMetricsSdk } from './helpers/metricsSdk';
-import { type RedisServerHandle, startRedisServer } from './helpers/redisServer';
+import { METRIC_NAMES } from '../../metrics';
+import { rootHttpRouterServiceFactory } from '../../httpRouter/rootHttpRouterServiceFactory';
+import { freePort } from '../helpers/freePort';
+import { type MetricsSdk, startMetricsSdk } from '../helpers/metricsSdk';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import {
   answer,
   type RootRouterBackend,
   startRootRouterBackend,
-} from './helpers/startRootRouterBackend';
+} from '../helpers/startRootRouterBackend';
 
 describe('rootHttpRouterServiceFactory with a Redis store', () => {
   const STORE_TIMEOUT_MS = 150;

@@ -5,9 +5,9 @@ import {
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import { createPluginHttpRouter } from './createPluginHttpRouter';
-import { createConnectionCounter } from './httpRouter/connectionLimit';
-import { optionalMetricsServiceRef } from './metrics';
-import { rateLimitContextServiceRef } from './rateLimit/context';
+import { createConnectionCounter } from './connectionLimit';
+import { optionalMetricsServiceRef } from '../metrics';
+import { rateLimitContextServiceRef } from '../rateLimit/context';
 
 /**
  * Options for {@link httpRouterServiceFactory}.

@@ -4,9 +4,9 @@ import {
   type RootHttpRouterFactoryOptions,
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
-import { RootRateLimitNotAppliedError } from './errors';
-import { setAllPluginsLimiter } from './httpRouter/allPluginsLimiters';
-import { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
+import { RootRateLimitNotAppliedError } from '../errors';
+import { setAllPluginsLimiter } from './allPluginsLimiters';
+import { createRateLimitMiddleware } from '../rateLimit/createRateLimitMiddleware';
 
 /**
  * Makes `context.middleware.rateLimit()` return our all-plugins limiter, and returns the context a `configure`

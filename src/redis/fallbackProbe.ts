@@ -4,7 +4,7 @@ import {
   type ObservableGauge,
   type ObservableResult,
 } from '@opentelemetry/api';
-import { LIBRARY_METER_NAME, METRIC_NAMES } from './instrumentNames';
+import { LIBRARY_METER_NAME, METRIC_NAMES } from '../metrics';
 
 interface Probe {
   connection: string;

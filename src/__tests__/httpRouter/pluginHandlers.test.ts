@@ -4,8 +4,8 @@ import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils
 import type { ErrorRequestHandler, Handler, RequestHandler } from 'express';
 import Router from 'express-promise-router';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
-import { TEST_AUTH_SERVICES } from './helpers/testAuthServices';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /** What the plugin's own error handler saw, per backend. */
 type Seen = string[];

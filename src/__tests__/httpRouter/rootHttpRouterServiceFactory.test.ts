@@ -5,13 +5,16 @@ import {
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import type { Server } from 'node:http';
-import { ERROR_CODES } from '../errors';
-import { rootHttpRouterServiceFactory, withOurRateLimit } from '../rootHttpRouterServiceFactory';
+import { ERROR_CODES } from '../../errors';
+import {
+  rootHttpRouterServiceFactory,
+  withOurRateLimit,
+} from '../../httpRouter/rootHttpRouterServiceFactory';
 import {
   answer,
   type RootRouterBackend,
   startRootRouterBackend,
-} from './helpers/startRootRouterBackend';
+} from '../helpers/startRootRouterBackend';
 
 type RootFactory = ((
   options?: RootHttpRouterFactoryOptions,

@@ -10,19 +10,19 @@ import type {
 } from '@backstage/backend-plugin-api';
 import type { Handler } from 'express';
 import Router from 'express-promise-router';
-import { describeValue, HttpRouterConfigError } from './errors';
-import { createConnectionCounter, type ConnectionCounter } from './httpRouter/connectionLimit';
-import { createWebSocketRoutes } from './httpRouter/createWebSocketRoutes';
-import type { RootWebSocketRouter } from './httpRouter/types';
-import { createHttpRouterMetrics, type HttpRouterMeter } from './metrics';
-import { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
-import { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
-import { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
-import { createErrorHandler } from './middleware/createErrorHandler';
-import { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
-import { passThrough } from './middleware/passThrough';
-import type { RateLimitContext } from './rateLimit/context';
-import { createRateLimitHandler } from './rateLimit/createRateLimitMiddleware';
+import { describeValue, HttpRouterConfigError } from '../errors';
+import { createConnectionCounter, type ConnectionCounter } from './connectionLimit';
+import { createWebSocketRoutes } from './createWebSocketRoutes';
+import type { RootWebSocketRouter } from './types';
+import { createHttpRouterMetrics, type HttpRouterMeter } from '../metrics';
+import { createAuthIntegrationRouter } from '../middleware/createAuthIntegrationRouter';
+import { createCookieAuthRefreshMiddleware } from '../middleware/createCookieAuthRefreshMiddleware';
+import { createCredentialsBarrier } from '../middleware/createCredentialsBarrier';
+import { createErrorHandler } from '../middleware/createErrorHandler';
+import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddleware';
+import { passThrough } from '../middleware/passThrough';
+import type { RateLimitContext } from '../rateLimit/context';
+import { createRateLimitHandler } from '../rateLimit/createRateLimitMiddleware';
 
 function readMountPath(getPath: (pluginId: string) => string, pluginId: string): string {
   const path = getPath(pluginId);

@@ -1,9 +1,9 @@
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { httpRouterServiceFactory } from '../httpRouterServiceFactory';
-import { createExamplePlugin, EXAMPLE_POLICIES } from './helpers/createExamplePlugin';
-import { TEST_AUTH_SERVICES, TEST_PUBLIC_KEY } from './helpers/testAuthServices';
-import { createRecordingLogger } from './helpers/createRecordingLogger';
+import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
+import { TEST_AUTH_SERVICES, TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
+import { createRecordingLogger } from '../helpers/createRecordingLogger';
 
 describe('httpRouterServiceFactory in a real backend', () => {
   let backend: Awaited<ReturnType<typeof startTestBackend>>;

@@ -1,9 +1,0 @@
-export { AuthPolicyError } from './AuthPolicyError';
-export { ERROR_CODES } from './codes';
-export { describeValue } from './describeValue';
-export { HttpRouterConfigError } from './HttpRouterConfigError';
-export { PolicyPathSyntaxError } from './PolicyPathSyntaxError';
-export { RateLimitStoreUnavailableError } from './RateLimitStoreUnavailableError';
-export { RedisStoreOptionError } from './RedisStoreOptionError';
-export { RootRateLimitNotAppliedError } from './RootRateLimitNotAppliedError';
-export { TooManyRequestsError } from './TooManyRequestsError';
