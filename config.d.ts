@@ -7,33 +7,27 @@ import type { HumanDuration } from '@backstage/types';
  */
 interface RateLimitBlock {
   /**
-   * How long a client's requests are counted before its count starts again: a duration string such as `'1m'`,
-   * an ISO duration such as `'PT1M'`, or an object such as `{ minutes: 1 }`. With the memory store, at most
-   * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); with Redis, at most 9007199254740991 ms.
-   * Longer is a start-up error. Defaults to one minute.
+   * How long requests are counted before a count starts again: `'1m'`, `'PT1M'` or `{ minutes: 1 }`. At most
+   * 2147483647 ms (about 24.8 days) with the memory store. Defaults to one minute.
    * @visibility backend
    */
   window?: string | HumanDuration;
   /**
-   * How many requests one client (one IPv4 address, or one IPv6 /56 network) may make per window; the next
-   * one is refused with 429. A positive whole number. Defaults to 1000, which a busy Backstage UI user with
-   * several tabs stays well under (upstream's default is express-rate-limit's 5).
+   * Requests per client (an IPv4 address or an IPv6 /56 network) per window; the next gets 429. A positive whole
+   * number. Defaults to 1000; upstream's is 5.
    * @visibility backend
    */
   incomingRequestLimit?: number;
   /**
-   * Requests per signed-in user (per user entity ref, as verified by httpAuth) per window, instead of per
-   * address: users behind one proxy or NAT each get this budget. A positive whole number, or `'unlimited'`.
-   * `incomingRequestLimit` then applies to requests without verified credentials only. At the top level, a
-   * budget per user across all plugins, counted in each plugin router; in a plugin block, per user for that
-   * plugin. Defaults to none: users are counted per address, with `incomingRequestLimit`.
+   * Requests per verified user (entity ref) per window, instead of per address, so users behind one NAT each
+   * get this budget. A positive whole number, or `'unlimited'`. At the top level across all plugins, in a plugin
+   * block for that plugin. Defaults to none: users count per address.
    * @visibility backend
    */
   userRequestLimit?: number | 'unlimited';
   /**
-   * Requests per calling service (per subject, such as `plugin:catalog` or `external:ci-bot`) per window,
-   * instead of per address. A positive whole number, or `'unlimited'` to never count services. Defaults to
-   * none: services are counted per address, with `incomingRequestLimit`.
+   * Requests per verified service (subject, such as `plugin:catalog`) per window, instead of per address. A
+   * positive whole number, or `'unlimited'`. Defaults to none: services count per address.
    * @visibility backend
    */
   serviceRequestLimit?: number | 'unlimited';
@@ -45,17 +39,15 @@ interface RateLimitBlock {
    */
   failedAuthenticationLimit?: number;
   /**
-   * The most WebSockets one signed-in user or calling service (or one client, as `incomingRequestLimit` counts
-   * it, for upgrades without verified credentials) may hold open at once on one backend instance; one more
-   * upgrade is refused with 429, and a closed socket frees its place. A positive whole number. At the top level,
-   * across all plugins; in a plugin block, for that plugin. Defaults to none: unlimited.
+   * The most WebSockets one user, service or (without verified credentials) client may hold open at once on one
+   * backend instance; one more upgrade gets 429. A positive whole number. At the top level across all plugins, in
+   * a plugin block for that plugin. Defaults to none: unlimited.
    * @visibility backend
    */
   webSocketConnectionLimit?: number;
   /**
-   * Addresses and CIDR ranges (IPv4 or IPv6, such as `'10.0.0.0/8'` or `'2001:db8::/32'`) that are never
-   * limited. Matched against the client address that `backend.trustProxy` yields, never against the proxy
-   * that connected. Defaults to `['127.0.0.1', '::1']`.
+   * Addresses and CIDR ranges (IPv4 or IPv6) never limited, matched against the client address that
+   * `backend.trustProxy` yields. Defaults to `['127.0.0.1', '::1']`.
    * @visibility backend
    */
   ipAllowList?: string[];
@@ -71,20 +63,18 @@ interface RateLimitBlock {
    */
   skipSuccesfulRequests?: boolean;
   /**
-   * Do not count requests answered with a status of 400 or more, or that were never answered. Defaults to
-   * false.
+   * Do not count requests answered with 400 or more, or never answered. Defaults to false.
    * @visibility backend
    */
   skipFailedRequests?: boolean;
   /**
-   * What happens when the store cannot count a request: true fails open (the Redis store counts in memory on
-   * each instance meanwhile), false fails closed with 503 and `Retry-After`. Defaults to true.
+   * When the store cannot count: true counts in memory on each instance meanwhile, false answers 503 with
+   * `Retry-After`. Defaults to true.
    * @visibility backend
    */
   passOnStoreError?: boolean;
   /**
-   * Where requests are counted. `memory` counts per backend instance; `redis` shares counts between instances.
-   * An unknown type is a start-up error. Defaults to `{ type: 'memory' }`.
+   * Where requests are counted; an unknown type is a start-up error. Defaults to `{ type: 'memory' }`.
    */
   store?:
     | {
@@ -101,25 +91,19 @@ interface RateLimitBlock {
          */
         type: 'redis';
         /**
-         * A `redis://` or `rediss://` (TLS) URL such as `redis://:password@redis.internal:6379/0`, or the
-         * nodes of a Redis Cluster separated by commas (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`). No
-         * default: required. A string, as `@backstage/backend-defaults` declares it, since Backstage merges
-         * both schemas.
+         * A `redis://` or `rediss://` (TLS) URL such as `redis://:password@redis.internal:6379/0`, or Redis
+         * Cluster nodes separated by commas. No default: required.
          * @visibility secret
          */
         connection: string;
         /**
-         * The longest a request waits for Redis before it is counted in memory on this instance (or refused,
-         * with `passOnStoreError: false`): a duration such as `'100ms'` or `{ milliseconds: 100 }`. At most
-         * 2147483647 ms (about 24.8 days, the longest a Node.js timer waits); longer is a start-up error.
+         * The longest one count waits for Redis before the fallback (`passOnStoreError`), such as `'100ms'`.
          * Defaults to 100 milliseconds.
          * @visibility backend
          */
         timeout?: string | HumanDuration;
         /**
-         * The `Retry-After` sent with the 503 of a store that fails closed: a whole number of seconds as a
-         * duration, such as `'5s'`. At most 2147483647 ms (about 24.8 days), as every duration read here;
-         * longer is a start-up error. Defaults to 5 seconds.
+         * The `Retry-After` of the 503 of a store that fails closed, such as `'5s'`. Defaults to 5 seconds.
          * @visibility backend
          */
         retryAfter?: string | HumanDuration;
@@ -135,8 +119,8 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
    */
   global?: boolean;
   /**
-   * One limiter per plugin, keyed by plugin id, in front of that plugin's routes. A plugin without a block here
-   * gets no limiter of its own. Defaults to none.
+   * A limiter per plugin id, in front of that plugin's routes; a plugin without a block has none of its own.
+   * Defaults to none.
    */
   plugin?: {
     [pluginId: string]: RateLimitBlock;
@@ -146,26 +130,22 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
 export interface Config {
   backend?: {
     /**
-     * Rate limiting of incoming requests. `true` turns on the all-plugins limiter with the defaults; an object
-     * sets the all-plugins limiter with its top-level keys and adds a limiter per plugin under `plugin`.
-     * Leaving it out turns rate limiting off.
+     * Rate limiting: `true` for the all-plugins limiter with defaults; an object for the all-plugins limiter and
+     * plugin blocks under `plugin`. Leaving it out turns rate limiting off.
      */
     rateLimit?: true | RateLimitTopLevelBlock;
 
     /**
-     * The express `trust proxy` setting, which decides the client address that rate limiting counts and
-     * allow-lists: false (the socket peer), a hop count, or proxy addresses and CIDR ranges. `true` trusts
-     * every X-Forwarded-For entry, so any client can pick its address; a start-up warning says so when rate
-     * limiting is on. Applied by the root HTTP router. Defaults to false.
+     * The express `trust proxy` setting, which decides the client address rate limiting counts: false (the
+     * socket peer), a hop count, or proxy addresses and CIDR ranges. `true` lets any client pick its address (a
+     * start-up warning says so). Defaults to false.
      * @visibility backend
      */
     trustProxy?: boolean | number | string | string[];
 
     lifecycle?: {
       /**
-       * How long a request that arrives before its plugin has started waits for it, before it is answered
-       * with 503: a duration such as `'10s'`, `'PT10S'` or `{ seconds: 10 }`. At most 2147483647 ms (about 24.8
-       * days, the longest a Node.js timer waits); longer is a start-up error. Defaults to 5 seconds.
+       * How long a request waits for its plugin to start before a 503, such as `'10s'`. Defaults to 5 seconds.
        * @visibility backend
        */
       startupRequestPauseTimeout?: string | HumanDuration;
@@ -173,8 +153,7 @@ export interface Config {
 
     auth?: {
       /**
-       * Turns off the credentials barrier: requests reach plugins without user or service credentials. A
-       * warning is logged at start-up. Defaults to false.
+       * Turns off the credentials barrier (a start-up warning says so). Defaults to false.
        * @visibility backend
        */
       dangerouslyDisableDefaultAuthPolicy?: boolean;
