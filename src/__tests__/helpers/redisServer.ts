@@ -15,6 +15,12 @@ const PROBE_INTERVAL_MS = 25;
 /** How long a stopped server may take to exit before the helper gives up. */
 const EXIT_TIMEOUT_MS = 5_000;
 
+/**
+ * `store.timeout` for tests that expect a healthy Redis to count every request: on a loaded machine a round trip can
+ * take longer than the 100 ms default. Tests of timeouts and outages set their own.
+ */
+export const HEALTHY_REDIS_TIMEOUT = '5s';
+
 /** A `redis-server` process started by a test on a loopback port. */
 export interface RedisServerHandle {
   /** The loopback port the server listens on. */

@@ -1,3 +1,4 @@
+import { HEALTHY_REDIS_TIMEOUT } from './redisServer';
 import type { BackendFeature, HttpRouterServiceAuthPolicy } from '@backstage/backend-plugin-api';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
@@ -41,7 +42,7 @@ export function redisRateLimit(redis: { url: string }, keys: JsonObject = {}): J
   return {
     global: false,
     ipAllowList: [],
-    store: { type: 'redis', connection: redis.url },
+    store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
     plugin: { example: {} },
     ...keys,
   };

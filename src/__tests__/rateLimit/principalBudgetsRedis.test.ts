@@ -4,7 +4,11 @@ import request from 'supertest';
 import { createTestRedisStore } from '../helpers/redisStores';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import {
+  type RedisServerHandle,
+  startRedisServer,
+  HEALTHY_REDIS_TIMEOUT,
+} from '../helpers/redisServer';
 
 const ALICE = mockCredentials.user.header('user:default/alice');
 
@@ -80,7 +84,7 @@ describe('per-principal budgets on a real Redis', () => {
     const backend = await startBackend({
       global: false,
       ipAllowList: [],
-      store: { type: 'redis', connection: redis.url },
+      store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
       plugin: { example: {} },
     });
     try {

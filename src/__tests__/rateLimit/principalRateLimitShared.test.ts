@@ -3,7 +3,11 @@ import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
 import { createLogCollector } from '../helpers/createLogCollector';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import {
+  type RedisServerHandle,
+  startRedisServer,
+  HEALTHY_REDIS_TIMEOUT,
+} from '../helpers/redisServer';
 
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
 
@@ -33,7 +37,7 @@ describe('per-principal budgets shared between plugins and backend instances', (
       global: false,
       ipAllowList: [],
       userRequestLimit: 3,
-      store: { type: 'redis', connection: redis.url },
+      store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
       plugin: { example: {} },
     };
     const [first, second] = [await startBackend(rateLimit), await startBackend(rateLimit)];
@@ -56,7 +60,7 @@ describe('per-principal budgets shared between plugins and backend instances', (
         ipAllowList: [],
         userRequestLimit: 3,
         incomingRequestLimt: 1,
-        store: { type: 'redis', connection: redis.url },
+        store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
       },
       logs,
     );

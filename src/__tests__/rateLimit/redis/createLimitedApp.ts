@@ -1,3 +1,4 @@
+import { HEALTHY_REDIS_TIMEOUT } from '../../helpers/redisServer';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
@@ -132,6 +133,9 @@ export async function timedRequest(
 }
 
 /** `backend.rateLimit.store` for a Redis store. */
-export function redisStore(connection: string | string[], timeout = '100ms'): JsonObject {
+export function redisStore(
+  connection: string | string[],
+  timeout: string = HEALTHY_REDIS_TIMEOUT,
+): JsonObject {
   return { type: 'redis', connection, timeout };
 }
