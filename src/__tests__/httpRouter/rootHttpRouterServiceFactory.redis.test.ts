@@ -11,7 +11,7 @@ import {
 } from '../helpers/startRootRouterBackend';
 
 describe('rootHttpRouterServiceFactory with a Redis store', () => {
-  const STORE_TIMEOUT_MS = 150;
+  const STORE_TIMEOUT_MS = 2_000;
   let redis: RedisServerHandle;
   let backend: RootRouterBackend;
   let sdk: MetricsSdk;
