@@ -14,7 +14,7 @@ export const ERROR_CODES = {
   redisStoreOption: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
   /** The rate-limit store could not count a request and fails closed (`passOnStoreError: false`). */
   rateLimitStoreUnavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
-  /** The root router's `applyDefaults()` did not put our all-plugins limiter in place while `backend.rateLimit` is set. */
+  /** The root router's `applyDefaults()` put no limiter of ours in place while `backend.rateLimit` is set. */
   rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
 } as const;
 
@@ -47,7 +47,7 @@ export class HttpRouterConfigError extends Error {
 }
 
 /**
- * Thrown by `addAuthPolicy` for a policy that cannot be used; the message names the plugin, the path and the fault.
+ * Thrown by `addAuthPolicy` for a policy that cannot be used, naming the plugin, the path and the fault.
  *
  * @public
  */
@@ -174,7 +174,7 @@ export class TooManyRequestsError extends CustomErrorBase {
 // A WeakSet rather than a property, so that the mark never shows in the serialized response body.
 const alreadyLogged = new WeakSet<object>();
 
-/** Marks a refusal whose cause was logged once for many (an outage, a shutdown): the error handler adds no line. */
+/** Marks a refusal whose cause was logged once for many (an outage, a shutdown): no log line of its own. */
 export function markAsLogged<T extends Error>(error: T): T {
   alreadyLogged.add(error);
   return error;
