@@ -69,14 +69,9 @@ function express4Prefix(path: string): string[] {
 }
 
 /**
- * Compiles a path in route syntax with the compiler of the router that would route it.
+ * Compiles a policy path with the compiler of the router that would route it: path-to-regexp 8 as upstream, else
+ * express 4's path-to-regexp 0.1 (except for `{`/`}`, path-to-regexp 8's groups); `'/'` and `'*'` cover all.
  *
- * @remarks
- * `'/'` and `'*'` cover everything. A path path-to-regexp 8 accepts keeps upstream's meaning; any other is read by
- * the path-to-regexp 0.1 that express 4's `router.use(path)` uses, except one with `{` or `}` (path-to-regexp 8's
- * groups), whose error is reported. Both match case-sensitively, up to a segment boundary.
- *
- * @param path - The path, relative to the plugin's mount path.
  * @throws {@link PolicyPathSyntaxError} when neither compiler reads the path.
  */
 export function compilePolicyPath(path: string): CompiledPolicyPath {

@@ -29,14 +29,11 @@ const newNode = (): PrefixNode => ({ policies: [], children: new Map() });
 export interface AuthPolicyRegistry {
   /** Validates and adds a policy; later lookups see it. Throws {@link AuthPolicyError} for a bad policy. */
   add(policy: unknown): void;
-  /**
-   * What the policies ask of a request path (`req.path`): `unauthenticated` wins over `user-cookie`, `undefined`
-   * means credentials are required.
-   */
+  /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
   lookup(path: string): AuthPolicyAccess | undefined;
   /** The policies added so far, in order. */
   list(): readonly AuthPolicy[];
-  /** Prefix nodes visited plus policies tried by all lookups so far, so that tests can bound a lookup's cost. */
+  /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
   readonly work: number;
 }
 
@@ -52,13 +49,8 @@ function resolveDotSegments(path: string): string {
 }
 
 /**
- * Creates an empty policy registry for one plugin.
- *
- * @remarks
- * A trie of literal prefix segments: a lookup tries only the policies whose prefix the request has. A path with
- * dot segments or encoded slashes is opened only as far as what a static file handler resolves it to is opened.
- *
- * @param options - `pluginId` names the plugin in error messages.
+ * Creates a plugin's policy registry: a trie of literal prefix segments, so that a lookup tries only the policies
+ * whose prefix the request has. `pluginId` names the plugin in error messages.
  */
 export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
   const { pluginId } = options;

@@ -1,6 +1,6 @@
 /**
- * What an auth policy lets through on the paths it covers: `unauthenticated` skips the credentials check,
- * `user-cookie` also accepts limited-access user credentials (the Backstage user cookie).
+ * What a policy lets through on its paths: `unauthenticated` skips the credentials check, `user-cookie` also
+ * accepts limited-access user credentials (the Backstage user cookie).
  *
  * @public
  */
@@ -20,7 +20,6 @@ export const AUTH_POLICY_ACCESS_VALUES: readonly AuthPolicyAccess[] = [
 export interface AuthPolicy {
   /** A path in route syntax, relative to the plugin's mount path. */
   path: string;
-  /** What the policy lets through on the paths it covers. */
   allow: AuthPolicyAccess;
 }
 
@@ -29,11 +28,10 @@ export type PolicyPathSyntax = 'everything' | 'path-to-regexp-8' | 'express-4';
 
 /** A route-syntax path compiled once, to be tested against many request paths. */
 export interface CompiledPolicyPath {
-  /** The path as its author wrote it. */
   path: string;
   syntax: PolicyPathSyntax;
   /** Whole segments every covered request path starts with (`['', 'users']` for `/users/:id`); may be fewer. */
   prefix: readonly string[];
-  /** Whether the path covers a request path (`req.path`): a prefix match on segment boundaries, case-sensitive. */
+  /** Whether the path covers `req.path`: a case-sensitive prefix match on segment boundaries. */
   matches(requestPath: string): boolean;
 }
