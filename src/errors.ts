@@ -1,24 +1,17 @@
 import { CustomErrorBase, ServiceUnavailableError } from '@backstage/errors';
 
 /**
- * The stable `code` of each error this package throws, so that callers tell them apart without parsing messages.
- *
+ * The stable `code` of each error this package throws, one per error class below.
  * @public
  */
 export const ERROR_CODES = {
-  /** A configuration value is missing, of the wrong type or unreadable. */
   config: 'ERR_HTTP_ROUTER_CONFIG',
-  /** A policy passed to `addAuthPolicy` is invalid. */
   authPolicy: 'ERR_HTTP_ROUTER_AUTH_POLICY',
-  /** An option of the Redis rate-limit store cannot be used. */
   redisStoreOption: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
-  /** The rate-limit store could not count a request and fails closed (`passOnStoreError: false`). */
   rateLimitStoreUnavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
-  /** The root router's `applyDefaults()` put no limiter of ours in place while `backend.rateLimit` is set. */
   rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
 } as const;
 
-/** Renders a config value for an error message. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   try {
@@ -29,9 +22,7 @@ export function describeValue(value: unknown): string {
 }
 
 /**
- * Thrown at start-up when a configuration value cannot be used; the message names the full key, the value read
- * and what is accepted.
- *
+ * Thrown at start-up for an unusable config value, naming the full key, the value and what is accepted.
  * @public
  */
 export class HttpRouterConfigError extends Error {
@@ -48,14 +39,11 @@ export class HttpRouterConfigError extends Error {
 
 /**
  * Thrown by `addAuthPolicy` for a policy that cannot be used, naming the plugin, the path and the fault.
- *
  * @public
  */
 export class AuthPolicyError extends Error {
   readonly code = ERROR_CODES.authPolicy;
-  /** The plugin the policy was added for, when known. */
   readonly pluginId: string | undefined;
-  /** The policy path as the author wrote it. */
   readonly path: unknown;
   /** Zero-based index in the path of the problem, when the path could not be read. */
   readonly position: number | undefined;
@@ -84,7 +72,6 @@ export class AuthPolicyError extends Error {
 export class PolicyPathSyntaxError extends Error {
   constructor(
     message: string,
-    /** Zero-based index in the path of the character that could not be read. */
     readonly position: number,
   ) {
     super(message);
@@ -93,15 +80,12 @@ export class PolicyPathSyntaxError extends Error {
 }
 
 /**
- * The rate-limit store could not count a request and fails closed: a 503 whose `Retry-After` is
- * `retryAfterSeconds`.
- *
+ * The rate-limit store could not count a request and fails closed: a 503 with `Retry-After`.
  * @public
  */
 export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
   readonly code = ERROR_CODES.rateLimitStoreUnavailable;
   readonly statusCode = 503;
-  /** How long a client should wait before trying again, in whole seconds. */
   readonly retryAfterSeconds: number;
 
   constructor(retryAfterSeconds: number, cause?: unknown) {
@@ -111,9 +95,7 @@ export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
 }
 
 /**
- * An option of the Redis rate-limit store cannot be used; the message names the option, the value and what is
- * accepted.
- *
+ * An option of the Redis rate-limit store cannot be used, named with the value and what is accepted.
  * @public
  */
 export class RedisStoreOptionError extends Error {
@@ -128,7 +110,7 @@ export class RedisStoreOptionError extends Error {
   }
 }
 
-/** Failing start-up is safer than serving with upstream's limiter, or none, in place of the configured one. */
+/** `applyDefaults()` put no limiter of ours in place: safer to fail than to serve with upstream's, or none. */
 export class RootRateLimitNotAppliedError extends Error {
   readonly code = ERROR_CODES.rootRateLimitNotApplied;
 
@@ -144,11 +126,8 @@ export class RootRateLimitNotAppliedError extends Error {
 }
 
 /**
- * Passed to `next` by the rate limiter when a client has used up its window; `@backstage/errors` has no 429.
- *
- * @remarks
- * `statusCode` and `retryAfterSeconds` are getters so that the serialized body stays `{ name, message }`.
- *
+ * Passed to `next` when a client used up its window (`@backstage/errors` has no 429); `statusCode` and
+ * `retryAfterSeconds` are getters, so that the serialized body stays `{ name, message }`.
  * @public
  */
 export class TooManyRequestsError extends CustomErrorBase {
@@ -160,7 +139,6 @@ export class TooManyRequestsError extends CustomErrorBase {
     this.#retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  /** Always 429. */
   get statusCode(): 429 {
     return 429;
   }
@@ -171,16 +149,14 @@ export class TooManyRequestsError extends CustomErrorBase {
   }
 }
 
-// A WeakSet rather than a property, so that the mark never shows in the serialized response body.
 const alreadyLogged = new WeakSet<object>();
 
-/** Marks a refusal whose cause was logged once for many (an outage, a shutdown): no log line of its own. */
+/** Marks a refusal whose cause was logged once for many (an outage): no log line, and no field in the body. */
 export function markAsLogged<T extends Error>(error: T): T {
   alreadyLogged.add(error);
   return error;
 }
 
-/** Whether {@link markAsLogged} marked this error. */
 export function isMarkedAsLogged(error: unknown): boolean {
   return typeof error === 'object' && error !== null && alreadyLogged.has(error);
 }
