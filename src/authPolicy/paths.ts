@@ -1,10 +1,22 @@
 import { PathError, parse, pathToRegexp, type Token } from 'path-to-regexp';
 import express4PathToRegexp from 'path-to-regexp-express4';
 import { PolicyPathSyntaxError } from '../errors';
-import type { CompiledPolicyPath } from './types';
 
 /** Where express 4 syntax starts: an escape, a parameter with the `/` and `.` it takes in, or an operator. */
 const EXPRESS4_SYNTAX = /\\|(\/)?(\.)?:\w+(?:\(.*?\))?\*?(\?)?|[*?+(){}[\]^$|]/;
+
+/** Which compiler read a path: none for `'/'` and `'*'`, upstream's, or the one of express 4's `router.use`. */
+export type PolicyPathSyntax = 'everything' | 'path-to-regexp-8' | 'express-4';
+
+/** A route-syntax path compiled once, to be tested against many request paths. */
+export interface CompiledPolicyPath {
+  path: string;
+  syntax: PolicyPathSyntax;
+  /** Whole segments every covered request path starts with (`['', 'users']` for `/users/:id`); may be fewer. */
+  prefix: readonly string[];
+  /** Whether the path covers `req.path`: a case-sensitive prefix match on segment boundaries. */
+  matches(requestPath: string): boolean;
+}
 
 /** path-to-regexp 8 names the position of a problem as `at index N`. */
 const INDEX_IN_MESSAGE = /at index (\d+)/;

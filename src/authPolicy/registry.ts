@@ -1,7 +1,23 @@
 import { AuthPolicyError, PolicyPathSyntaxError } from '../errors';
-import { compilePolicyPath } from './paths';
-import { AUTH_POLICY_ACCESS_VALUES } from './types';
-import type { AuthPolicy, AuthPolicyAccess, CompiledPolicyPath } from './types';
+import { compilePolicyPath, type CompiledPolicyPath } from './paths';
+
+/**
+ * What a policy lets through: `unauthenticated` skips the credentials check, `user-cookie` also accepts
+ * limited-access user credentials (the Backstage user cookie).
+ * @public
+ */
+export type AuthPolicyAccess = 'unauthenticated' | 'user-cookie';
+
+/**
+ * A policy as a plugin adds it with `http.addAuthPolicy`; `path` in route syntax, relative to the mount path.
+ * @public
+ */
+export interface AuthPolicy {
+  path: string;
+  allow: AuthPolicyAccess;
+}
+
+const AUTH_POLICY_ACCESS_VALUES: readonly AuthPolicyAccess[] = ['unauthenticated', 'user-cookie'];
 
 /** What an unreadable path's error adds about the syntax that is accepted. */
 const PATH_SYNTAX_HINT =
