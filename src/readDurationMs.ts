@@ -11,7 +11,7 @@ export interface ReadDurationMsOptions {
   fullKey?: string;
   /** What an absent key reads as, in milliseconds. */
   fallbackMs: number;
-  /** The longest duration accepted (raise it only for one no timer waits). Defaults to {@link MAX_TIMER_DELAY_MS}. */
+  /** The longest duration accepted; raise it only where no timer waits. Defaults to {@link MAX_TIMER_DELAY_MS}. */
   maxMs?: number;
 }
 

@@ -83,7 +83,6 @@ function express4Prefix(path: string): string[] {
 /**
  * Compiles a policy path with the compiler of the router that would route it: path-to-regexp 8 as upstream, else
  * express 4's path-to-regexp 0.1 (except for `{`/`}`, path-to-regexp 8's groups); `'/'` and `'*'` cover all.
- *
  * @throws {@link PolicyPathSyntaxError} when neither compiler reads the path.
  */
 export function compilePolicyPath(path: string): CompiledPolicyPath {

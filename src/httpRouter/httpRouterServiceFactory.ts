@@ -11,7 +11,6 @@ import { rateLimitContextServiceRef } from '../rateLimit/context';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
- *
  * @public
  */
 export interface HttpRouterFactoryOptions {
@@ -59,12 +58,10 @@ function createHttpRouterServiceFactory(
 
 /**
  * The `httpRouter` service, a drop-in replacement for upstream's: bare, or called with options.
- *
  * @remarks
  * Each plugin's router rate-limits, serves the auth routes, gates on the lifecycle, checks credentials against
  * its auth policies, then runs the plugin's handlers. From Backstage 0.19, `addWebSocketHandler` puts upgrades
  * through the same checks and `webSocketConnectionLimit`; before, the method is absent.
- *
  * @public
  */
 export const httpRouterServiceFactory = Object.assign(

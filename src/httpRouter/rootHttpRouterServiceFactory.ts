@@ -24,14 +24,9 @@ export function createAllPluginsLimitStep(backend: object): RequestHandler {
 }
 
 /**
- * Makes `context.middleware.rateLimit()` return our all-plugins limiter, and `applyDefaults()` fail if it was not
- * used.
- *
- * @remarks
- * Upstream's `applyDefaults()` calls `rateLimit()` on the very `MiddlewareFactory` instance it hands to
- * `configure`; shadowing that one method on this instance keeps every other default as Backstage applies it,
- * without copying `applyDefaults()`, and upstream's limiter (and its Redis client) is never built. A limiter
- * option on upstream's factory would remove this.
+ * Makes `middleware.rateLimit()` give our all-plugins limiter, and `applyDefaults()` fail without it. Upstream's
+ * `applyDefaults()` calls it on the instance it hands to `configure`: shadowing that one method keeps every other
+ * default as Backstage applies it. A limiter option on upstream's factory would remove this.
  */
 export function withOurRateLimit(
   context: RootHttpRouterConfigureContext,
@@ -75,7 +70,6 @@ function createRootHttpRouterServiceFactory(
 /**
  * Backstage's root HTTP router service factory, same options, bare or called, with this package's all-plugins
  * rate limiter in place of Backstage's in `middleware.rateLimit()` and so in `applyDefaults()`.
- *
  * @public
  */
 export const rootHttpRouterServiceFactory = Object.assign(

@@ -2,12 +2,10 @@ import type { AuthService, HttpAuthService } from '@backstage/backend-plugin-api
 import type express from 'express';
 import Router from 'express-promise-router';
 
-/** Where a user's browser refreshes or clears its Backstage auth cookie for a plugin. */
 const WELL_KNOWN_COOKIE_PATH_V1 = '/.backstage/auth/v1/cookie';
 
 /**
  * Creates the router that issues (`GET`, behind the credentials barrier) and clears (`DELETE`) the user cookie.
- *
  * @public
  */
 export function createCookieAuthRefreshMiddleware(options: {

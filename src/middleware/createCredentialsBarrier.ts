@@ -13,7 +13,6 @@ import { HttpRouterConfigError, describeValue } from '../errors';
 import type { CredentialsBarrierMetrics, CredentialsRefusalReason } from '../metrics';
 import { passThrough } from './passThrough';
 
-/** The cookie Backstage's `httpAuth.issueUserCookie` sets, holding a limited-access user token. */
 const AUTH_COOKIE = 'backstage-auth';
 
 function hasAuthCookie(cookieHeader: string | undefined): boolean {
@@ -43,11 +42,9 @@ const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
 /**
  * Options for {@link createCredentialsBarrier}.
- *
  * @public
  */
 export interface CredentialsBarrierOptions {
-  /** Reads and checks the request's credentials. */
   httpAuth: HttpAuthService;
   /** The root config; `backend.auth.dangerouslyDisableDefaultAuthPolicy` is read from it. */
   config: RootConfigService;
@@ -63,7 +60,6 @@ export interface CredentialsBarrierOptions {
 
 /**
  * What {@link createCredentialsBarrier} returns.
- *
  * @public
  */
 export interface CredentialsBarrier {
@@ -71,7 +67,6 @@ export interface CredentialsBarrier {
   middleware: RequestHandler;
   /** Opens a path; throws an `AuthPolicyError` for a policy that cannot be used. */
   addAuthPolicy: (policy: HttpRouterServiceAuthPolicy) => void;
-  /** The policies added so far, in order. */
   authPolicies: () => readonly AuthPolicy[];
   /** What the policies ask of a request path (`req.path`): `undefined` when credentials are required. */
   lookupAccess: (path: string) => AuthPolicyAccess | undefined;
@@ -82,12 +77,9 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
 
 /**
  * Creates the middleware that refuses requests without user or service credentials, and the way to open paths.
- *
  * @remarks
- * `user-cookie` also accepts the user cookie; `unauthenticated` wins when both cover a path. A path with dot
- * segments or encoded slashes is opened only as far as the path it resolves to is. No path opens silently: each
- * is logged. `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off, with one warning.
- *
+ * `unauthenticated` wins when both policies cover a path; a path with dot segments or encoded slashes is opened
+ * only as far as the path it resolves to is; each opened path is logged.
  * @public
  */
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {

@@ -30,7 +30,6 @@ const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
 
 /**
  * Options for {@link createErrorHandler}.
- *
  * @public
  */
 export interface ErrorHandlerOptions {
@@ -54,7 +53,6 @@ export function getErrorStatus(error: Error): number {
 /**
  * Creates the error handler that ends each plugin router: Backstage's error body, 5xx logged (unless their
  * cause was logged once for many), non-errors and database errors replaced by a log id, so internals stay in.
- *
  * @public
  */
 export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {

@@ -88,7 +88,6 @@ export function redisConnectionAttribute(connection: string | readonly string[])
 /**
  * Shows a connection on the Redis fallback gauge (1 while `isInFallback()`), on the global meter: connections
  * serve every plugin, and an SDK registered after start-up is picked up when the next first probe registers.
- *
  * @param connection - The attribute, from {@link redisConnectionAttribute}: never a password.
  * @returns A function that removes the probe; safe to call twice.
  */
