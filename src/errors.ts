@@ -1,36 +1,19 @@
 import { CustomErrorBase, ServiceUnavailableError } from '@backstage/errors';
 
 /**
- * Stable codes carried by the errors this package throws, so that callers and tests can tell them apart
- * without parsing messages.
- *
+ * The stable `code` of each error this package throws, one per error class below.
  * @public
  */
 export const ERROR_CODES = {
-  /** A configuration value is missing, of the wrong type or unreadable. */
   config: 'ERR_HTTP_ROUTER_CONFIG',
-  /** An auth policy passed to `addAuthPolicy` is invalid. */
   authPolicy: 'ERR_HTTP_ROUTER_AUTH_POLICY',
-  /** An option given to `createRedisRateLimitStore` cannot be used. */
   redisStoreOption: 'ERR_HTTP_ROUTER_REDIS_STORE_OPTION',
-  /** The rate-limit store could not count a request and fails closed (`passOnStoreError: false`). */
   rateLimitStoreUnavailable: 'ERR_HTTP_ROUTER_RATE_LIMIT_STORE_UNAVAILABLE',
-  /**
-   * Backstage's root router `applyDefaults()` did not put this package's all-plugins limiter in place while
-   * `backend.rateLimit` is set.
-   */
   rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
 } as const;
 
-/**
- * Renders a config value for an error message.
- *
- * @internal
- */
 export function describeValue(value: unknown): string {
-  if (value === undefined) {
-    return 'undefined';
-  }
+  if (value === undefined) return 'undefined';
   try {
     return JSON.stringify(value);
   } catch {
@@ -39,11 +22,7 @@ export function describeValue(value: unknown): string {
 }
 
 /**
- * Thrown at start-up when a configuration value cannot be used.
- *
- * @remarks
- * The message names the full config key, the value that was read and what is accepted.
- *
+ * Thrown at start-up for an unusable config value, naming the full key, the value and what is accepted.
  * @public
  */
 export class HttpRouterConfigError extends Error {
@@ -59,18 +38,12 @@ export class HttpRouterConfigError extends Error {
 }
 
 /**
- * Thrown by `addAuthPolicy` when a policy cannot be used.
- *
- * @remarks
- * The message names the plugin, the policy path and what is wrong with it.
- *
+ * Thrown by `addAuthPolicy` for a policy that cannot be used, naming the plugin, the path and the fault.
  * @public
  */
 export class AuthPolicyError extends Error {
   readonly code = ERROR_CODES.authPolicy;
-  /** The plugin the policy was added for, when known. */
   readonly pluginId: string | undefined;
-  /** The policy path as the author wrote it. */
   readonly path: unknown;
   /** Zero-based index in the path of the problem, when the path could not be read. */
   readonly position: number | undefined;
@@ -95,39 +68,24 @@ export class AuthPolicyError extends Error {
   }
 }
 
-/**
- * A policy path that cannot be read, with where the problem is.
- *
- * @remarks
- * Thrown by `compilePolicyPath`; its caller wraps it in an error that names the plugin or config key (the policy
- * registry in an `AuthPolicyError`).
- *
- * @internal
- */
+/** A policy path neither router compiler reads; the registry wraps it in an {@link AuthPolicyError}. */
 export class PolicyPathSyntaxError extends Error {
-  /** Zero-based index in the path of the character that could not be read. */
-  readonly position: number;
-
-  constructor(message: string, position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(message);
     this.name = 'PolicyPathSyntaxError';
-    this.position = position;
   }
 }
 
 /**
- * The rate-limit store could not count a request and fails closed, so the request must not go through.
- *
- * @remarks
- * Its name is `ServiceUnavailableError` and its `statusCode` 503, so the plugin error handler answers 503.
- * `retryAfterSeconds` is what the `Retry-After` header should say.
- *
+ * The rate-limit store could not count a request and fails closed: a 503 with `Retry-After`.
  * @public
  */
 export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
   readonly code = ERROR_CODES.rateLimitStoreUnavailable;
   readonly statusCode = 503;
-  /** How long a client should wait before trying again, in whole seconds. */
   readonly retryAfterSeconds: number;
 
   constructor(retryAfterSeconds: number, cause?: unknown) {
@@ -137,12 +95,7 @@ export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
 }
 
 /**
- * An option given to the Redis rate-limit store cannot be used.
- *
- * @remarks
- * The message names the option, the value received and what is accepted. A bad `timeoutMs` is thrown at
- * construction; a bad `connection` is logged at start-up instead, because the backend must keep serving.
- *
+ * An option of the Redis rate-limit store cannot be used, named with the value and what is accepted.
  * @public
  */
 export class RedisStoreOptionError extends Error {
@@ -157,16 +110,7 @@ export class RedisStoreOptionError extends Error {
   }
 }
 
-/**
- * Thrown at start-up when Backstage's root router `applyDefaults()` put no limiter of ours in place while
- * `backend.rateLimit` is set.
- *
- * @remarks
- * That happens with a `@backstage/backend-defaults` whose defaults no longer go through `middleware.rateLimit()`;
- * failing is safer than serving with upstream's limiter, or none, in place of the configured one.
- *
- * @internal
- */
+/** `applyDefaults()` put no limiter of ours in place: safer to fail than to serve with upstream's, or none. */
 export class RootRateLimitNotAppliedError extends Error {
   readonly code = ERROR_CODES.rootRateLimitNotApplied;
 
@@ -182,14 +126,8 @@ export class RootRateLimitNotAppliedError extends Error {
 }
 
 /**
- * Passed to `next` by the rate limiter when a client has used up its requests for the current window.
- *
- * @remarks
- * `@backstage/errors` has no 429 error, so this one carries its status in `statusCode`, which both this
- * package's error handler and the one of Backstage's root router answer with. `statusCode` and
- * `retryAfterSeconds` are getters so that they stay out of the serialized error body, which is
- * `{ name: 'TooManyRequestsError', message }` as for any other Backstage error.
- *
+ * Passed to `next` when a client used up its window (`@backstage/errors` has no 429); `statusCode` and
+ * `retryAfterSeconds` are getters, so that the serialized body stays `{ name, message }`.
  * @public
  */
 export class TooManyRequestsError extends CustomErrorBase {
@@ -201,7 +139,6 @@ export class TooManyRequestsError extends CustomErrorBase {
     this.#retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  /** The HTTP status for this error: always 429. */
   get statusCode(): 429 {
     return 429;
   }
@@ -212,31 +149,14 @@ export class TooManyRequestsError extends CustomErrorBase {
   }
 }
 
-/** Errors whose cause was already reported in the log, once for many requests. */
 const alreadyLogged = new WeakSet<object>();
 
-/**
- * Marks an error as already reported, so that the error handler answers it without a log line of its own.
- *
- * @remarks
- * For refusals that come in floods from one known cause (a Redis outage while the store fails closed, a
- * shutdown): the cause is logged once when it starts, and a line for every refused request would bury it. A
- * `WeakSet` rather than a property on the error, so that the mark never shows in the serialized response body.
- *
- * @param error - The error to mark.
- * @returns The same error.
- * @internal
- */
+/** Marks a refusal whose cause was logged once for many (an outage): no log line, and no field in the body. */
 export function markAsLogged<T extends Error>(error: T): T {
   alreadyLogged.add(error);
   return error;
 }
 
-/**
- * Whether {@link markAsLogged} marked this error.
- *
- * @internal
- */
 export function isMarkedAsLogged(error: unknown): boolean {
   return typeof error === 'object' && error !== null && alreadyLogged.has(error);
 }

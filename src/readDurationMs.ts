@@ -1,48 +1,23 @@
-import type { Config } from '@backstage/config';
-import { readDurationFromConfig } from '@backstage/config';
+import { type Config, readDurationFromConfig } from '@backstage/config';
 import { durationToMilliseconds } from '@backstage/types';
 import { HttpRouterConfigError, describeValue } from './errors';
 
-/**
- * The longest delay `setTimeout` and `setInterval` accept: 2^31-1 ms, about 24.8 days.
- *
- * @remarks
- * Node.js fires a timer with a longer delay after 1 ms instead (with a `TimeoutOverflowWarning`), so a duration
- * past it would not wait at all.
- *
- * @internal
- */
+/** The longest delay a Node.js timer accepts; a longer one fires after 1 ms instead. */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
-/**
- * Options for {@link readDurationMs}.
- *
- * @internal
- */
+/** Options for {@link readDurationMs}. */
 export interface ReadDurationMsOptions {
-  /** The key as error messages name it, such as `backend.rateLimit.store.timeout`. Defaults to `key`. */
+  /** The key as error messages name it. Defaults to `key`. */
   fullKey?: string;
-  /** What an absent key reads as, in milliseconds. No default: required. */
+  /** What an absent key reads as, in milliseconds. */
   fallbackMs: number;
-  /**
-   * The longest duration accepted, in milliseconds. Raise it only for a duration that never reaches a timer.
-   * Defaults to {@link MAX_TIMER_DELAY_MS}.
-   */
+  /** The longest duration accepted; raise it only where no timer waits. Defaults to {@link MAX_TIMER_DELAY_MS}. */
   maxMs?: number;
 }
 
 /**
- * Reads a Backstage duration (`'10s'`, ISO `'PT10S'` or `{ seconds: 10 }`) at `key` of `config` as milliseconds.
- *
- * @remarks
- * Returns `fallbackMs` when the key is absent. Throws {@link HttpRouterConfigError} naming `fullKey` and the
- * value when the duration cannot be read, is not a positive finite number of milliseconds, or is longer than
- * `maxMs` (by default the longest delay a Node.js timer accepts).
- *
- * @param config - The config block that holds the key.
- * @param key - The key, relative to `config`.
- * @param options - The full key for messages, the fallback and the maximum.
- * @internal
+ * Reads a Backstage duration (`'10s'`, `'PT10S'`, `{ seconds: 10 }`) as milliseconds, or throws an
+ * {@link HttpRouterConfigError} naming `fullKey` for one that is unreadable, not positive or above `maxMs`.
  */
 export function readDurationMs(
   config: Config,
@@ -50,9 +25,7 @@ export function readDurationMs(
   options: ReadDurationMsOptions,
 ): number {
   const { fullKey = key, fallbackMs, maxMs = MAX_TIMER_DELAY_MS } = options;
-  if (!config.has(key)) {
-    return fallbackMs;
-  }
+  if (!config.has(key)) return fallbackMs;
   let ms: number;
   try {
     ms = durationToMilliseconds(readDurationFromConfig(config, { key }));

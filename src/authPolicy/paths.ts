@@ -1,10 +1,22 @@
 import { PathError, parse, pathToRegexp, type Token } from 'path-to-regexp';
 import express4PathToRegexp from 'path-to-regexp-express4';
 import { PolicyPathSyntaxError } from '../errors';
-import type { CompiledPolicyPath } from './types';
 
 /** Where express 4 syntax starts: an escape, a parameter with the `/` and `.` it takes in, or an operator. */
 const EXPRESS4_SYNTAX = /\\|(\/)?(\.)?:\w+(?:\(.*?\))?\*?(\?)?|[*?+(){}[\]^$|]/;
+
+/** Which compiler read a path: none for `'/'` and `'*'`, upstream's, or the one of express 4's `router.use`. */
+export type PolicyPathSyntax = 'everything' | 'path-to-regexp-8' | 'express-4';
+
+/** A route-syntax path compiled once, to be tested against many request paths. */
+export interface CompiledPolicyPath {
+  path: string;
+  syntax: PolicyPathSyntax;
+  /** Whole segments every covered request path starts with (`['', 'users']` for `/users/:id`); may be fewer. */
+  prefix: readonly string[];
+  /** Whether the path covers `req.path`: a case-sensitive prefix match on segment boundaries. */
+  matches(requestPath: string): boolean;
+}
 
 /** path-to-regexp 8 names the position of a problem as `at index N`. */
 const INDEX_IN_MESSAGE = /at index (\d+)/;
@@ -69,14 +81,8 @@ function express4Prefix(path: string): string[] {
 }
 
 /**
- * Compiles a path in route syntax with the compiler of the router that would route it.
- *
- * @remarks
- * `'/'` and `'*'` cover everything. A path path-to-regexp 8 accepts keeps upstream's meaning; any other is read by
- * the path-to-regexp 0.1 that express 4's `router.use(path)` uses, except one with `{` or `}` (path-to-regexp 8's
- * groups), whose error is reported. Both match case-sensitively, up to a segment boundary.
- *
- * @param path - The path, relative to the plugin's mount path.
+ * Compiles a policy path with the compiler of the router that would route it: path-to-regexp 8 as upstream, else
+ * express 4's path-to-regexp 0.1 (except for `{`/`}`, path-to-regexp 8's groups); `'/'` and `'*'` cover all.
  * @throws {@link PolicyPathSyntaxError} when neither compiler reads the path.
  */
 export function compilePolicyPath(path: string): CompiledPolicyPath {

@@ -1,7 +1,23 @@
 import { AuthPolicyError, PolicyPathSyntaxError } from '../errors';
-import { compilePolicyPath } from './paths';
-import { AUTH_POLICY_ACCESS_VALUES } from './types';
-import type { AuthPolicy, AuthPolicyAccess, CompiledPolicyPath } from './types';
+import { compilePolicyPath, type CompiledPolicyPath } from './paths';
+
+/**
+ * What a policy lets through: `unauthenticated` skips the credentials check, `user-cookie` also accepts
+ * limited-access user credentials (the Backstage user cookie).
+ * @public
+ */
+export type AuthPolicyAccess = 'unauthenticated' | 'user-cookie';
+
+/**
+ * A policy as a plugin adds it with `http.addAuthPolicy`; `path` in route syntax, relative to the mount path.
+ * @public
+ */
+export interface AuthPolicy {
+  path: string;
+  allow: AuthPolicyAccess;
+}
+
+const AUTH_POLICY_ACCESS_VALUES: readonly AuthPolicyAccess[] = ['unauthenticated', 'user-cookie'];
 
 /** What an unreadable path's error adds about the syntax that is accepted. */
 const PATH_SYNTAX_HINT =
@@ -29,14 +45,11 @@ const newNode = (): PrefixNode => ({ policies: [], children: new Map() });
 export interface AuthPolicyRegistry {
   /** Validates and adds a policy; later lookups see it. Throws {@link AuthPolicyError} for a bad policy. */
   add(policy: unknown): void;
-  /**
-   * What the policies ask of a request path (`req.path`): `unauthenticated` wins over `user-cookie`, `undefined`
-   * means credentials are required.
-   */
+  /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
   lookup(path: string): AuthPolicyAccess | undefined;
   /** The policies added so far, in order. */
   list(): readonly AuthPolicy[];
-  /** Prefix nodes visited plus policies tried by all lookups so far, so that tests can bound a lookup's cost. */
+  /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
   readonly work: number;
 }
 
@@ -52,13 +65,8 @@ function resolveDotSegments(path: string): string {
 }
 
 /**
- * Creates an empty policy registry for one plugin.
- *
- * @remarks
- * A trie of literal prefix segments: a lookup tries only the policies whose prefix the request has. A path with
- * dot segments or encoded slashes is opened only as far as what a static file handler resolves it to is opened.
- *
- * @param options - `pluginId` names the plugin in error messages.
+ * Creates a plugin's policy registry: a trie of literal prefix segments, so that a lookup tries only the policies
+ * whose prefix the request has. `pluginId` names the plugin in error messages.
  */
 export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
   const { pluginId } = options;

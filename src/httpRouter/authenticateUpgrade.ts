@@ -8,7 +8,7 @@ import {
 import type { IncomingMessage } from 'node:http';
 
 /** The most bearer candidates one upgrade may offer, as upstream: each costs a verification. */
-export const MAX_UPGRADE_TOKEN_CANDIDATES = 5;
+const MAX_UPGRADE_TOKEN_CANDIDATES = 5;
 
 const BEARER = /^Bearer[ ]+(\S+)$/i;
 
@@ -32,17 +32,8 @@ export function readUpgradeTokens(request: IncomingMessage): {
 }
 
 /**
- * Authenticates an upgrade by its bearer candidates: the first that verifies as a user or service wins.
- *
- * @remarks
- * Upstream's contract (its `authenticateWebSocket` is not exported): too many candidates, or none that verifies,
- * is a 401; one refused as not allowed makes it a 403, a failure on our side a 503. With
- * `backend.auth.dangerouslyDisableDefaultAuthPolicy`, such an upgrade gets none credentials instead.
- *
- * @param auth - The plugin's auth service.
- * @param request - The upgrade request.
- * @param allowNone - Whether the default auth policy is disabled.
- * @internal
+ * Authenticates an upgrade: the first candidate that verifies as a user or service wins; else 401, 403 or 503 as
+ * upstream's unexported `authenticateWebSocket` does, or none credentials when `allowNone` (the policy disabled).
  */
 export async function authenticateUpgrade(
   auth: AuthService,

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { TooManyRequestsError } from '../errors';
 
 /** The `Retry-After` (seconds) of a refusal for too many open WebSockets: a place frees when one closes. */
-export const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
+const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
 
 /** The open WebSockets of one scope (one plugin, or all plugins of the backend), per principal or address. */
 export interface ConnectionCounter {
@@ -22,28 +22,21 @@ export function createConnectionCounter(limit: number, scope: string): Connectio
     scope,
     tryOpen(key) {
       const count = open.get(key) ?? 0;
-      if (count >= limit) {
-        return false;
-      }
+      if (count >= limit) return false;
       open.set(key, count + 1);
       return true;
     },
     close(key) {
       const count = open.get(key) ?? 0;
-      if (count <= 1) {
-        open.delete(key);
-      } else {
-        open.set(key, count - 1);
-      }
+      if (count <= 1) open.delete(key);
+      else open.set(key, count - 1);
     },
   };
 }
 
 /**
- * The upgrade step that holds a place in every counter until the upgrade's socket closes, or refuses the
- * upgrade with a `TooManyRequestsError` (429) naming the limit when one of them is full.
- *
- * @param keyOf - Whose sockets an upgrade counts as: its principal, or its address without credentials.
+ * The upgrade step that holds a place in every counter until the socket closes, or refuses with a 429 naming the
+ * full one.
  */
 export function createConnectionLimitStep(
   counters: readonly ConnectionCounter[],

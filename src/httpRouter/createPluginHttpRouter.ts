@@ -35,10 +35,7 @@ function readMountPath(getPath: (pluginId: string) => string, pluginId: string):
   return path;
 }
 
-/**
- * The handlers `http.use(handler)` adds: one function, or (as express's `router.use` takes them) arrays of
- * functions, nested to any depth. Anything else is refused at once, naming the plugin.
- */
+/** The handlers of `http.use(handler)`: a function or nested arrays of them, as `router.use` takes. */
 function readHandlers(pluginId: string, handler: unknown): Handler[] {
   const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
   const refused = handlers.findIndex(item => typeof item !== 'function');
@@ -52,11 +49,7 @@ function readHandlers(pluginId: string, handler: unknown): Handler[] {
   return handlers as Handler[];
 }
 
-/**
- * Options for {@link createPluginHttpRouter}: the `httpRouter` factory's deps, its root context and `getPath`.
- *
- * @internal
- */
+/** The `httpRouter` factory's deps, its root context and `getPath`. */
 export interface PluginHttpRouterOptions {
   plugin: PluginMetadataService;
   config: RootConfigService;
@@ -72,15 +65,7 @@ export interface PluginHttpRouterOptions {
   getPath: (pluginId: string) => string;
 }
 
-/**
- * Builds one plugin's router, mounts it on the root router and returns the plugin's `httpRouter` service.
- *
- * @remarks
- * The per-plugin half of {@link httpRouterServiceFactory}; `rateLimit` is what its root context read once per
- * backend.
- *
- * @internal
- */
+/** Builds one plugin's router, mounts it on the root router and returns the plugin's `httpRouter` service. */
 export async function createPluginHttpRouter(
   options: PluginHttpRouterOptions,
 ): Promise<HttpRouterService> {
@@ -99,9 +84,8 @@ export async function createPluginHttpRouter(
     metrics: metrics.credentialsBarrier,
   });
 
-  // As upstream: one promise router per plugin, our steps first, the plugin's handlers in a nested router
-  // of their own, then the error handler. An error from one of our steps (401, 429, 503) skips the nested
-  // router, so the plugin's own error handlers never see it. Switched-off steps are left out.
+  // As upstream: our steps, the plugin's handlers in a nested router (so an error from our steps never reaches
+  // the plugin's own error handlers), then the error handler. Switched-off steps are left out.
   const router = Router();
   const rateLimitStep = createRateLimitHandler(rateLimit, {
     pluginId,
@@ -149,8 +133,7 @@ export async function createPluginHttpRouter(
       credentialsBarrier.addAuthPolicy(policy);
     },
   } as HttpRouterService;
-  // Backstage before 0.19 routes no upgrades: the method stays absent there, as on upstream's router, so that
-  // plugins which feature-detect it keep their fallback.
+  // Absent before Backstage 0.19, as upstream's, so that plugins which feature-detect it keep their fallback.
   const root = rootHttpRouter as Partial<RootWebSocketRouter>;
   if (typeof root.addWebSocketHandler === 'function') {
     const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;

@@ -12,7 +12,7 @@ import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
 import type { CredentialsReader } from '../rateLimit/types';
-import { createAllPluginsLimitStep } from './allPluginsLimiters';
+import { createAllPluginsLimitStep } from './rootHttpRouterServiceFactory';
 import {
   authenticateUpgrade,
   readUpgradeTokens,
@@ -26,11 +26,7 @@ type AuthPolicy = WebSocketHandlerOptions['authPolicy'];
 const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
 const DISABLE_DEFAULT_AUTH_POLICY_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
-/**
- * Options for {@link createWebSocketRoutes}.
- *
- * @internal
- */
+/** Options for {@link createWebSocketRoutes}. */
 export interface WebSocketRoutesOptions {
   pluginId: string;
   /** Where the plugin's HTTP router is mounted; WebSocket paths are relative to it. */
@@ -41,7 +37,7 @@ export interface WebSocketRoutesOptions {
   config: RootConfigService;
   /** Receives one line per upgrade refused with a 5xx (through `errorHandler`). */
   logger: LoggerService;
-  /** The plugin router's steps an upgrade passes first, in order: its rate limit and its lifecycle gate. */
+  /** The plugin router's steps an upgrade passes first: its rate limit and its lifecycle gate. */
   steps: readonly RequestHandler[];
   /** Where the upgrade holds a place while its socket is open: the plugin's and the all-plugins counters. */
   connectionCounters: readonly ConnectionCounter[];
@@ -71,21 +67,10 @@ function connectionKey(req: Request, credentials: BackstageCredentials | undefin
 }
 
 /**
- * Builds a plugin's `addWebSocketHandler`: each route registered on the root router at the plugin's mount path,
- * each upgrade checked like a request before the plugin's handler gets the socket.
- *
- * @remarks
- * An upgrade passes, in order, the backend's all-plugins limiter, `steps` (the plugin's rate limit, which
- * counts it per principal verified from the tokens the authentication reads, then its lifecycle gate, so it
- * waits for start-up and is refused at shutdown), token authentication (upstream's contract: `Authorization` or
- * `Sec-WebSocket-Protocol` bearer candidates; none credentials with `authPolicy: 'unauthenticated'`), and the
- * connection limit. The steps run in an express app of their own with a `ServerResponse` bound to the upgrade
- * socket, so a refusal carries the same status, headers and Backstage error body as over HTTP, and closes the
- * socket. Upstream's `createWebSocketRouter` cannot be wrapped for this: it mounts at `/api/<pluginId>`,
- * authenticates and gates inside one closure, and answers with bare status lines; a hook before its
- * authentication and its mount path as an option would remove this code.
- *
- * @internal
+ * Builds a plugin's `addWebSocketHandler`: an upgrade passes the all-plugins limiter, `steps`, token
+ * authentication and the connection limit, in an express app over a `ServerResponse` bound to the socket, so a
+ * refusal gets the same status, headers and body as over HTTP. A hook before the authentication of upstream's
+ * `createWebSocketRouter`, and its mount path as an option, would remove this.
  */
 export function createWebSocketRoutes(
   options: WebSocketRoutesOptions,

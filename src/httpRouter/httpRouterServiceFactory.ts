@@ -11,7 +11,6 @@ import { rateLimitContextServiceRef } from '../rateLimit/context';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
- *
  * @public
  */
 export interface HttpRouterFactoryOptions {
@@ -43,8 +42,7 @@ function createHttpRouterServiceFactory(
       metricsService: optionalMetricsServiceRef,
       rateLimitContext: rateLimitContextServiceRef,
     },
-    // `backend.rateLimit` is read once per backend: bad config fails once, each warning is logged once, and the
-    // all-plugins per-principal budgets and open WebSocket counts are shared by every plugin router.
+    // Once per backend: bad config fails once, warnings log once, all-plugins budgets and sockets are shared.
     createRootContext({ rateLimitContext }) {
       const rateLimit = rateLimitContext.get();
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
@@ -59,22 +57,11 @@ function createHttpRouterServiceFactory(
 }
 
 /**
- * The `httpRouter` service: a drop-in replacement for the one in `@backstage/backend-defaults`.
- *
+ * The `httpRouter` service, a drop-in replacement for upstream's: bare, or called with options.
  * @remarks
- * Mounts one express-promise-router per plugin at `/api/<pluginId>` (see {@link HttpRouterFactoryOptions}) that
- * applies, in order: rate limiting ({@link createRateLimitMiddleware}, from settings read once per backend; per
- * verified principal when `backend.rateLimit` sets per-principal budgets), the auth integration routes
- * ({@link createAuthIntegrationRouter}), the lifecycle gate ({@link createLifecycleMiddleware}), the
- * credentials barrier ({@link createCredentialsBarrier}), the cookie refresh routes
- * ({@link createCookieAuthRefreshMiddleware}), a nested express-promise-router with the plugin's own handlers, and an
- * error handler ({@link createErrorHandler}). Use it bare,
- * `backend.add(httpRouterServiceFactory)`, or with options, `backend.add(httpRouterServiceFactory({ getPath }))`.
- *
- * When the root router routes WebSocket upgrades (Backstage 0.19 on), `addWebSocketHandler` registers exact paths
- * under the mount path; each upgrade passes the rate limits, the lifecycle gate, token authentication and
- * `webSocketConnectionLimit` before the plugin's handler gets the socket. Without it, the method is absent.
- *
+ * Each plugin's router rate-limits, serves the auth routes, gates on the lifecycle, checks credentials against
+ * its auth policies, then runs the plugin's handlers. From Backstage 0.19, `addWebSocketHandler` puts upgrades
+ * through the same checks and `webSocketConnectionLimit`; before, the method is absent.
  * @public
  */
 export const httpRouterServiceFactory = Object.assign(

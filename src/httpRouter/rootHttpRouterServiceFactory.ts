@@ -4,25 +4,29 @@ import {
   type RootHttpRouterFactoryOptions,
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
+import type { RequestHandler } from 'express';
 import { RootRateLimitNotAppliedError } from '../errors';
-import { setAllPluginsLimiter } from './allPluginsLimiters';
 import { createRateLimitMiddleware } from '../rateLimit/createRateLimitMiddleware';
 
+/** Each backend's all-plugins limiter, keyed by its root config; weak, so a stopped backend is forgotten. */
+const allPluginsLimiters = new WeakMap<object, RequestHandler>();
+
 /**
- * Makes `context.middleware.rateLimit()` return our all-plugins limiter, and returns the context a `configure`
- * function receives, whose `applyDefaults()` fails loudly if the defaults did not use it.
- *
- * @remarks
- * Upstream's `applyDefaults()` is a closure over the very `MiddlewareFactory` instance it hands to `configure` as
- * `context.middleware`, and it calls `middleware.rateLimit()` on it. Shadowing that one public method with an own
- * property of this instance (created by this factory call, for this router alone; the class and its other
- * instances are untouched) is the only public way to keep every other default (helmet, CORS, compression,
- * logging, health routes, `backend.server.*` timeouts, `trust proxy`, and whatever later versions add) exactly as
- * Backstage applies it, in its order, without copying `applyDefaults()`. Upstream's limiter is then never built, so
- * its Redis client never connects. If `rootHttpRouterServiceFactory` accepted the limiter as an option (or
- * `applyDefaults()` read the middleware from the context it passes), this function would be unnecessary.
- *
- * @internal
+ * The upgrade step that runs the all-plugins limiter of the backend whose root config is `backend`. Upstream's
+ * root router skips its app's middleware for upgrades; an upgrade hook there would remove this.
+ */
+export function createAllPluginsLimitStep(backend: object): RequestHandler {
+  return function allPluginsLimit(req, res, next) {
+    const limiter = allPluginsLimiters.get(backend);
+    if (limiter) limiter(req, res, next);
+    else next();
+  };
+}
+
+/**
+ * Makes `middleware.rateLimit()` give our all-plugins limiter, and `applyDefaults()` fail without it. Upstream's
+ * `applyDefaults()` calls it on the instance it hands to `configure`: shadowing that one method keeps every other
+ * default as Backstage applies it. A limiter option on upstream's factory would remove this.
  */
 export function withOurRateLimit(
   context: RootHttpRouterConfigureContext,
@@ -32,8 +36,7 @@ export function withOurRateLimit(
   middleware.rateLimit = function rateLimit() {
     built = true;
     const limiter = createRateLimitMiddleware({ config, logger, lifecycle });
-    // WebSocket upgrades bypass the root app: the plugin routers run this limiter on them.
-    setAllPluginsLimiter(config, limiter);
+    allPluginsLimiters.set(config, limiter);
     return limiter;
   };
   return {
@@ -65,17 +68,8 @@ function createRootHttpRouterServiceFactory(
 }
 
 /**
- * Backstage's root HTTP router service factory, with this package's all-plugins rate limiter in place of
- * Backstage's.
- *
- * @remarks
- * It is `rootHttpRouterServiceFactory` of `@backstage/backend-defaults/rootHttpRouter`, with the same options
- * (`indexPath`, `configure`), usable bare or called. Everything it does is Backstage's, except that
- * `middleware.rateLimit()`, and so `applyDefaults()`, gives {@link createRateLimitMiddleware}'s all-plugins
- * limiter (top-level `backend.rateLimit` keys, our defaults, bounded Redis waits) instead of upstream's. A
- * `configure` of your own receives that context unchanged otherwise. Add it next to
- * {@link httpRouterServiceFactory}.
- *
+ * Backstage's root HTTP router service factory, same options, bare or called, with this package's all-plugins
+ * rate limiter in place of Backstage's in `middleware.rateLimit()` and so in `applyDefaults()`.
  * @public
  */
 export const rootHttpRouterServiceFactory = Object.assign(

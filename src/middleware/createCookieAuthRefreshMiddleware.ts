@@ -2,17 +2,10 @@ import type { AuthService, HttpAuthService } from '@backstage/backend-plugin-api
 import type express from 'express';
 import Router from 'express-promise-router';
 
-/** Where a user's browser refreshes or clears its Backstage auth cookie for a plugin. */
-export const WELL_KNOWN_COOKIE_PATH_V1 = '/.backstage/auth/v1/cookie';
+const WELL_KNOWN_COOKIE_PATH_V1 = '/.backstage/auth/v1/cookie';
 
 /**
- * Creates a router that issues and clears the user cookie at `/.backstage/auth/v1/cookie`.
- *
- * @remarks
- * `GET` issues a cookie for the request's user credentials and answers `{ expiresAt }` as an ISO string.
- * `DELETE` replaces it with a cookie for none credentials and answers 204. It sits behind the credentials
- * barrier, so `GET` requires user credentials.
- *
+ * Creates the router that issues (`GET`, behind the credentials barrier) and clears (`DELETE`) the user cookie.
  * @public
  */
 export function createCookieAuthRefreshMiddleware(options: {

@@ -13,32 +13,17 @@ import { HttpRouterConfigError, describeValue } from '../errors';
 import type { CredentialsBarrierMetrics, CredentialsRefusalReason } from '../metrics';
 import { passThrough } from './passThrough';
 
-/** The cookie Backstage's `httpAuth.issueUserCookie` sets, holding a limited-access user token. */
 const AUTH_COOKIE = 'backstage-auth';
 
 function hasAuthCookie(cookieHeader: string | undefined): boolean {
-  if (!cookieHeader) {
-    return false;
-  }
-  return cookieHeader.split(';').some(pair => {
-    const name = pair.slice(0, pair.indexOf('=')).trim();
-    return name === AUTH_COOKIE;
-  });
+  return (cookieHeader ?? '')
+    .split(';')
+    .some(pair => pair.slice(0, pair.indexOf('=')).trim() === AUTH_COOKIE);
 }
 
 /**
- * Tells why the credentials barrier refused a request, from what the request carried.
- *
- * @remarks
- * Read from the request rather than from the error's message, which `httpAuth` does not promise to keep:
- * an `Authorization` header that was refused is `invalid`; otherwise Backstage's auth cookie on a path without a
- * `user-cookie` policy is `limited_access` (the cookie alone never passes there), and a refused cookie where it is
- * allowed is `invalid`; nothing at all is `missing`. A limited-access token sent as a bearer token counts as
- * `invalid`. Only called for refused requests, so its cost does not matter.
- *
- * @param req - The refused request.
- * @param cookieAllowed - Whether a `user-cookie` policy covers the request's path.
- * @internal
+ * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the
+ * auth cookie alone where no `user-cookie` policy covers the path is `limited_access`.
  */
 export function credentialsRefusalReason(
   req: Pick<Request, 'headers'>,
@@ -57,11 +42,9 @@ const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
 /**
  * Options for {@link createCredentialsBarrier}.
- *
  * @public
  */
 export interface CredentialsBarrierOptions {
-  /** Reads and checks the request's credentials. */
   httpAuth: HttpAuthService;
   /** The root config; `backend.auth.dangerouslyDisableDefaultAuthPolicy` is read from it. */
   config: RootConfigService;
@@ -69,21 +52,14 @@ export interface CredentialsBarrierOptions {
   pluginId?: string;
   /** Where the warning about a disabled barrier and the list of opened paths go. Defaults to none. */
   logger?: LoggerService;
-  /**
-   * The plugin's lifecycle: with a `logger`, the opened paths are logged once the plugin has started, and each
-   * policy added after that as it is added. Defaults to none (nothing is logged about policies).
-   */
+  /** With a `logger`, the opened paths are logged at start-up and each later policy as added. Defaults to none. */
   lifecycle?: LifecycleService;
-  /**
-   * Counts refused requests by reason, and requests let through by an `unauthenticated` or `user-cookie`
-   * policy; from {@link createHttpRouterMetrics}. Defaults to none: nothing is recorded.
-   */
+  /** Counts refusals by reason and requests a policy let through. Defaults to none. */
   metrics?: CredentialsBarrierMetrics;
 }
 
 /**
  * What {@link createCredentialsBarrier} returns.
- *
  * @public
  */
 export interface CredentialsBarrier {
@@ -91,12 +67,8 @@ export interface CredentialsBarrier {
   middleware: RequestHandler;
   /** Opens a path; throws an `AuthPolicyError` for a policy that cannot be used. */
   addAuthPolicy: (policy: HttpRouterServiceAuthPolicy) => void;
-  /** The policies added so far, in order. */
   authPolicies: () => readonly AuthPolicy[];
-  /**
-   * What the policies ask of a request path (`req.path`), as the middleware reads it: `undefined` when
-   * credentials are required.
-   */
+  /** What the policies ask of a request path (`req.path`): `undefined` when credentials are required. */
   lookupAccess: (path: string) => AuthPolicyAccess | undefined;
 }
 
@@ -105,20 +77,9 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
 
 /**
  * Creates the middleware that refuses requests without user or service credentials, and the way to open paths.
- *
  * @remarks
- * Every request needs full user or service credentials; limited-access (cookie) credentials are refused unless a
- * `user-cookie` policy covers the path, and no credentials are needed on a path an `unauthenticated` policy
- * covers (it wins when both cover a path). A path with dot segments or encoded slashes (`/static/../secret`)
- * is opened only as far as the path it resolves to is opened too, so that a
- * static file handler cannot serve files outside an opened prefix. Policies added later apply to later requests.
- * `backend.auth.dangerouslyDisableDefaultAuthPolicy: true` turns the check off and logs one warning; policies
- * are still validated. With a `lifecycle` and a `logger`, one info line lists the opened paths once the plugin
- * has started, and each policy added after that gets a line of its own, so that no path opens silently.
- * With `metrics`, each refusal is counted by reason (see {@link credentialsRefusalReason}) and each request let
- * through on a path an `unauthenticated` or `user-cookie` policy covers by that policy; with the check turned
- * off, nothing is counted.
- *
+ * `unauthenticated` wins when both policies cover a path; a path with dot segments or encoded slashes is opened
+ * only as far as the path it resolves to is; each opened path is logged.
  * @public
  */
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
@@ -158,12 +119,7 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
     logger?.warn(
       `${DISABLE_CONFIG_KEY} is true: requests reach this plugin without any credentials check`,
     );
-    return {
-      middleware: passThrough,
-      addAuthPolicy,
-      authPolicies,
-      lookupAccess,
-    };
+    return { middleware: passThrough, addAuthPolicy, authPolicies, lookupAccess };
   }
 
   const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {

@@ -16,7 +16,7 @@ import {
 import type { ErrorRequestHandler } from 'express';
 import { isMarkedAsLogged } from '../errors';
 
-/** Status codes for the `@backstage/errors` names, used when an error carries no status of its own. */
+/** The status of each `@backstage/errors` name, for an error that carries none of its own. */
 const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
   [NotModifiedError.name, 304],
   [InputError.name, 400],
@@ -30,7 +30,6 @@ const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
 
 /**
  * Options for {@link createErrorHandler}.
- *
  * @public
  */
 export interface ErrorHandlerOptions {
@@ -40,15 +39,7 @@ export interface ErrorHandlerOptions {
   showStackTraces?: boolean;
 }
 
-/**
- * Reads the HTTP status an error asks for.
- *
- * @remarks
- * A whole `statusCode` or `status` between 100 and 599 wins; otherwise the `@backstage/errors` name decides;
- * anything else is 500.
- *
- * @internal
- */
+/** The status an error asks for: a whole `statusCode` or `status` in 100–599, else its name's, else 500. */
 export function getErrorStatus(error: Error): number {
   for (const field of ['statusCode', 'status'] as const) {
     const value = (error as unknown as Record<string, unknown>)[field];
@@ -60,16 +51,8 @@ export function getErrorStatus(error: Error): number {
 }
 
 /**
- * Creates the error handler that ends each plugin router.
- *
- * @remarks
- * Answers with Backstage's error body `{ error: { name, message }, request: { method, url }, response:
- * { statusCode } }`. Errors of 500 and above are logged, except refusals whose cause this package has already
- * logged once (a Redis outage while the limiter fails closed, a shutdown), so that a flood of them costs no log
- * line each. Values thrown that are not errors, and database errors,
- * are replaced by a generic error with a log id so that internals never reach a client. When headers were already
- * sent the error is passed on to express.
- *
+ * Creates the error handler that ends each plugin router: Backstage's error body, 5xx logged (unless their
+ * cause was logged once for many), non-errors and database errors replaced by a log id, so internals stay in.
  * @public
  */
 export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {

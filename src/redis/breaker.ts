@@ -1,9 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 
-/**
- * How long Redis must go without a failure before an outage is logged as over: a Redis Cluster with one master
- * gone answers for the other masters' keys, and that is one outage, not one per request. Only the log waits.
- */
+/** Failure-free time that ends an outage in the log: a cluster with one master gone is one outage, not many. */
 const OUTAGE_SETTLE_MS = 5_000;
 
 /** A wait for Redis that ended because no answer came within the store's timeout; never reaches a client. */
@@ -48,7 +45,6 @@ export interface RedisBreakerOptions {
   now?: () => number;
 }
 
-/** One wait in progress. */
 interface Wait {
   deadline: number;
   done: boolean;
@@ -64,13 +60,8 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Creates the circuit breaker of one Redis connection.
- *
- * @remarks
- * Once a wait has failed, or while the connection is down, requests go to the fallback at once instead of each
- * waiting out the timeout, and waits in progress give up. One probe at a time (a read the request that starts it
- * does not wait for) checks whether Redis answers again. Requests go back to Redis with the first success; the
- * outage is logged as over once `outageSettleMs` passed without a failure, with the time from its first failure.
+ * Creates the circuit breaker of one Redis connection: once a wait failed, or while the connection is down,
+ * requests go to the fallback at once and waits in progress give up, until a background probe succeeds.
  */
 export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
   const { description, timeoutMs, isReady, isConnecting, logger } = options;
@@ -206,10 +197,7 @@ export function createRedisBreaker(options: RedisBreakerOptions): RedisBreaker {
   };
 }
 
-/**
- * Why a wait for Redis ended without an answer, for the wait histogram: `timeout` when it timed out or gave up
- * because another wait had just timed out; `error` otherwise.
- */
+/** Why a wait ended unanswered, for the wait histogram: `timeout` also when another's timeout ended it. */
 export function redisWaitFailure(error: unknown): 'timeout' | 'error' {
   const cause = error instanceof Error ? error.cause : undefined;
   return error instanceof RedisTimeoutError || cause instanceof RedisTimeoutError

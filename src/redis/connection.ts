@@ -97,12 +97,7 @@ function agree<T>(nodes: ParsedNode[], pick: (node: ParsedNode) => T, what: stri
   return values[0];
 }
 
-/**
- * Reads a `connection` option: one `redis://` or `rediss://` URL, or a list of Redis Cluster node URLs.
- *
- * @remarks
- * Throws {@link RedisStoreOptionError} naming the value, password masked, when a URL cannot be used.
- */
+/** Reads a `connection` option (one URL, or Redis Cluster node URLs); throws naming the value, password masked. */
 export function parseRedisConnection(connection: unknown): RedisTarget {
   if (!Array.isArray(connection)) {
     const { host, port, ...node } = parseNodeUrl(connection, 'connection');
@@ -149,10 +144,7 @@ export interface RedisLease {
 export interface RedisConnections {
   /** Hands out the connection for `connection` and `timeoutMs`, opening it on first use. */
   acquire(options: { connection: string | string[]; timeoutMs: number }): RedisLease;
-  /**
-   * Waits (2 s at most) for every open connection's first attempt, and rejects with an
-   * {@link HttpRouterConfigError} when Redis refused the database that one of them names.
-   */
+  /** Waits (2 s at most) for each first attempt; rejects when Redis refused the database one names. */
   verify(): Promise<void>;
 }
 
@@ -173,12 +165,8 @@ interface Entry {
 }
 
 /**
- * Creates the registry of Redis connections that the stores of one backend share.
- *
- * @remarks
- * One client per Redis (per node in a cluster), whatever the number of limiters; another `timeoutMs` gets a
- * client with its own breaker, since an answer late for one store is no outage for the other. Each reports on
- * the Redis fallback gauge until it closes, with its last lease.
+ * Creates the Redis connections the stores of one backend share: one client per Redis whatever the number of
+ * limiters; another `timeoutMs` gets its own client and breaker (late for one store is no outage for the other).
  */
 export function createRedisConnections(options: RedisConnectionsOptions = {}): RedisConnections {
   const entries = new Map<string, Entry>();
@@ -231,7 +219,7 @@ function openEntry(
   options: RedisConnectionsOptions,
 ): Entry {
   const { logger, outageSettleMs } = options;
-  // Config was read with parseRedisConnection already, so this never throws.
+  // Never throws: the config reader parsed it already.
   const target = parseRedisConnection(connection);
   const entry: Entry = {} as Entry;
   const client = openIoredisClient(target, {
@@ -296,13 +284,9 @@ function reconnectDelay(attempt: number): number {
 }
 
 /**
- * Opens the ioredis client; the only code that knows ioredis.
- *
- * @remarks
- * Commands never queue while disconnected and are never resent after a connection loss, so a command reaches
- * Redis at once or fails at once; the breaker bounds each wait. In a cluster, `SCRIPT LOAD` goes to every master
- * (the script cache is per node), and the first attempt ends once every master answered a `PING`, so that the
- * first requests find their node's socket open.
+ * Opens the ioredis client (the only code that knows ioredis): commands never queue nor are resent, so each reaches
+ * Redis or fails at once. In a cluster `SCRIPT LOAD` goes to every master (the script cache is per node), and the
+ * first attempt ends once every master answered a `PING`, so the first requests find their node's socket open.
  */
 function openIoredisClient(target: RedisTarget, listeners: ClientListeners) {
   const perNode: RedisOptions & { disconnectTimeout: number } = {

@@ -17,10 +17,7 @@ let gauge: ObservableGauge | undefined;
 let provider: MeterProvider | undefined;
 /** What the last collection reported, per connection. */
 let lastReported = new Map<string, number>();
-/**
- * Connections closed while last reported in fallback. With cumulative temporality (Prometheus) the SDK keeps
- * showing a series' last value after it is no longer observed, so each gets one last 0 rather than a 1 forever.
- */
+/** Closed while last shown in fallback: cumulative exporters repeat a last value, so each gets a last 0. */
 const closedInFallback = new Set<string>();
 
 function observe(result: ObservableResult): void {
@@ -80,15 +77,7 @@ function withoutCredentials(url: unknown): string {
   }
 }
 
-/**
- * The `connection` attribute of a Redis connection option: its URL (or a cluster's URLs, comma-separated) without
- * user name, password, query string or fragment.
- *
- * @remarks
- * A value that is not a URL gives `(invalid connection)`, since it might hold a password.
- *
- * @internal
- */
+/** The `connection` attribute: the URL(s), comma-separated, without credentials, query or fragment. */
 export function redisConnectionAttribute(connection: string | readonly string[]): string {
   // Checked at run time too: the registry also names connections whose option could not be read.
   return Array.isArray(connection)
@@ -97,34 +86,20 @@ export function redisConnectionAttribute(connection: string | readonly string[])
 }
 
 /**
- * Reports a Redis connection's fallback state on the `backstage.http_router.rate_limit.redis.fallback` gauge.
- *
- * @remarks
- * The gauge reads `isInFallback` whenever metrics are collected, and shows 1 while it returns `true`, 0 otherwise,
- * with a `connection` attribute (pass it through {@link redisConnectionAttribute}: never a password). Connections
- * are shared by every plugin, so the gauge lives on OpenTelemetry's global meter named `backstage-http-router`,
- * looked up again whenever a probe registers while none is registered, so that an SDK registered after start-up
- * is still picked up by the next connection. A connection whose last probe is removed while the gauge last
- * showed it in fallback reads 0 once more, then is no longer observed. Costs nothing between collections.
- *
- * @param connection - The attribute value naming the connection.
- * @param isInFallback - Whether requests on this connection are counted in memory (or refused) rather than in Redis.
+ * Shows a connection on the Redis fallback gauge (1 while `isInFallback()`), on the global meter: connections
+ * serve every plugin, and an SDK registered after start-up is picked up when the next first probe registers.
+ * @param connection - The attribute, from {@link redisConnectionAttribute}: never a password.
  * @returns A function that removes the probe; safe to call twice.
- * @internal
  */
 export function registerRedisFallbackProbe(
   connection: string,
   isInFallback: () => boolean,
 ): () => void {
   const probe: Probe = { connection, isInFallback };
-  if (probes.size === 0) {
-    attachGauge();
-  }
+  if (probes.size === 0) attachGauge();
   probes.add(probe);
   return () => {
-    if (!probes.delete(probe)) {
-      return;
-    }
+    if (!probes.delete(probe)) return;
     const stillOpen = [...probes].some(other => other.connection === connection);
     if (!stillOpen && lastReported.get(connection) === 1) {
       closedInFallback.add(connection);

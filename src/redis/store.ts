@@ -30,19 +30,13 @@ export interface RedisStoreOptions {
   metrics?: RateLimitMetrics;
 }
 
-/** The store operations, each run in Redis, or in memory when Redis cannot answer. */
 type OperationName = 'get' | 'increment' | 'decrement' | 'resetKey';
 
 const ignore = () => undefined;
 
 /**
- * Creates an express-rate-limit store that counts in Redis, shared by every instance of a backend.
- *
- * @remarks
- * Each operation waits `timeoutMs` at most, and once one has failed the connection's breaker sends the others
- * straight to the fallback: express-rate-limit's `MemoryStore` with the same window, or a
- * {@link RateLimitStoreUnavailableError} with `passOnStoreError: false`. A hit that reaches a hung Redis after
- * its request was answered without it is taken back with a `DECR`.
+ * Creates an express-rate-limit store counting in Redis: each operation waits `timeoutMs` at most, then the
+ * breaker sends the others to the fallback (a `MemoryStore`, or a 503 with `passOnStoreError: false`).
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
   return new BreakerGuardedRedisStore(options);
@@ -56,7 +50,7 @@ class BreakerGuardedRedisStore implements Store {
   readonly #lease: RedisLease;
   readonly #options: RedisStoreOptions;
   #limiterOptions: Options | undefined;
-  /** The rate-limit-redis instance in use, or the promise of a fresh one (see {@link #acquire}). */
+  /** The rate-limit-redis instance in use, or the promise of a fresh one. */
   #redis: RedisStore | Promise<RedisStore> | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -133,12 +127,8 @@ class BreakerGuardedRedisStore implements Store {
   }
 
   /**
-   * Runs `viaRedis` on the current rate-limit-redis instance, telling `onInstance` which one it was.
-   *
-   * @remarks
-   * rate-limit-redis keeps a failed `SCRIPT LOAD` and fails every later count with it, so after a failure the
-   * store counts with a fresh instance, set up through the public `init`. If rate-limit-redis dropped a rejected
-   * script load, this would be unnecessary.
+   * Runs `name` on the current rate-limit-redis instance. That keeps a failed `SCRIPT LOAD` and fails every later
+   * count with it, hence a fresh one after a failure; rate-limit-redis dropping a rejected load would remove this.
    */
   #send<T>(name: OperationName, key: string, onInstance: (redis: RedisStore) => void): Promise<T> {
     this.#redis ??= this.#start();

@@ -1,4 +1,3 @@
-import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { startTestBackend } from '@backstage/backend-test-utils';
 import express from 'express';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { createProbePlugin } from '../helpers/createProbePlugin';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /** Sends the path exactly as written: clients such as fetch or supertest would resolve its dot segments. */
@@ -33,18 +33,10 @@ describe('dot segments and encoded slashes under an opened prefix', () => {
     await mkdir(join(root, 'static'));
     await writeFile(join(root, 'static', 'ok.txt'), 'public file');
     await writeFile(join(root, 'secret.txt'), 'the secret');
-    const plugin = createBackendPlugin({
-      pluginId: 'files',
-      register(env) {
-        env.registerInit({
-          deps: { http: coreServices.httpRouter },
-          async init({ http }) {
-            http.use(express.static(root));
-            http.addAuthPolicy({ path: '/static', allow: 'unauthenticated' });
-          },
-        });
-      },
-    });
+    const plugin = createProbePlugin(async http => {
+      http.use(express.static(root));
+      http.addAuthPolicy({ path: '/static', allow: 'unauthenticated' });
+    }, 'files');
     backend = await startTestBackend({
       features: [httpRouterServiceFactory, ...TEST_AUTH_SERVICES, plugin],
     });

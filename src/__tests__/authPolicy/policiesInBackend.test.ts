@@ -1,42 +1,34 @@
-import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import { Router } from 'express';
 import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { createRecordingLogger } from '../helpers/createRecordingLogger';
+import { createProbePlugin } from '../helpers/createProbePlugin';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /**
  * A plugin with a case-sensitive router serving `/cs/public` and a protected `/cs/PUBLIC`, which opens
  * `/cs/public` at start-up and opens `/late` when `POST /open-late` is called after start-up.
  */
-const caseSensitivePlugin = createBackendPlugin({
-  pluginId: 'cs',
-  register(env) {
-    env.registerInit({
-      deps: { http: coreServices.httpRouter },
-      async init({ http }) {
-        const router = Router({ caseSensitive: true });
-        router.get('/cs/public', (_req, res) => {
-          res.json({ public: true });
-        });
-        router.get('/cs/PUBLIC', (_req, res) => {
-          res.json({ secret: true });
-        });
-        router.get('/late', (_req, res) => {
-          res.json({ late: true });
-        });
-        router.post('/open-late', (_req, res) => {
-          http.addAuthPolicy({ path: '/late', allow: 'unauthenticated' });
-          res.json({ opened: true });
-        });
-        http.use(router);
-        http.addAuthPolicy({ path: '/cs/public', allow: 'unauthenticated' });
-      },
-    });
-  },
-});
+const caseSensitivePlugin = createProbePlugin(async http => {
+  const router = Router({ caseSensitive: true });
+  router.get('/cs/public', (_req, res) => {
+    res.json({ public: true });
+  });
+  router.get('/cs/PUBLIC', (_req, res) => {
+    res.json({ secret: true });
+  });
+  router.get('/late', (_req, res) => {
+    res.json({ late: true });
+  });
+  router.post('/open-late', (_req, res) => {
+    http.addAuthPolicy({ path: '/late', allow: 'unauthenticated' });
+    res.json({ opened: true });
+  });
+  http.use(router);
+  http.addAuthPolicy({ path: '/cs/public', allow: 'unauthenticated' });
+}, 'cs');
 
 describe('auth policies in a real backend', () => {
   let backend: Awaited<ReturnType<typeof startTestBackend>>;

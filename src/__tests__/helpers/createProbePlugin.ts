@@ -6,18 +6,21 @@ import {
 } from '@backstage/backend-plugin-api';
 
 /**
- * A plugin `probe` that hands its httpRouter to `use` during its init, for tests of what the router offers.
+ * A plugin (`probe` by default) that hands its httpRouter to `use` during its init.
  *
  * @param use - Called once with the plugin's httpRouter.
  */
-export function createProbePlugin(use: (http: HttpRouterService) => void): BackendFeature {
+export function createProbePlugin(
+  use: (http: HttpRouterService) => void | Promise<void>,
+  pluginId = 'probe',
+): BackendFeature {
   return createBackendPlugin({
-    pluginId: 'probe',
+    pluginId,
     register(env) {
       env.registerInit({
         deps: { http: coreServices.httpRouter },
         async init({ http }) {
-          use(http);
+          await use(http);
         },
       });
     },

@@ -1,17 +1,13 @@
-import { createSpecializedBackend } from '@backstage/backend-app-api';
 import {
   coreServices,
   createBackendPlugin,
   type RootHttpRouterService,
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
-import { mockServices } from '@backstage/backend-test-utils';
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
 import type { JsonObject } from '@backstage/types';
 import Router from 'express-promise-router';
-import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
-import { freePort } from './freePort';
-import { TEST_AUTH_SERVICES } from './testAuthServices';
+import { startWebSocketBackend } from './startWebSocketBackend';
 
 /** A backend started by {@link startRootRouterBackend}. */
 export interface RootRouterBackend {
@@ -61,31 +57,18 @@ export async function startRootRouterBackend(
   rootHttpRouter: ServiceFactory<RootHttpRouterService, 'root', 'singleton'>,
   backend: JsonObject,
 ): Promise<RootRouterBackend> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const instance = createSpecializedBackend({
-    defaultServiceFactories: [
-      mockServices.rootConfig.factory({
-        data: { backend: { ...backend, baseUrl, listen: { host: '127.0.0.1', port } } },
-      }),
-      mockServices.rootLogger.factory(),
-      mockServices.rootLifecycle.factory(),
-      mockServices.rootHealth.factory(),
-      mockServices.lifecycle.factory(),
-      mockServices.logger.factory(),
-      ...TEST_AUTH_SERVICES,
-      httpRouterServiceFactory,
-      rootHttpRouter,
-    ],
+  const instance = await startWebSocketBackend({
+    features: [comparedPlugin],
+    backend,
+    rootHttpRouter,
   });
-  instance.add(comparedPlugin);
   try {
-    await instance.start();
+    await instance.started;
   } catch (error) {
     await instance.stop().catch(() => undefined);
     throw error;
   }
-  return { baseUrl, stop: () => instance.stop() };
+  return { baseUrl: instance.baseUrl, stop: () => instance.stop() };
 }
 
 /** An answer as a client sees it, without the `Date` header, which differs between any two answers. */

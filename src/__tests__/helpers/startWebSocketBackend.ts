@@ -1,5 +1,9 @@
 import { createSpecializedBackend } from '@backstage/backend-app-api';
-import type { BackendFeature } from '@backstage/backend-plugin-api';
+import type {
+  BackendFeature,
+  RootHttpRouterService,
+  ServiceFactory,
+} from '@backstage/backend-plugin-api';
 import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
@@ -19,9 +23,8 @@ export interface WebSocketBackend {
 }
 
 /**
- * Starts a real backend with both of our factories (so upstream's root router routes the upgrades), the test
- * auth services and `features`, on a free loopback port, with `backend` config; `started` settles when the
- * start-up is done.
+ * Starts a real backend with our httpRouter, `rootHttpRouter` (ours by default, whose upstream root router routes
+ * upgrades), the test auth services and `features`, on a free loopback port, with `backend` config.
  *
  * @remarks
  * Not `startTestBackend`: its root router has no HTTP server, so it cannot route upgrades. The server listens
@@ -30,8 +33,9 @@ export interface WebSocketBackend {
 export async function startWebSocketBackend(options: {
   features: BackendFeature[];
   backend?: JsonObject;
+  rootHttpRouter?: ServiceFactory<RootHttpRouterService, 'root', 'singleton'>;
 }): Promise<WebSocketBackend> {
-  const { features, backend = {} } = options;
+  const { features, backend = {}, rootHttpRouter = rootHttpRouterServiceFactory } = options;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const instance = createSpecializedBackend({
@@ -46,7 +50,7 @@ export async function startWebSocketBackend(options: {
       mockServices.logger.factory(),
       ...TEST_AUTH_SERVICES,
       httpRouterServiceFactory,
-      rootHttpRouterServiceFactory,
+      rootHttpRouter,
     ],
   });
   features.forEach(feature => instance.add(feature));

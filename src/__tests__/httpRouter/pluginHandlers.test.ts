@@ -1,10 +1,10 @@
 import { httpRouterServiceFactory as upstreamHttpRouterServiceFactory } from '@backstage/backend-defaults/httpRouter';
-import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api';
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import type { ErrorRequestHandler, Handler, RequestHandler } from 'express';
 import Router from 'express-promise-router';
 import request from 'supertest';
 import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
+import { createProbePlugin } from '../helpers/createProbePlugin';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /** What the plugin's own error handler saw, per backend. */
@@ -15,45 +15,37 @@ type Seen = string[];
  * array, and an error handler of its own.
  */
 function createHandlersPlugin(seen: Seen) {
-  return createBackendPlugin({
-    pluginId: 'handlers',
-    register(env) {
-      env.registerInit({
-        deps: { http: coreServices.httpRouter },
-        async init({ http }) {
-          http.addAuthPolicy({ path: '/open', allow: 'unauthenticated' });
-          const tag: RequestHandler = (_req, res, next) => {
-            res.setHeader('x-tagged', 'yes');
-            next();
-          };
-          const asyncPass: RequestHandler = async (req, _res, next) => {
-            if (req.path === '/async-fails') {
-              throw new Error('async middleware failed');
-            }
-            next();
-          };
-          http.use([tag, [asyncPass]] as unknown as Handler);
-          const routes = Router();
-          routes.get('/open/ok', async (_req, res) => {
-            res.json({ ok: true });
-          });
-          routes.get('/open/teapot', async () => {
-            throw Object.assign(new Error('short and stout'), { name: 'TeapotError' });
-          });
-          http.use(routes);
-          const pluginErrors: ErrorRequestHandler = (err, req, res, next) => {
-            seen.push(`${req.path}: ${err.name}`);
-            if (err.name === 'TeapotError') {
-              res.status(418).json({ teapot: true });
-              return;
-            }
-            next(err);
-          };
-          http.use(pluginErrors as unknown as Handler);
-        },
-      });
-    },
-  });
+  return createProbePlugin(async http => {
+    http.addAuthPolicy({ path: '/open', allow: 'unauthenticated' });
+    const tag: RequestHandler = (_req, res, next) => {
+      res.setHeader('x-tagged', 'yes');
+      next();
+    };
+    const asyncPass: RequestHandler = async (req, _res, next) => {
+      if (req.path === '/async-fails') {
+        throw new Error('async middleware failed');
+      }
+      next();
+    };
+    http.use([tag, [asyncPass]] as unknown as Handler);
+    const routes = Router();
+    routes.get('/open/ok', async (_req, res) => {
+      res.json({ ok: true });
+    });
+    routes.get('/open/teapot', async () => {
+      throw Object.assign(new Error('short and stout'), { name: 'TeapotError' });
+    });
+    http.use(routes);
+    const pluginErrors: ErrorRequestHandler = (err, req, res, next) => {
+      seen.push(`${req.path}: ${err.name}`);
+      if (err.name === 'TeapotError') {
+        res.status(418).json({ teapot: true });
+        return;
+      }
+      next(err);
+    };
+    http.use(pluginErrors as unknown as Handler);
+  }, 'handlers');
 }
 
 describe.each([
@@ -114,17 +106,9 @@ describe('http.use refuses what is not a handler', () => {
     ['an array holding a number', [() => undefined, 42], '42'],
     ['an empty array', [], 'an empty array'],
   ])('refuses %s, naming the plugin and the value', async (_name, value, shown) => {
-    const plugin = createBackendPlugin({
-      pluginId: 'broken',
-      register(env) {
-        env.registerInit({
-          deps: { http: coreServices.httpRouter },
-          async init({ http }) {
-            http.use(value as unknown as Handler);
-          },
-        });
-      },
-    });
+    const plugin = createProbePlugin(async http => {
+      http.use(value as unknown as Handler);
+    }, 'broken');
     await expect(
       startTestBackend({ features: [httpRouterServiceFactory, ...TEST_AUTH_SERVICES, plugin] }),
     ).rejects.toThrow(

@@ -4,13 +4,9 @@ import {
   createServiceFactory,
   type RootHttpRouterService,
 } from '@backstage/backend-plugin-api';
-import { createSpecializedBackend } from '@backstage/backend-app-api';
-import { mockServices } from '@backstage/backend-test-utils';
 import express from 'express';
-import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createProbePlugin } from '../helpers/createProbePlugin';
 import { startWebSocketBackend } from '../helpers/startWebSocketBackend';
-import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
 
 /** A root router as Backstage 0.18 has it: `use` only, no WebSocket routing. */
 const rootRouterWithoutWebSockets = createServiceFactory({
@@ -30,21 +26,11 @@ describe('addWebSocketHandler on each Backstage line', () => {
     const probe = createProbePlugin(http => {
       offered = 'addWebSocketHandler' in http;
     });
-    // Not startTestBackend: it reads its own root router's server, which is not there.
-    const backend = createSpecializedBackend({
-      defaultServiceFactories: [
-        mockServices.rootConfig.factory(),
-        mockServices.rootLogger.factory(),
-        mockServices.rootLifecycle.factory(),
-        mockServices.lifecycle.factory(),
-        mockServices.logger.factory(),
-        ...TEST_AUTH_SERVICES,
-        httpRouterServiceFactory,
-        rootRouterWithoutWebSockets,
-      ],
+    const backend = await startWebSocketBackend({
+      features: [probe],
+      rootHttpRouter: rootRouterWithoutWebSockets,
     });
-    backend.add(probe);
-    await backend.start();
+    await backend.started;
     await backend.stop();
     expect(offered).toBe(false);
   });
