@@ -202,14 +202,14 @@ export interface HttpRouterMetrics {
  *
  * @remarks
  * `accepted`: handed to the plugin's handler. `limited`: 429, over a request budget or the connection limit.
- * `unauthenticated`: 401 or 403. `unavailable`: 503, the plugin not started in time or shutting down (or a
- * rate-limit store failing closed). `failed`: any other refusal. An upgrade whose client left while it waited is
- * not counted.
+ * `unauthenticated`: 401 or 403. `lifecycle_refused`: 503 of the lifecycle gate (not started in time, shutting
+ * down). `unavailable`: another 503 (a store failing closed). `failed`: any other refusal. An upgrade whose client
+ * left while it waited is not counted.
  *
  * @public
  */
 export type WebSocketUpgradeOutcome =
-  'accepted' | 'limited' | 'unauthenticated' | 'unavailable' | 'failed';
+  'accepted' | 'limited' | 'unauthenticated' | 'lifecycle_refused' | 'unavailable' | 'failed';
 
 /**
  * The instruments of one plugin's WebSocket routes.

@@ -37,8 +37,10 @@ export interface WebSocketRoutesOptions {
   config: RootConfigService;
   /** Receives one line per upgrade refused with a 5xx (through `errorHandler`). */
   logger: LoggerService;
-  /** The plugin router's steps an upgrade passes first: its rate limit and its lifecycle gate. */
-  steps: readonly RequestHandler[];
+  /** The plugin router's rate-limit step, which an upgrade passes first. */
+  rateLimit: RequestHandler;
+  /** The plugin router's lifecycle gate, which an upgrade passes next. */
+  lifecycleGate: RequestHandler;
   /** Where the upgrade holds a place while its socket is open: the plugin's and the all-plugins counters. */
   connectionCounters: readonly ConnectionCounter[];
   /** Answers a refused upgrade as the plugin router answers a refused request. */
@@ -47,8 +49,9 @@ export interface WebSocketRoutesOptions {
   metrics?: WebSocketMetrics;
 }
 
-/** The outcome of a refused upgrade, by the status it was answered with. */
-function refusalOutcome(statusCode: number): WebSocketUpgradeOutcome {
+/** The outcome of a refused upgrade, by the status it was answered with and whether the lifecycle gate refused. */
+function refusalOutcome(statusCode: number, byLifecycleGate: boolean): WebSocketUpgradeOutcome {
+  if (byLifecycleGate) return 'lifecycle_refused';
   if (statusCode === 429) return 'limited';
   if (statusCode === 401 || statusCode === 403) return 'unauthenticated';
   return statusCode === 503 ? 'unavailable' : 'failed';
@@ -75,8 +78,7 @@ function connectionKey(req: Request, credentials: BackstageCredentials | undefin
 export function createWebSocketRoutes(
   options: WebSocketRoutesOptions,
 ): (route: WebSocketHandlerOptions) => void {
-  const { pluginId, mountPath, rootHttpRouter, auth, config, steps, errorHandler, metrics } =
-    options;
+  const { pluginId, mountPath, rootHttpRouter, auth, config, errorHandler, metrics } = options;
   const allowNone = config.getOptionalBoolean(DISABLE_DEFAULT_AUTH_POLICY_KEY) ?? false;
   const trustProxy = config.getOptional(TRUST_PROXY_CONFIG_KEY);
   const base = mountPath.replace(/\/+$/, '');
@@ -100,6 +102,7 @@ export function createWebSocketRoutes(
     connectionKey(req, authenticated.get(req)?.credentials),
   );
 
+  const refusedByGate = new WeakSet<IncomingMessage>();
   const createApp = (authPolicy: AuthPolicy) => {
     // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
     const app = express();
@@ -108,9 +111,13 @@ export function createWebSocketRoutes(
       app.set('trust proxy', trustProxy);
     }
     app.use(allPluginsLimit);
-    for (const step of steps) {
-      if (step !== passThrough) app.use(step);
-    }
+    if (options.rateLimit !== passThrough) app.use(options.rateLimit);
+    app.use(function lifecycleGate(req, res, next) {
+      options.lifecycleGate(req, res, error => {
+        if (error !== undefined) refusedByGate.add(req);
+        next(error);
+      });
+    });
     app.use(function authenticateWebSocket(req, _res, next) {
       authenticate(req, authPolicy).then(result => {
         authenticated.set(req, result);
@@ -149,7 +156,7 @@ export function createWebSocketRoutes(
         resolve(authenticated.get(request));
       });
       res.once('finish', () => {
-        metrics?.recordUpgrade(refusalOutcome(res.statusCode));
+        metrics?.recordUpgrade(refusalOutcome(res.statusCode, refusedByGate.has(request)));
         socket.end(() => socket.destroy());
         resolve(undefined);
       });

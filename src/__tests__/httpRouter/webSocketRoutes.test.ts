@@ -151,24 +151,33 @@ describe('WebSocket routes of a plugin', () => {
     }
   });
 
-  it('refuses an upgrade with 503 and Retry-After while the plugin shuts down', async () => {
+  it('refuses an upgrade with 503 and Retry-After while the plugin shuts down, counted as lifecycle_refused', async () => {
+    const sdk = startMetricsSdk();
     const shutdownStarted = deferred();
     const held = deferred();
     const plugin = createWebSocketPlugin({
       shutdown: { started: shutdownStarted.resolve, held: held.promise },
     });
-    const { wsUrl } = await start(plugin);
-    const stopping = backend!.stop();
-    await shutdownStarted.promise;
-    const result = await openWebSocket(wsUrl('/api/example'), {
-      headers: { Authorization: mockCredentials.user.header() },
-    });
-    held.resolve();
-    await stopping;
-    backend = undefined;
-    expect(result.status).toBe(503);
-    expect(!result.opened && result.headers['retry-after']).toBe('5');
-    expect(plugin.upgrades).toHaveLength(0);
+    try {
+      const { wsUrl } = await start(plugin);
+      const stopping = backend!.stop();
+      await shutdownStarted.promise;
+      const result = await openWebSocket(wsUrl('/api/example'), {
+        headers: { Authorization: mockCredentials.user.header() },
+      });
+      held.resolve();
+      await stopping;
+      backend = undefined;
+      expect(result.status).toBe(503);
+      expect(!result.opened && result.headers['retry-after']).toBe('5');
+      expect(plugin.upgrades).toHaveLength(0);
+      const outcomes = (await sdk.collect())
+        .filter(point => point.name === METRIC_NAMES.webSocketUpgrades)
+        .map(point => `${point.attributes.outcome} ${point.value}`);
+      expect(outcomes).toEqual(['lifecycle_refused 1']);
+    } finally {
+      await sdk.stop();
+    }
   });
 
   it('closes the open WebSockets when the backend stops', async () => {
