@@ -135,7 +135,8 @@ interface RateLimitPluginBlock extends RateLimitBlock {
   routes?: {
     /**
      * Names the rule's budgets (`plugin-<pluginId>-<name>`, then `-user`, `-service` or `-anonymous` with
-     * per-principal budgets): letters, digits, `-`, `_` and `.`, unique in the plugin. Defaults to `route-<index>`.
+     * per-principal budgets): letters, digits, `-`, `_` and `.`, unique in the plugin, and no budget kind
+     * (`user`, `service`, `anonymous`, `failed-authentication`). Defaults to `route-<index>`.
      * @visibility backend
      */
     name?: string;

@@ -54,6 +54,8 @@ const ROUTE_KEYS = ['name', 'path', 'method', 'window', ...ROUTE_LIMIT_KEYS];
 /** A rule's name goes into `RateLimit-Policy` names, metric attributes and store keys. */
 const PATH_EXPECTED =
   "a path in the syntax of auth policy paths, such as '/v2/tasks' or '/entities/:kind'";
+/** A rule named as a budget kind would share its plugin's budget names (`plugin-<pluginId>-user`). */
+const BUDGET_KINDS = ['user', 'service', 'anonymous', 'failed-authentication'];
 const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
 const POSITIVE = 'a positive whole number of requests';
@@ -221,14 +223,14 @@ function readRoutes(
       );
     }
     const name = readString(rule, 'name', ruleKey) ?? `route-${index}`;
-    if (!ROUTE_NAME.test(name) || names.has(name)) {
+    if (!ROUTE_NAME.test(name) || names.has(name) || BUDGET_KINDS.includes(name)) {
       throw expectedError(
         rule,
         'name',
         ruleKey,
         names.has(name)
           ? 'a name no other rule of the plugin has'
-          : 'letters, digits, and - _ . after the first character',
+          : `letters, digits, and - _ . after the first character, other than ${BUDGET_KINDS.join(', ')}`,
       );
     }
     names.add(name);

@@ -605,6 +605,11 @@ describe('readRateLimitOptions: route rules', () => {
       'backend.rateLimit.plugin.scaffolder.routes[0].name',
     ],
     [
+      'a name that a per-principal budget of the plugin has',
+      plugin([{ name: 'user', path: '/x', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].name',
+    ],
+    [
       'a key a rule does not take',
       plugin([{ path: '/x', incomingRequestLimit: 1, store: { type: 'memory' } }]),
       'backend.rateLimit.plugin.scaffolder.routes[0]',
