@@ -1,3 +1,4 @@
+import { ROUTE_RULE_COUNT } from './createBackendConfig';
 import type { RateLimitStoreType, Scenario, ServerKind, ServerSpec, Stack, Variant } from './types';
 
 /** What `startTestBackend`'s mock auth turns into service credentials. */
@@ -165,6 +166,26 @@ export function createScenarios(): Scenario[] {
           expectRedisKeys: store === 'redis',
         })),
       ),
+    },
+    {
+      id: 'plugin/rate-limit-routes',
+      title: `Plugin stack: per-plugin rate limiting, memory store, with ${ROUTE_RULE_COUNT} route rules or none`,
+      variants: [
+        { ...rateLimited('memory'), id: 'ours-no-rules', label: 'ours, no route rules' },
+        {
+          ...rateLimited('memory'),
+          id: 'ours-rules-none',
+          label: `ours, ${ROUTE_RULE_COUNT} rules, request matches none`,
+          server: { ...server('ours', 'plugin', 0, 'memory'), routeRules: true },
+          request: { path: '/api/test/public' },
+        },
+        {
+          ...rateLimited('memory'),
+          id: 'ours-rules-one',
+          label: `ours, ${ROUTE_RULE_COUNT} rules, request matches one`,
+          server: { ...server('ours', 'plugin', 0, 'memory'), routeRules: true },
+        },
+      ],
     },
     {
       id: 'plugin/metrics',

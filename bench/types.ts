@@ -27,6 +27,8 @@ export interface ServerSpec {
   rateLimit?: RateLimitStoreType;
   /** With `rateLimit`: count per verified principal (`userRequestLimit`) rather than per address. */
   perPrincipal?: boolean;
+  /** With `rateLimit`: give the plugin block `ROUTE_RULE_COUNT` route rules (see `createBackendConfig`). */
+  routeRules?: boolean;
   /**
    * Use Backstage's real httpAuth (which caches each request's credentials) over the mock auth, rather than
    * the mock httpAuth (which verifies on every call). Defaults to the mock.
