@@ -57,6 +57,7 @@ const PATH_EXPECTED =
 /** A rule named as a budget kind would share its plugin's budget names (`plugin-<pluginId>-user`). */
 const BUDGET_KINDS = ['user', 'service', 'anonymous', 'failed-authentication'];
 const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
+const ROUTE_NAME_EXPECTED = `letters, digits, - _ . (not first), unique in the plugin, none of ${BUDGET_KINDS.join(', ')}`;
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
 const POSITIVE = 'a positive whole number of requests';
 const UNLIMITED = 'unlimited';
@@ -206,7 +207,7 @@ function readRoutes(
       block,
       'routes',
       fullKey,
-      'a list of rules such as { path, method, userRequestLimit }',
+      'a list of rules { path, method?, limits }',
       error,
     );
   }
@@ -214,29 +215,19 @@ function readRoutes(
   return rules.map((rule, index) => {
     const ruleKey = `${fullKey}.routes[${index}]`;
     // Unknown keys stop the start-up: the reader of a limiter block would read some of them (such as `store`).
-    const unknown = unknownKeys(rule, ruleKey, ROUTE_KEYS);
-    if (unknown.length > 0) throw new HttpRouterConfigError(ruleKey, unknown.join('; '));
+    const problems = unknownKeys(rule, ruleKey, ROUTE_KEYS);
     if (!ROUTE_LIMIT_KEYS.some(key => rule.has(key))) {
-      throw new HttpRouterConfigError(
-        ruleKey,
-        `expected at least one of ${ROUTE_LIMIT_KEYS.join(', ')}`,
-      );
+      problems.push(`expected at least one of ${ROUTE_LIMIT_KEYS.join(', ')}`);
     }
+    if (problems.length > 0) throw new HttpRouterConfigError(ruleKey, problems.join('; '));
     const name = readString(rule, 'name', ruleKey) ?? `route-${index}`;
     if (!ROUTE_NAME.test(name) || names.has(name) || BUDGET_KINDS.includes(name)) {
-      throw expectedError(
-        rule,
-        'name',
-        ruleKey,
-        names.has(name)
-          ? 'a name no other rule of the plugin has'
-          : `letters, digits, and - _ . after the first character, other than ${BUDGET_KINDS.join(', ')}`,
-      );
+      throw expectedError(rule, 'name', ruleKey, ROUTE_NAME_EXPECTED);
     }
     names.add(name);
     const path = readString(rule, 'path', ruleKey);
-    if (path === undefined) throw expectedError(rule, 'path', ruleKey, PATH_EXPECTED);
     try {
+      if (path === undefined) throw new TypeError('none given');
       compilePolicyPath(path);
     } catch (error) {
       throw expectedError(
@@ -253,22 +244,18 @@ function readRoutes(
     const { failedAuthentication: _, ...principals } = ruleOptions.principals ?? {};
     if (Object.keys(principals).length > 0) ruleOptions.principals = principals;
     else delete ruleOptions.principals;
-    const methods = readMethods(rule, ruleKey);
-    return { name, path, ...(methods && { methods }), options: ruleOptions };
+    const raw = rule.getOptional('method');
+    const methods = raw === undefined ? undefined : [raw].flat().map(m => String(m).toUpperCase());
+    if (methods?.length === 0 || methods?.some(method => !METHODS.includes(method))) {
+      throw expectedError(
+        rule,
+        'method',
+        ruleKey,
+        'an HTTP method such as POST, or a list of them',
+      );
+    }
+    return { name, path: path!, ...(methods && { methods }), options: ruleOptions };
   });
-}
-
-/** Reads a rule's `method`: one method or a list, upper-cased. */
-function readMethods(rule: Config, ruleKey: string): string[] | undefined {
-  const raw = rule.getOptional('method');
-  if (raw === undefined) return undefined;
-  const methods = (Array.isArray(raw) ? raw : [raw]).map(method =>
-    typeof method === 'string' ? method.toUpperCase() : '',
-  );
-  if (methods.length === 0 || methods.some(method => !METHODS.includes(method))) {
-    throw expectedError(rule, 'method', ruleKey, 'an HTTP method such as POST, or a list of them');
-  }
-  return methods;
 }
 
 function readString(block: Config, key: string, fullKey: string): string | undefined {
