@@ -15,11 +15,14 @@ export const ROUTE_RULE_COUNT = 20;
  * the last one counts `GET /public/:id`, so `/public/x` matches one rule and `/public` none.
  */
 function routeRules(): JsonObject[] {
-  return Array.from({ length: ROUTE_RULE_COUNT }, (_, index) => ({
-    path: index === ROUTE_RULE_COUNT - 1 ? '/public/:id' : `/r${index}/:id`,
-    method: index % 2 === 0 ? 'GET' : 'POST',
-    incomingRequestLimit: UNREACHABLE_LIMIT,
-  }));
+  return Array.from({ length: ROUTE_RULE_COUNT }, (_, index) => {
+    const last = index === ROUTE_RULE_COUNT - 1;
+    return {
+      path: last ? '/public/:id' : `/r${index}/:id`,
+      method: last || index % 2 === 0 ? 'GET' : 'POST',
+      incomingRequestLimit: UNREACHABLE_LIMIT,
+    };
+  });
 }
 
 /**

@@ -60,6 +60,8 @@ export interface Variant {
   expectStatus: readonly number[];
   /** The response must carry rate-limit headers, or the limiter is not active. */
   expectRateLimitHeaders?: boolean;
+  /** The `RateLimit-Policy` names the response must carry, exactly (a route rule that counts it, for instance). */
+  expectPolicies?: readonly string[];
   /** The request must write keys into the bench's redis, or the Redis store is not used. */
   expectRedisKeys?: boolean;
 }
