@@ -228,6 +228,8 @@ function readRoutes(
     const path = readString(rule, 'path', ruleKey);
     try {
       if (path === undefined) throw new TypeError('none given');
+      // Request paths start with '/': a rule without one would never count anything.
+      if (path !== '*' && !path.startsWith('/')) throw new TypeError("it does not start with '/'");
       compilePolicyPath(path);
     } catch (error) {
       throw expectedError(

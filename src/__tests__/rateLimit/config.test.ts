@@ -569,6 +569,11 @@ describe('readRateLimitOptions: route rules', () => {
       'backend.rateLimit.plugin.scaffolder.routes[1].path',
     ],
     [
+      'a rule whose path does not start with a slash',
+      plugin([{ path: 'v2/tasks', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].path',
+    ],
+    [
       'an unknown method',
       plugin([{ path: '/x', method: 'FETCH', incomingRequestLimit: 1 }]),
       'backend.rateLimit.plugin.scaffolder.routes[0].method',
