@@ -110,6 +110,56 @@ interface RateLimitBlock {
       };
 }
 
+/** A `backend.rateLimit.plugin.<pluginId>` block: the plugin's limiter, and budgets for some of its routes. */
+interface RateLimitPluginBlock extends RateLimitBlock {
+  /**
+   * Budgets for some routes of the plugin, counted besides the plugin's own: a request counts in every rule
+   * it matches and in the plugin's budgets, and the first one spent answers 429. Defaults to none.
+   */
+  routes?: {
+    /**
+     * Names the rule's budgets (`plugin-<pluginId>-<name>`, then `-user`, `-service` or `-anonymous` with
+     * per-principal budgets): letters, digits, `-`, `_` and `.`, unique in the plugin, and no budget kind
+     * (`user`, `service`, `anonymous`, `failed-authentication`). Defaults to `route-<index>`.
+     * @visibility backend
+     */
+    name?: string;
+    /**
+     * The requests the rule counts, relative to the plugin's mount path, with the syntax and meaning of
+     * `addAuthPolicy` paths (`/v2/tasks`, `/entities/:kind`; a prefix up to a segment boundary, case-sensitive).
+     * No default: required.
+     * @visibility backend
+     */
+    path: string;
+    /**
+     * An HTTP method or a list of them, in any case; `GET` also counts `HEAD`. Defaults to every method.
+     * @visibility backend
+     */
+    method?: string | string[];
+    /**
+     * As the plugin block's `window`. Defaults to the plugin block's.
+     * @visibility backend
+     */
+    window?: string | HumanDuration;
+    /**
+     * As the plugin block's `incomingRequestLimit`, for this rule's requests. A rule sets at least one of
+     * `incomingRequestLimit`, `userRequestLimit` and `serviceRequestLimit`. Defaults to the plugin block's.
+     * @visibility backend
+     */
+    incomingRequestLimit?: number;
+    /**
+     * As the plugin block's `userRequestLimit`, for this rule's requests. Defaults to the plugin block's.
+     * @visibility backend
+     */
+    userRequestLimit?: number | 'unlimited';
+    /**
+     * As the plugin block's `serviceRequestLimit`, for this rule's requests. Defaults to the plugin block's.
+     * @visibility backend
+     */
+    serviceRequestLimit?: number | 'unlimited';
+  }[];
+}
+
 /** The top-level `backend.rateLimit` block: the all-plugins limiter, and the defaults of plugin blocks. */
 interface RateLimitTopLevelBlock extends RateLimitBlock {
   /**
@@ -123,7 +173,7 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
    * Defaults to none.
    */
   plugin?: {
-    [pluginId: string]: RateLimitBlock;
+    [pluginId: string]: RateLimitPluginBlock;
   };
 }
 

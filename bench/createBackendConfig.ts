@@ -7,6 +7,24 @@ import type { ServerSpec } from './types';
  */
 const UNREACHABLE_LIMIT = 1e9;
 
+/** How many route rules `routeRules` adds. */
+export const ROUTE_RULE_COUNT = 20;
+
+/**
+ * Route rules with unreachable limits: `/rK/:id`, half of them for GET (so their matchers run) and half for POST;
+ * the last one counts `GET /public/:id`, so `/public/x` matches one rule and `/public` none.
+ */
+function routeRules(): JsonObject[] {
+  return Array.from({ length: ROUTE_RULE_COUNT }, (_, index) => {
+    const last = index === ROUTE_RULE_COUNT - 1;
+    return {
+      path: last ? '/public/:id' : `/r${index}/:id`,
+      method: last || index % 2 === 0 ? 'GET' : 'POST',
+      incomingRequestLimit: UNREACHABLE_LIMIT,
+    };
+  });
+}
+
 /**
  * The root config of a factory backend; the same for both factories.
  *
@@ -37,6 +55,7 @@ export function createBackendConfig(spec: ServerSpec): JsonObject {
           incomingRequestLimit: UNREACHABLE_LIMIT,
           ipAllowList: [],
           ...(spec.perPrincipal ? { userRequestLimit: UNREACHABLE_LIMIT } : {}),
+          ...(spec.routeRules ? { routes: routeRules() } : {}),
         },
       },
     };

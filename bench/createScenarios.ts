@@ -1,3 +1,4 @@
+import { ROUTE_RULE_COUNT } from './createBackendConfig';
 import type { RateLimitStoreType, Scenario, ServerKind, ServerSpec, Stack, Variant } from './types';
 
 /** What `startTestBackend`'s mock auth turns into service credentials. */
@@ -165,6 +166,28 @@ export function createScenarios(): Scenario[] {
           expectRedisKeys: store === 'redis',
         })),
       ),
+    },
+    {
+      id: 'plugin/rate-limit-routes',
+      title: `Plugin stack: per-plugin rate limiting, memory store, with ${ROUTE_RULE_COUNT} route rules or none`,
+      variants: [
+        { ...rateLimited('memory'), id: 'ours-no-rules', label: 'ours, no route rules' },
+        {
+          ...rateLimited('memory'),
+          id: 'ours-rules-none',
+          label: `ours, ${ROUTE_RULE_COUNT} rules, request matches none`,
+          server: { ...server('ours', 'plugin', 0, 'memory'), routeRules: true },
+          request: { path: '/api/test/public' },
+          expectPolicies: ['plugin-test'],
+        },
+        {
+          ...rateLimited('memory'),
+          id: 'ours-rules-one',
+          label: `ours, ${ROUTE_RULE_COUNT} rules, request matches one`,
+          server: { ...server('ours', 'plugin', 0, 'memory'), routeRules: true },
+          expectPolicies: ['plugin-test', `plugin-test-route-${ROUTE_RULE_COUNT - 1}`],
+        },
+      ],
     },
     {
       id: 'plugin/metrics',

@@ -86,6 +86,15 @@ export const TARGETS: readonly TargetDefinition[] = [
     denominator: `ours-${store}`,
     judgeOn: 'cpu' as const,
   })),
+  // Issue 22: 20 route rules cost at most 5 % more server CPU per request, whether a request matches one or none.
+  ...(['none', 'one'] as const).map(matching => ({
+    description: `20 route rules, request matches ${matching}: ≤ 5 % more server CPU per request than no rules (judged by CPU)`,
+    threshold: 1 / 1.05,
+    scenarioId: 'plugin/rate-limit-routes',
+    numerator: `ours-rules-${matching}`,
+    denominator: 'ours-no-rules',
+    judgeOn: 'cpu' as const,
+  })),
 ];
 
 /**

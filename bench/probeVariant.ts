@@ -38,6 +38,13 @@ export async function probeVariant(
       return 'no rate-limit headers in the response: the limiter is not active';
     }
   }
+  const policies = [...(response.headers.get('ratelimit-policy') ?? '').matchAll(/"([^"]+)"/g)];
+  if (
+    variant.expectPolicies &&
+    policies.map(match => match[1]).join() !== variant.expectPolicies.join()
+  ) {
+    return `RateLimit-Policy names ${policies.map(match => match[1]).join(', ')}, expected ${variant.expectPolicies.join(', ')}`;
+  }
   if (variant.expectRedisKeys) {
     if (!redis || keysBefore === undefined) {
       return 'no redis-server for the bench';

@@ -27,6 +27,8 @@ export interface ServerSpec {
   rateLimit?: RateLimitStoreType;
   /** With `rateLimit`: count per verified principal (`userRequestLimit`) rather than per address. */
   perPrincipal?: boolean;
+  /** With `rateLimit`: give the plugin block `ROUTE_RULE_COUNT` route rules (see `createBackendConfig`). */
+  routeRules?: boolean;
   /**
    * Use Backstage's real httpAuth (which caches each request's credentials) over the mock auth, rather than
    * the mock httpAuth (which verifies on every call). Defaults to the mock.
@@ -58,6 +60,8 @@ export interface Variant {
   expectStatus: readonly number[];
   /** The response must carry rate-limit headers, or the limiter is not active. */
   expectRateLimitHeaders?: boolean;
+  /** The `RateLimit-Policy` names the response must carry, exactly (a route rule that counts it, for instance). */
+  expectPolicies?: readonly string[];
   /** The request must write keys into the bench's redis, or the Redis store is not used. */
   expectRedisKeys?: boolean;
 }

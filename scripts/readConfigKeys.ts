@@ -106,7 +106,8 @@ function objectParts(
   walk: Walk,
   node: ts.TypeNode,
 ): (ts.TypeLiteralNode | ts.InterfaceDeclaration)[] {
-  const parts = ts.isUnionTypeNode(node) ? [...node.types] : [node];
+  const element = ts.isArrayTypeNode(node) ? node.elementType : node;
+  const parts = ts.isUnionTypeNode(element) ? [...element.types] : [element];
   return parts.flatMap((part): (ts.TypeLiteralNode | ts.InterfaceDeclaration)[] => {
     if (ts.isTypeLiteralNode(part)) {
       return [part];
@@ -125,9 +126,15 @@ function visitMembers(
   for (const member of members) {
     if (ts.isIndexSignatureDeclaration(member)) {
       // A map of blocks: one row for the map (the property's own), none repeated for each block's keys.
-      walk.mapBlock = ts.isTypeReferenceNode(member.type)
-        ? member.type.typeName.getText()
+      const block = ts.isTypeReferenceNode(member.type)
+        ? walk.interfaces.get(member.type.typeName.getText())
         : undefined;
+      // A block that extends the shared one: the shared keys are marked per plugin, its own get rows of their own.
+      const base = block?.heritageClauses?.[0]?.types[0]?.expression.getText();
+      walk.mapBlock = base ?? block?.name.text;
+      if (base) {
+        visitMembers(walk, block!.members, `${prefix}<${member.parameters[0].name.getText()}>.`);
+      }
       continue;
     }
     if (!ts.isPropertySignature(member) || !member.type) {
@@ -151,7 +158,12 @@ function visitMembers(
       });
     }
     for (const part of objectParts(walk, member.type)) {
-      visitObject(walk, part, `${prefix}${name}.`, declaredIn);
+      visitObject(
+        walk,
+        part,
+        `${prefix}${name}${ts.isArrayTypeNode(member.type) ? '[]' : ''}.`,
+        declaredIn,
+      );
     }
   }
 }

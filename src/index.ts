@@ -21,6 +21,7 @@ export type {
   RateLimitMemoryStoreOptions,
   RateLimitOptions,
   RateLimitRedisStoreOptions,
+  RateLimitRouteRule,
   RateLimitSettings,
   RateLimitStoreOptions,
 } from './rateLimit/types';

@@ -96,6 +96,26 @@ const VALID: Array<[string, JsonObject]> = [
     },
   ],
   [
+    'route rules in a plugin block',
+    {
+      rateLimit: {
+        plugin: {
+          scaffolder: {
+            routes: [
+              { name: 'task-creation', path: '/v2/tasks', method: 'POST', userRequestLimit: 10 },
+              {
+                path: '/entities/:kind',
+                method: ['GET', 'HEAD'],
+                window: '1m',
+                incomingRequestLimit: 5,
+              },
+            ],
+          },
+        },
+      },
+    },
+  ],
+  [
     'plugin blocks only',
     { rateLimit: { global: false, plugin: { catalog: { incomingRequestLimit: 5 } } } },
   ],

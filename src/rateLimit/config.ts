@@ -1,5 +1,7 @@
 import type { Config } from '@backstage/config';
+import { METHODS } from 'node:http';
 import { isIP } from 'node:net';
+import { compilePolicyPath } from '../authPolicy/paths';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import { MAX_TIMER_DELAY_MS, readDurationMs } from '../readDurationMs';
 import { parseRedisConnection } from '../redis/connection';
@@ -7,6 +9,7 @@ import type {
   PrincipalRateLimits,
   PrincipalRequestLimit,
   RateLimitOptions,
+  RateLimitRouteRule,
   RateLimitSettings,
   RateLimitStoreOptions,
 } from './types';
@@ -46,6 +49,15 @@ const LIMITER_KEYS = [
   ...PRINCIPAL_KEYS,
 ];
 const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin'];
+const ROUTE_LIMIT_KEYS = ['incomingRequestLimit', 'userRequestLimit', 'serviceRequestLimit'];
+const ROUTE_KEYS = ['name', 'path', 'method', 'window', ...ROUTE_LIMIT_KEYS];
+/** A rule's name goes into `RateLimit-Policy` names, metric attributes and store keys. */
+const PATH_EXPECTED =
+  "a path in the syntax of auth policy paths, such as '/v2/tasks' or '/entities/:kind'";
+/** A rule named as a budget kind would share its plugin's budget names (`plugin-<pluginId>-user`). */
+const BUDGET_KINDS = ['user', 'service', 'anonymous', 'failed-authentication'];
+const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
+const ROUTE_NAME_EXPECTED = `letters, digits, - _ . (not first), unique in the plugin, none of ${BUDGET_KINDS.join(', ')}`;
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
 const POSITIVE = 'a positive whole number of requests';
 const UNLIMITED = 'unlimited';
@@ -78,6 +90,12 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
     );
   }
   const block = config.getConfig(RATE_LIMIT_CONFIG_KEY);
+  if (block.has('routes')) {
+    throw new HttpRouterConfigError(
+      `${RATE_LIMIT_CONFIG_KEY}.routes`,
+      `expected route rules in a plugin block, at '${RATE_LIMIT_CONFIG_KEY}.plugin.<pluginId>.routes'`,
+    );
+  }
   const warnings = unknownKeys(block, RATE_LIMIT_CONFIG_KEY, TOP_LEVEL_KEYS, true);
   const topLevel = readBlock(block, RATE_LIMIT_CONFIG_KEY, DEFAULT_RATE_LIMIT_OPTIONS, warnings);
   const global =
@@ -94,8 +112,10 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
         'expected an object of rate limit settings, got null',
       );
     }
-    warnings.push(...unknownKeys(pluginBlock, fullKey, LIMITER_KEYS, true));
-    plugins[pluginId] = readBlock(pluginBlock, fullKey, topLevel, warnings);
+    warnings.push(...unknownKeys(pluginBlock, fullKey, [...LIMITER_KEYS, 'routes'], true));
+    const options = readBlock(pluginBlock, fullKey, topLevel, warnings);
+    const routes = readRoutes(pluginBlock, fullKey, options, warnings);
+    plugins[pluginId] = routes ? { ...options, routes } : options;
   }
   if (global || Object.keys(plugins).length > 0) {
     warnings.push(...trustProxyWarnings(config));
@@ -111,6 +131,12 @@ function freeze(
   for (const options of [global, ...Object.values(plugins)]) {
     if (options && !Object.isFrozen(options)) {
       if (options.principals) Object.freeze(options.principals);
+      for (const rule of options.routes ?? []) {
+        if (rule.options.principals) Object.freeze(rule.options.principals);
+        Object.freeze(rule.options);
+        Object.freeze(rule);
+      }
+      if (options.routes) Object.freeze(options.routes);
       Object.freeze(options);
     }
   }
@@ -163,6 +189,81 @@ function readBlock(
     ) ?? parent.webSocketConnectionLimit;
   if (connections !== undefined) options.webSocketConnectionLimit = connections;
   return options;
+}
+
+/** Reads a plugin block's `routes`: each rule takes the keys it leaves out from the plugin's `options`. */
+function readRoutes(
+  block: Config,
+  fullKey: string,
+  options: Readonly<RateLimitOptions>,
+  warnings: string[],
+): RateLimitRouteRule[] | undefined {
+  if (!block.has('routes')) return undefined;
+  let rules: Config[];
+  try {
+    rules = block.getConfigArray('routes');
+  } catch (error) {
+    throw expectedError(
+      block,
+      'routes',
+      fullKey,
+      'a list of rules { path, method?, limits }',
+      error,
+    );
+  }
+  const names = new Set<string>();
+  return rules.map((rule, index) => {
+    const ruleKey = `${fullKey}.routes[${index}]`;
+    // Unknown keys stop the start-up: the reader of a limiter block would read some of them (such as `store`).
+    const problems = unknownKeys(rule, ruleKey, ROUTE_KEYS);
+    if (!ROUTE_LIMIT_KEYS.some(key => rule.has(key))) {
+      problems.push(`expected at least one of ${ROUTE_LIMIT_KEYS.join(', ')}`);
+    }
+    if (problems.length > 0) throw new HttpRouterConfigError(ruleKey, problems.join('; '));
+    const name = readString(rule, 'name', ruleKey) ?? `route-${index}`;
+    if (!ROUTE_NAME.test(name) || names.has(name) || BUDGET_KINDS.includes(name)) {
+      throw expectedError(rule, 'name', ruleKey, ROUTE_NAME_EXPECTED);
+    }
+    names.add(name);
+    const path = readString(rule, 'path', ruleKey);
+    try {
+      if (path === undefined) throw new TypeError('none given');
+      // Request paths start with '/': a rule without one would never count anything.
+      if (path !== '*' && !path.startsWith('/')) throw new TypeError("it does not start with '/'");
+      compilePolicyPath(path);
+    } catch (error) {
+      throw expectedError(
+        rule,
+        'path',
+        ruleKey,
+        `${PATH_EXPECTED} (${(error as Error).message})`,
+        error,
+      );
+    }
+    const ruleOptions = readBlock(rule, ruleKey, options, warnings);
+    // The plugin's failed-authentication cut-off and WebSocket limit are its own, not each rule's.
+    delete ruleOptions.webSocketConnectionLimit;
+    const { failedAuthentication: _, ...principals } = ruleOptions.principals ?? {};
+    if (Object.keys(principals).length > 0) ruleOptions.principals = principals;
+    else delete ruleOptions.principals;
+    const raw = rule.getOptional('method');
+    const methods = raw === undefined ? undefined : [raw].flat().map(m => String(m).toUpperCase());
+    if (methods?.length === 0 || methods?.some(method => !METHODS.includes(method))) {
+      throw expectedError(
+        rule,
+        'method',
+        ruleKey,
+        'an HTTP method such as POST, or a list of them',
+      );
+    }
+    return { name, path: path!, ...(methods && { methods }), options: ruleOptions };
+  });
+}
+
+function readString(block: Config, key: string, fullKey: string): string | undefined {
+  const value = block.getOptional(key);
+  if (value === undefined || (typeof value === 'string' && value !== '')) return value;
+  throw expectedError(block, key, fullKey, 'a non-empty string');
 }
 
 function expectedError(block: Config, key: string, fullKey: string, what: string, cause?: unknown) {

@@ -5,6 +5,7 @@ import type {
   RootConfigService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
+import { compilePolicyPath } from '../authPolicy/paths';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import { createRateLimitContext, describeBudgets, type RateLimitContext } from './context';
@@ -16,6 +17,7 @@ import {
   type PrincipalLayer,
 } from './principals';
 import { createRateLimitStore, rateLimitKeyPrefix } from './store';
+import type { RateLimitRouteRule } from './types';
 
 /**
  * Options for {@link createRateLimitMiddleware}.
@@ -93,19 +95,71 @@ export interface RateLimitHandlerOptions {
  * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
  * all-plugins budgets, and records its mount path in the express app's `locals`; the all-plugins limiter in the
  * root router leaves to them the requests with credentials under such a path, and counts every other request.
+ * A request the plugin's budgets let through is then counted by each of its route rules whose methods and path
+ * (relative to the mount path) it matches, in order.
  */
 export function createRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
+): RequestHandler {
+  const { pluginId, mountPath } = options;
+  const pluginStep = createLimiterStep(context, options);
+  const rules = pluginId === undefined ? undefined : context.settings.plugins[pluginId]?.routes;
+  if (!rules) return pluginStep;
+  const matchers = rules.map(rule => ({
+    // express answers HEAD with the GET route.
+    methods:
+      rule.methods &&
+      new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
+    matches: compilePolicyPath(rule.path).matches,
+    step: createLimiterStep(context, { ...options, countsAllPlugins: false }, rule),
+  }));
+  const mountLength = mountPath?.replace(/\/+$/, '').length ?? 0;
+  return function routesRateLimit(req, res, next) {
+    // A WebSocket upgrade runs the steps in an app of its own at the root, so its path still holds the mount.
+    const path =
+      req.baseUrl === '' && mountLength > 0 ? req.path.slice(mountLength) || '/' : req.path;
+    let index = 0;
+    const countInNextRule = (error?: unknown): void => {
+      if (error !== undefined) {
+        next(error);
+        return;
+      }
+      while (index < matchers.length) {
+        const { methods, matches, step } = matchers[index++];
+        if ((!methods || methods.has(req.method)) && matches(path)) {
+          step(req, res, countInNextRule);
+          return;
+        }
+      }
+      next();
+    };
+    pluginStep(req, res, countInNextRule);
+  };
+}
+
+/** The rate limit step of the all-plugins limiter, of one plugin, or of one of its route rules. */
+function createLimiterStep(
+  context: RateLimitContext,
+  options: RateLimitHandlerOptions,
+  rule?: RateLimitRouteRule,
 ): RequestHandler {
   const { pluginId, httpAuth, lookupAccess, mountPath } = options;
   const { settings, connections } = context;
   const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;
   const lifecycle = options.lifecycle ?? context.lifecycle;
   const logger = options.logger ?? context.logger;
-  const limiterOptions = pluginId === undefined ? settings.global : settings.plugins[pluginId];
-  const name = pluginId === undefined ? 'all plugins' : `plugin '${pluginId}'`;
-  const policyName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+  const limiterOptions =
+    rule?.options ?? (pluginId === undefined ? settings.global : settings.plugins[pluginId]);
+  const route = rule?.name;
+  const name =
+    pluginId === undefined
+      ? 'all plugins'
+      : `${route === undefined ? '' : `route '${route}' of `}plugin '${pluginId}'`;
+  const policyName =
+    pluginId === undefined
+      ? 'global'
+      : `plugin-${pluginId}${route === undefined ? '' : `-${route}`}`;
   // Built only when something is limited, so that a plugin without a limiter creates no instruments.
   const metrics = () =>
     (options.metrics ?? createHttpRouterMetrics({ pluginId })).rateLimit(policyName);
@@ -123,6 +177,7 @@ export function createRateLimitHandler(
       const budgets = createBudgets({
         options: limiterOptions,
         pluginId,
+        route,
         connections,
         logger,
         lifecycle,
@@ -178,7 +233,7 @@ export function createRateLimitHandler(
   const limiterMetrics = metrics();
   const store = createRateLimitStore({
     options: limiterOptions,
-    prefix: rateLimitKeyPrefix(pluginId),
+    prefix: rateLimitKeyPrefix(pluginId, undefined, route),
     connections,
     lifecycle,
     metrics: limiterMetrics,
@@ -186,6 +241,7 @@ export function createRateLimitHandler(
   const limiter = createLimiter({
     options: limiterOptions,
     pluginId,
+    route,
     store,
     logger,
     metrics: limiterMetrics,

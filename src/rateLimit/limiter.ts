@@ -84,7 +84,7 @@ export function createIpAllowList(
 
 /** One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts. */
 export type Limiter = RequestHandler & {
-  /** `global`, `plugin-<pluginId>`, or either followed by `-<bucket>`. */
+  /** `global`, `plugin-<pluginId>` or `plugin-<pluginId>-<route>`, optionally followed by `-<bucket>`. */
   readonly policyName: string;
   /** A key's count, read without counting (express-rate-limit's `getKey`). */
   readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
@@ -97,6 +97,8 @@ export interface LimiterOptions {
   options: RateLimitOptions;
   /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
   pluginId?: string;
+  /** The name of the plugin's route rule the limiter counts. Defaults to none: the plugin's own budget. */
+  route?: string;
   store: Store;
   /** Receives express-rate-limit's messages, store failures and proxy header warnings. Defaults to none. */
   logger?: LoggerService;
@@ -122,13 +124,17 @@ export interface LimiterOptions {
  * one decision: `allow_listed`, `limited`, `allowed` or `store_error_refuse`.
  */
 export function createLimiter(limiterOptions: LimiterOptions): Limiter {
-  const { options, pluginId, store, logger, bucket, skip, metrics } = limiterOptions;
-  const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
+  const { options, pluginId, route, store, logger, bucket, skip, metrics } = limiterOptions;
+  const limiterName =
+    pluginId === undefined
+      ? 'global'
+      : `plugin-${pluginId}${route === undefined ? '' : `-${route}`}`;
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
+  const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
   const answer = createTooManyRequestsHandler(
-    bucket && `the ${bucket.kind.replace('-', ' ')} limit`,
+    route === undefined ? named : `${named ?? 'the limit'} of route '${route}'`,
   );
   const limiter = rateLimit({
     store,

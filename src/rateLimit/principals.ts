@@ -59,17 +59,19 @@ export interface Budgets {
 export function createBudgets(budgetOptions: {
   options: RateLimitOptions;
   pluginId?: string;
+  /** The plugin's route rule whose budgets these are. Defaults to none: the plugin's own. */
+  route?: string;
   connections: RedisConnections;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
   metrics?: RateLimitMetrics;
 }): Budgets {
-  const { options, pluginId, connections, logger, lifecycle, metrics } = budgetOptions;
+  const { options, pluginId, route, connections, logger, lifecycle, metrics } = budgetOptions;
   const principals = options.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): Limiter => {
     const store = createRateLimitStore({
       options,
-      prefix: rateLimitKeyPrefix(pluginId, kind),
+      prefix: rateLimitKeyPrefix(pluginId, kind, route),
       connections,
       lifecycle,
       metrics,
@@ -84,6 +86,7 @@ export function createBudgets(budgetOptions: {
     return createLimiter({
       options: counted,
       pluginId,
+      route,
       store,
       logger,
       metrics,

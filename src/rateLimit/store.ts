@@ -12,11 +12,16 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /**
- * The store key prefix of a limiter, `rl:global:` or `rl:plugin:<pluginId>:`, followed by `<bucket>:` for a
- * per-principal budget, so that no two budgets share a counter.
+ * The store key prefix of a limiter, `rl:global:` or `rl:plugin:<pluginId>:` (then `route:<route>:` for a route
+ * rule), followed by `<bucket>:` for a per-principal budget, so that no two budgets share a counter.
  */
-export function rateLimitKeyPrefix(pluginId?: string, bucket?: RateLimitBucket): string {
-  const prefix = pluginId === undefined ? 'rl:global:' : `rl:plugin:${pluginId}:`;
+export function rateLimitKeyPrefix(
+  pluginId?: string,
+  bucket?: RateLimitBucket,
+  route?: string,
+): string {
+  const plugin = `rl:plugin:${pluginId}:${route === undefined ? '' : `route:${route}:`}`;
+  const prefix = pluginId === undefined ? 'rl:global:' : plugin;
   return bucket === undefined ? prefix : `${prefix}${bucket}:`;
 }
 

@@ -58,6 +58,24 @@ export interface RateLimitOptions {
    * unlimited.
    */
   webSocketConnectionLimit?: number;
+  /** The budgets of a plugin's routes, from `routes`. Defaults to none (the property is left out). */
+  routes?: readonly RateLimitRouteRule[];
+}
+
+/**
+ * A budget of the requests to some routes of a plugin, counted besides the plugin's own.
+ *
+ * @public
+ */
+export interface RateLimitRouteRule {
+  /** Names its budgets (`plugin-<pluginId>-<name>`). Defaults to `route-<index>`. */
+  name: string;
+  /** The path, in the syntax of auth policy paths, relative to the plugin's mount path. */
+  path: string;
+  /** The upper-case methods it counts. Defaults to none (the property is left out): every method. */
+  methods?: readonly string[];
+  /** Its window and limits, each taken from its plugin block when the rule leaves it out. */
+  options: RateLimitOptions;
 }
 
 /**

@@ -34,6 +34,9 @@ export function createExamplePlugin(
           router.get('/cookie-ok', async (_req, res) => {
             res.json({ cookie: 'ok' });
           });
+          router.post('/echo', async (req, res) => {
+            res.json({ method: req.method });
+          });
           router.get('/missing', async () => {
             throw new NotFoundError('There is nothing here');
           });

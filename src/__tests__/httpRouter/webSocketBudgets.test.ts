@@ -77,6 +77,21 @@ describe('WebSocket upgrades in the request budgets', () => {
     expect(!second.opened && second.headers['ratelimit-policy']).toMatch(/^"plugin-example-user"/);
   });
 
+  it("counts an upgrade in the budget of a route rule that matches its path under the plugin's mount", async () => {
+    const { baseUrl } = await start({
+      global: false,
+      ipAllowList: [],
+      plugin: { example: { routes: [{ name: 'open', path: '/open', incomingRequestLimit: 1 }] } },
+    });
+    const first = await upgrade('/api/example/open');
+    const second = await upgrade('/api/example/open');
+    const otherRoute = await fetch(`${baseUrl}/api/example/nothing`);
+    expect([first.status, second.status, otherRoute.status]).toEqual([101, 429, 401]);
+    expect(!second.opened && second.headers['ratelimit-policy']).toContain(
+      '"plugin-example-open"; q=1;',
+    );
+  });
+
   it('cuts off an address that offered a bad token before verifying its next upgrade', async () => {
     await start({
       global: false,

@@ -1,5 +1,5 @@
 import { ConfigReader } from '@backstage/config';
-import type { JsonObject } from '@backstage/types';
+import type { JsonObject, JsonValue } from '@backstage/types';
 import { ERROR_CODES, HttpRouterConfigError } from '../../errors';
 import { DEFAULT_RATE_LIMIT_OPTIONS, readRateLimitOptions } from '../../rateLimit/config';
 import type { RateLimitOptions } from '../../rateLimit/types';
@@ -500,5 +500,139 @@ describe('readRateLimitOptions', () => {
     ['trustProxy as a CIDR list', true, { trustProxy: ['10.0.0.0/8'] }, []],
   ])('warns about %s', (_name, rateLimit, backend, warnings) => {
     expect(read(rateLimit, backend).warnings).toEqual(warnings);
+  });
+});
+
+describe('readRateLimitOptions: route rules', () => {
+  const plugin = (routes: JsonValue | undefined, block: JsonObject = {}): JsonObject => ({
+    plugin: { scaffolder: { ...block, routes } },
+  });
+
+  it('reads a rule over its plugin block: name, upper-case methods, and what it leaves out inherited', () => {
+    const { scaffolder } = read({
+      window: '10s',
+      userRequestLimit: 600,
+      failedAuthenticationLimit: 5,
+      webSocketConnectionLimit: 3,
+      ...plugin(
+        [
+          { name: 'task-creation', path: '/v2/tasks', method: 'post', userRequestLimit: 10 },
+          {
+            path: '/entities/:kind',
+            method: ['get', 'HEAD'],
+            window: '1m',
+            incomingRequestLimit: 7,
+          },
+        ],
+        { incomingRequestLimit: 50 },
+      ),
+    }).plugins;
+    expect(scaffolder.routes).toEqual([
+      {
+        name: 'task-creation',
+        path: '/v2/tasks',
+        methods: ['POST'],
+        options: withDefaults({ windowMs: 10_000, limit: 50, principals: { user: 10 } }),
+      },
+      {
+        name: 'route-1',
+        path: '/entities/:kind',
+        methods: ['GET', 'HEAD'],
+        options: withDefaults({ windowMs: 60_000, limit: 7, principals: { user: 600 } }),
+      },
+    ]);
+    expect(Object.isFrozen(scaffolder.routes![0].options)).toBe(true);
+  });
+
+  it('leaves routes out of a plugin block without them', () => {
+    expect(read(plugin(undefined)).plugins.scaffolder).not.toHaveProperty('routes');
+  });
+
+  it.each<[string, JsonObject, string]>([
+    ['routes at the top level', { routes: [] }, 'backend.rateLimit.routes'],
+    [
+      'routes that are not a list',
+      plugin({ path: '/x' }),
+      'backend.rateLimit.plugin.scaffolder.routes',
+    ],
+    [
+      'a rule without a path',
+      plugin([{ incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].path',
+    ],
+    [
+      'a rule whose path neither router syntax reads',
+      plugin([
+        { path: '/v2/tasks', incomingRequestLimit: 1 },
+        { path: '/tasks/{:id', incomingRequestLimit: 1 },
+      ]),
+      'backend.rateLimit.plugin.scaffolder.routes[1].path',
+    ],
+    [
+      'a rule whose path does not start with a slash',
+      plugin([{ path: 'v2/tasks', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].path',
+    ],
+    [
+      'an unknown method',
+      plugin([{ path: '/x', method: 'FETCH', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].method',
+    ],
+    [
+      'an empty method list',
+      plugin([{ path: '/x', method: [], incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].method',
+    ],
+    [
+      'a rule without any limit',
+      plugin([{ path: '/x', window: '1m' }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0]',
+    ],
+    [
+      'duplicate names',
+      plugin([
+        { name: 'tasks', path: '/x', incomingRequestLimit: 1 },
+        { name: 'tasks', path: '/y', incomingRequestLimit: 1 },
+      ]),
+      'backend.rateLimit.plugin.scaffolder.routes[1].name',
+    ],
+    [
+      'a name that repeats a default name',
+      plugin([
+        { path: '/x', incomingRequestLimit: 1 },
+        { name: 'route-0', path: '/y', incomingRequestLimit: 1 },
+      ]),
+      'backend.rateLimit.plugin.scaffolder.routes[1].name',
+    ],
+    [
+      'a name with a space',
+      plugin([{ name: 'task creation', path: '/x', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].name',
+    ],
+    [
+      'a name that a per-principal budget of the plugin has',
+      plugin([{ name: 'user', path: '/x', incomingRequestLimit: 1 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].name',
+    ],
+    [
+      'a key a rule does not take',
+      plugin([{ path: '/x', incomingRequestLimit: 1, store: { type: 'memory' } }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0]',
+    ],
+    [
+      'a zero limit in a rule',
+      plugin([{ path: '/x', userRequestLimit: 0 }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].userRequestLimit',
+    ],
+    [
+      'an unreadable window in a rule',
+      plugin([{ path: '/x', incomingRequestLimit: 1, window: 'soon' }]),
+      'backend.rateLimit.plugin.scaffolder.routes[0].window',
+    ],
+  ])('refuses %s, naming the key', (_name, rateLimit, key) => {
+    const error = readError(rateLimit);
+    expect(error).toBeInstanceOf(HttpRouterConfigError);
+    expect(error.code).toBe(ERROR_CODES.config);
+    expect(error.key).toBe(key);
   });
 });
