@@ -86,6 +86,9 @@ export function createIpAllowList(
 export type Limiter = RequestHandler & {
   /** `global`, `plugin-<pluginId>`, or either followed by `-<bucket>`. */
   readonly policyName: string;
+  /** Requests per key per window. */
+  readonly limit: number;
+  readonly windowMs: number;
   /** A key's count, read without counting (express-rate-limit's `getKey`). */
   readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
   /** The 503 for a store failure outside the middleware, recorded as this limiter's `store_error_refuse`. */
@@ -206,6 +209,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   };
   return Object.assign(middleware, {
     policyName,
+    limit: bucket?.limit ?? options.limit,
+    windowMs: options.windowMs,
     getKey: async (key: string) => limiter.getKey(key),
     refuse,
   });

@@ -5,6 +5,7 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
+import { createHash } from 'node:crypto';
 import type { RateLimitMetrics } from '../metrics';
 import type { RedisConnections } from '../redis/connection';
 import {
@@ -24,6 +25,10 @@ export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
 
 /** The verified principal a request counts under, kept in `res.locals` for the budget's key generator. */
 const PRINCIPAL = Symbol('rate-limit principal');
+/** The digest of the credentials a request presents, kept in `res.locals` for the failed-authentication key. */
+const CREDENTIAL_DIGEST = Symbol('rate-limit credential digest');
+/** The most digests of recently verified credentials kept per plugin router; the oldest go first. */
+const MAX_VERIFIED_DIGESTS = 10_000;
 
 /**
  * Failures on our side while verifying (signing keys could not be fetched) say nothing about the token: they are
@@ -93,7 +98,9 @@ export function createBudgets(budgetOptions: {
         key: perPrincipal
           ? (_req, res) =>
               (res.locals[PRINCIPAL as never] as string | undefined) ?? 'unknown-principal'
-          : clientAddressKey,
+          : kind === 'failed-authentication'
+            ? (req, res) => `${clientAddressKey(req)}:${res.locals[CREDENTIAL_DIGEST as never]}`
+            : clientAddressKey,
       },
     });
   };
@@ -123,15 +130,17 @@ export interface PrincipalLayer {
 }
 
 /**
- * Counts each request in the budget of its verified principal, and refuses addresses that keep sending bad
- * credentials before verifying them again.
+ * Counts each request in the budget of its verified principal, and refuses credentials that keep failing, and
+ * addresses over their budget, before verifying them again.
  *
  * @remarks
  * Credentials are verified with the access mode the credentials barrier will ask for, so that httpAuth's cache
  * answers the barrier. Paths opened `unauthenticated` and requests without credentials count per address. Every
- * rejection of httpAuth is a failed authentication, except failures on our side, which count per address. The
- * failed-authentication counts of all layers are read at once, before verifying; then each budget counts in turn,
- * and the one that refuses answers 429 itself.
+ * rejection of httpAuth is a failed authentication, counted per address and per address and credential digest;
+ * failures on our side count per address. Before verifying, the counts of all layers are read at once: the same
+ * bad credentials past the failed-authentication limit, or an address over its budget with credentials that did
+ * not verify lately here, get the 429 of that budget. Then each budget counts in turn, and the one that refuses
+ * answers 429 itself.
  */
 export function createPrincipalLimiter(options: {
   layers: readonly PrincipalLayer[];
@@ -142,6 +151,9 @@ export function createPrincipalLimiter(options: {
 }): RequestHandler {
   const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger } = options;
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
+  // Digests of credentials verified lately, to the end of the longest window: these pass an address's budget.
+  const verifiedUntil = new Map<string, number>();
+  const windowMs = Math.max(...layers.map(({ budgets }) => budgets.anonymous.windowMs));
 
   const verify = async (req: Request, res: Response, access: PathAccess): Promise<Verdict> => {
     let credentials: BackstageCredentials;
@@ -169,13 +181,21 @@ export function createPrincipalLimiter(options: {
     if (!carriesCredentials(req, res) || access === 'unauthenticated') {
       return chooseLimiters(active, { kind: 'none' });
     }
-    const cutOff = await findCutOff(active, req, res);
+    const digest = credentialDigest(req);
+    res.locals[CREDENTIAL_DIGEST as never] = digest as never;
+    const verifiedLately = (verifiedUntil.get(digest) ?? 0) > Date.now();
+    const cutOff = await findCutOff(active, req, res, verifiedLately);
     if (cutOff) {
       return cutOff;
     }
     const verdict = await verify(req, res, access);
     if (verdict.kind === 'user' || verdict.kind === 'service') {
       res.locals[PRINCIPAL as never] = verdict.principal as never;
+      verifiedUntil.delete(digest);
+      verifiedUntil.set(digest, Date.now() + windowMs);
+      if (verifiedUntil.size > MAX_VERIFIED_DIGESTS) {
+        verifiedUntil.delete(verifiedUntil.keys().next().value!);
+      }
     }
     return chooseLimiters(active, verdict);
   };
@@ -216,26 +236,51 @@ function isFailedAuthentication(error: unknown): boolean {
   );
 }
 
-/** The failed-authentication budget that is spent, as the one limiter to run; or the refusal of a failed read. */
+/** A digest of the credentials a request presents, so that no key holds them. */
+function credentialDigest(req: Request): string {
+  const { authorization, cookie } = req.headers;
+  const presented = [
+    req.headers['sec-websocket-protocol'],
+    authorization,
+    cookie && AUTH_COOKIE.exec(cookie)?.[1],
+  ];
+  return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
+}
+
+const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
+
+/**
+ * The spent budget that refuses the request before verifying, as the one limiter to run: the failed-authentication
+ * budget of these credentials, or, unless they verified lately, the address budget; or the refusal of a failed read.
+ */
 async function findCutOff(
   layers: readonly PrincipalLayer[],
   req: Request,
   res: Response,
+  verifiedLately: boolean,
 ): Promise<Limiter[] | Error | undefined> {
   const address = clientAddressKey(req);
-  const reads = await Promise.allSettled(
-    layers.map(({ budgets }) => budgets.failedAuthentication?.limiter.getKey(address)),
-  );
+  const checks = layers.flatMap(({ budgets }) => [
+    ...(budgets.failedAuthentication
+      ? [
+          {
+            limiter: budgets.failedAuthentication.limiter,
+            key: `${address}:${res.locals[CREDENTIAL_DIGEST as never]}`,
+          },
+        ]
+      : []),
+    ...(verifiedLately ? [] : [{ limiter: budgets.anonymous, key: address }]),
+  ]);
+  const reads = await Promise.allSettled(checks.map(({ limiter, key }) => limiter.getKey(key)));
   for (const [index, read] of reads.entries()) {
-    const failed = layers[index].budgets.failedAuthentication;
-    if (!failed) continue;
+    const { limiter } = checks[index];
     if (read.status === 'rejected') {
-      return failed.limiter.refuse(res, read.reason);
+      return limiter.refuse(res, read.reason);
     }
     const count = read.value;
     const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
-    if (count && count.totalHits >= failed.limit && current) {
-      return [failed.limiter];
+    if (count && count.totalHits >= limiter.limit && current) {
+      return [limiter];
     }
   }
   return undefined;
@@ -244,15 +289,16 @@ async function findCutOff(
 function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): Limiter[] {
   const limiters: Limiter[] = [];
   for (const { budgets } of layers) {
-    if (verdict.kind === 'failed' && budgets.failedAuthentication) {
-      limiters.push(budgets.failedAuthentication.limiter);
-    }
     const own =
       verdict.kind === 'user' || verdict.kind === 'service' ? budgets[verdict.kind] : undefined;
     if (own === undefined) {
       limiters.push(budgets.anonymous);
     } else if (own !== 'unlimited') {
       limiters.push(own);
+    }
+    // Last, so that the 401 carries the legacy headers of the budget that cuts these credentials off.
+    if (verdict.kind === 'failed' && budgets.failedAuthentication) {
+      limiters.push(budgets.failedAuthentication.limiter);
     }
   }
   return limiters;
