@@ -100,7 +100,7 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
 export function describeBudgets(options: RateLimitOptions): string {
   const { user, service, failedAuthentication } = options.principals ?? {};
   return (
-    `anonymous ${options.limit}, user ${user ?? 'per address'}, service ${service ?? 'per address'}, ` +
+    `address ${options.limit}, user ${user ?? 'per address'}, service ${service ?? 'per address'}, ` +
     `failed authentications ${failedAuthentication ?? 'not limited'} per ${options.windowMs} ms, ` +
     `${options.store.type} store`
   );

@@ -241,7 +241,7 @@ export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExce
     res.setHeader('Retry-After', String(retryAfterSeconds));
     res.status(error.statusCode).json({
       error: serializeError(error),
-      request: { method: req.method, url: req.url },
+      request: { method: req.method, url: req.originalUrl },
       response: { statusCode: error.statusCode },
     });
   };

@@ -47,14 +47,14 @@ type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; princip
 
 /**
  * The budgets of one layer: a plugin's, or the all-plugins one that every plugin router counts in. A principal
- * kind without a budget of its own counts in `anonymous`, per address; `'unlimited'` is never counted.
+ * kind without a budget of its own counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
  */
 export interface Budgets {
   /** None when the allow list is empty. */
   isAllowed: ((ip: string | undefined) => boolean) | undefined;
   /** Where the layer's `allow_listed` decisions go. */
   metrics?: RateLimitMetrics;
-  anonymous: Limiter;
+  address: Limiter;
   user: Limiter | 'unlimited' | undefined;
   service: Limiter | 'unlimited' | undefined;
   failedAuthentication: { limiter: Limiter; limit: number } | undefined;
@@ -112,7 +112,7 @@ export function createBudgets(budgetOptions: {
   return {
     isAllowed: createIpAllowList(options.ipAllowList),
     metrics,
-    anonymous: build('anonymous', options.limit),
+    address: build('address', options.limit),
     user: perPrincipal('user'),
     service: perPrincipal('service'),
     failedAuthentication:
@@ -153,7 +153,7 @@ export function createPrincipalLimiter(options: {
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
   // Digests of credentials verified lately, to the end of the longest window: these pass an address's budget.
   const verifiedUntil = new Map<string, number>();
-  const windowMs = Math.max(...layers.map(({ budgets }) => budgets.anonymous.windowMs));
+  const windowMs = Math.max(...layers.map(({ budgets }) => budgets.address.windowMs));
 
   const verify = async (req: Request, res: Response, access: PathAccess): Promise<Verdict> => {
     let credentials: BackstageCredentials;
@@ -269,7 +269,7 @@ async function findCutOff(
           },
         ]
       : []),
-    ...(verifiedLately ? [] : [{ limiter: budgets.anonymous, key: address }]),
+    ...(verifiedLately ? [] : [{ limiter: budgets.address, key: address }]),
   ]);
   const reads = await Promise.allSettled(checks.map(({ limiter, key }) => limiter.getKey(key)));
   for (const [index, read] of reads.entries()) {
@@ -286,26 +286,45 @@ async function findCutOff(
   return undefined;
 }
 
-function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): Limiter[] {
-  const limiters: Limiter[] = [];
+function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): RequestHandler[] {
+  const limiters: RequestHandler[] = [];
+  const failed: Limiter[] = [];
   for (const { budgets } of layers) {
     const own =
       verdict.kind === 'user' || verdict.kind === 'service' ? budgets[verdict.kind] : undefined;
     if (own === undefined) {
-      limiters.push(budgets.anonymous);
+      limiters.push(budgets.address);
     } else if (own !== 'unlimited') {
       limiters.push(own);
     }
-    // Last, so that the 401 carries the legacy headers of the budget that cuts these credentials off.
     if (verdict.kind === 'failed' && budgets.failedAuthentication) {
-      limiters.push(budgets.failedAuthentication.limiter);
+      failed.push(budgets.failedAuthentication.limiter);
     }
+  }
+  // Last, after the address budgets' headers are taken off: a 401 tells of the budget that cuts it off.
+  if (failed.length > 0) {
+    limiters.push(clearRateLimitHeaders, ...failed);
   }
   return limiters;
 }
 
+const RATE_LIMIT_HEADERS = [
+  'RateLimit',
+  'RateLimit-Policy',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+];
+
+function clearRateLimitHeaders(_req: Request, res: Response, next: () => void): void {
+  RATE_LIMIT_HEADERS.forEach(header => res.removeHeader(header));
+  next();
+}
+
 /** Runs the limiters one after the other; one that answers 429 never calls on, which ends the request there. */
-function runInTurn(limiters: Limiter[], ...[req, res, next]: Parameters<RequestHandler>): void {
+function runInTurn(
+  limiters: RequestHandler[],
+  ...[req, res, next]: Parameters<RequestHandler>
+): void {
   const run = (index: number): void => {
     if (index === limiters.length) {
       next();

@@ -86,7 +86,7 @@ export interface PrincipalRateLimits {
  *
  * @public
  */
-export type RateLimitBucket = 'user' | 'service' | 'anonymous' | 'failed-authentication';
+export type RateLimitBucket = 'user' | 'service' | 'address' | 'failed-authentication';
 
 /**
  * Everything read from `backend.rateLimit` and `backend.trustProxy`.

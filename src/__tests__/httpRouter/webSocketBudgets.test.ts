@@ -101,7 +101,7 @@ describe('WebSocket upgrades in the request budgets', () => {
     const second = await upgrade('/api/example/open', { headers });
     expect([first.status, second.status]).toEqual([101, 429]);
     expect(!second.opened && second.headers['ratelimit-policy']).toMatch(
-      /^"plugin-example-anonymous"/,
+      /^"plugin-example-address"/,
     );
   });
 

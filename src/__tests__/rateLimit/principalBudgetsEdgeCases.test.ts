@@ -109,7 +109,7 @@ describe('per-principal budgets at their edges, in a real backend', () => {
     });
 
     it('still leaves requests with credentials to the plugin router that counts them', async () => {
-      // The plugin opens every path, so it counts them per address in the all-plugins anonymous budget. Its
+      // The plugin opens every path, so it counts them per address in the all-plugins address budget. Its
       // router makes itself known to the root router with its first request, which the root counts.
       const answers = [];
       for (let i = 0; i < 4; i++) {
@@ -120,9 +120,9 @@ describe('per-principal budgets at their edges, in a real backend', () => {
       }
       expect(answers).toEqual([
         [200, '"global"'],
-        [200, '"global-anonymous"'],
-        [200, '"global-anonymous"'],
-        [429, '"global-anonymous"'],
+        [200, '"global-address"'],
+        [200, '"global-address"'],
+        [429, '"global-address"'],
       ]);
     });
   });

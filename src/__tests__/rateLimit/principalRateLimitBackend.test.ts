@@ -96,7 +96,7 @@ describe('rate limits per verified principal, in a real backend', () => {
       });
       expect(JSON.stringify(limited.body)).not.toContain('carol');
       const anonymous = await get(backend, '/api/example/public/2');
-      expect(anonymous.headers['ratelimit-policy']).toMatch(/^"plugin-example-anonymous"; q=2;/);
+      expect(anonymous.headers['ratelimit-policy']).toMatch(/^"plugin-example-address"; q=2;/);
     });
 
     it('verifies each request once: the barrier reuses the verification of the limiter', async () => {
