@@ -135,6 +135,12 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
    */
   global?: boolean;
   /**
+   * The secret that keys budgets (HMAC), so that neither `RateLimit-Policy` nor Redis key names reveal a user
+   * or an address. Defaults to a random one, shared through Redis by instances that use it.
+   * @visibility secret
+   */
+  keySecret?: string;
+  /**
    * One limiter per plugin, keyed by plugin id, in front of that plugin's routes. A plugin without a block here
    * gets no limiter of its own. Defaults to none.
    */

@@ -45,7 +45,7 @@ const LIMITER_KEYS = [
   'webSocketConnectionLimit',
   ...PRINCIPAL_KEYS,
 ];
-const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin'];
+const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin', 'keySecret'];
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
 const POSITIVE = 'a positive whole number of requests';
 const UNLIMITED = 'unlimited';
@@ -100,13 +100,22 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
   if (global || Object.keys(plugins).length > 0) {
     warnings.push(...trustProxyWarnings(config));
   }
-  return freeze(global, plugins, warnings);
+  const keySecret = block.getOptional('keySecret');
+  if (keySecret !== undefined && (typeof keySecret !== 'string' || keySecret === '')) {
+    // Without the value: it is a secret.
+    throw new HttpRouterConfigError(
+      `${RATE_LIMIT_CONFIG_KEY}.keySecret`,
+      'expected a non-empty string',
+    );
+  }
+  return freeze(global, plugins, warnings, keySecret);
 }
 
 function freeze(
   global: Readonly<RateLimitOptions> | undefined,
   plugins: Record<string, RateLimitOptions>,
   warnings: string[],
+  keySecret?: string,
 ): RateLimitSettings {
   for (const options of [global, ...Object.values(plugins)]) {
     if (options && !Object.isFrozen(options)) {
@@ -118,6 +127,7 @@ function freeze(
     global,
     plugins: Object.freeze(plugins),
     warnings: Object.freeze(warnings),
+    ...(keySecret === undefined ? {} : { keySecret }),
   });
 }
 

@@ -6,9 +6,11 @@ import {
   type LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
+import { toError } from '@backstage/errors';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { createRedisConnections, type RedisConnections } from '../redis/connection';
-import { readRateLimitOptions } from './config';
+import { RATE_LIMIT_CONFIG_KEY, readRateLimitOptions } from './config';
 import { type Budgets, createBudgets } from './principals';
 import { DEFAULT_REDIS_TIMEOUT_MS } from './store';
 import type { RateLimitOptions, RateLimitSettings } from './types';
@@ -20,6 +22,8 @@ import type { RateLimitOptions, RateLimitSettings } from './types';
 export interface RateLimitContext {
   settings: RateLimitSettings;
   connections: RedisConnections;
+  /** The keyed digest that stands for a budget key in the store and in `RateLimit-Policy`. */
+  digestKey(key: string): Promise<string>;
   /**
    * The all-plugins budgets that plugin routers count in, built on first use; none unless the top-level block
    * sets a per-principal key and `global` is on.
@@ -54,6 +58,7 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
   const settings = readRateLimitOptions(config);
   settings.warnings.forEach(warning => logger?.warn(warning));
   const connections = createRedisConnections({ logger, outageSettleMs });
+  const secret = readKeySecret(settings, connections, logger);
   let allPlugins: { budgets: Budgets | undefined } | undefined;
   const buildAllPlugins = (): Budgets | undefined => {
     const { global } = settings;
@@ -66,8 +71,14 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       logger,
       lifecycle,
       metrics: metrics.rateLimit('global'),
+      digestKey,
     });
   };
+  const digestKey = async (key: string) =>
+    createHmac('sha256', await secret)
+      .update(key)
+      .digest('base64url')
+      .slice(0, 27);
   let verified: Promise<void> | undefined;
   const verifyRedis = async () => {
     const leases = [settings.global, ...Object.values(settings.plugins)].flatMap(limiter =>
@@ -89,11 +100,65 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
   return {
     settings,
     connections,
+    digestKey,
     logger,
     lifecycle,
     allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
     verifyRedis: () => (verified ??= verifyRedis()),
   };
+}
+
+/** Where instances on one Redis keep the key secret they share. */
+const KEY_SECRET_REDIS_KEY = 'rl:key-secret';
+/** How long start-up waits for Redis to hand out the shared key secret. */
+const KEY_SECRET_TIMEOUT_MS = 2000;
+
+/**
+ * The configured key secret; else, with a Redis store, the one the first instance stored there (kept while Redis
+ * keeps its data, so counts survive restarts); else one of this process.
+ */
+async function readKeySecret(
+  settings: RateLimitSettings,
+  connections: RedisConnections,
+  logger: LoggerService | undefined,
+): Promise<string> {
+  if (settings.keySecret !== undefined) return settings.keySecret;
+  const generated = randomBytes(32).toString('base64url');
+  const redis = [settings.global, ...Object.values(settings.plugins)].find(
+    limiter => limiter?.store.type === 'redis',
+  )?.store;
+  if (redis?.type !== 'redis') return generated;
+  const lease = connections.acquire({
+    connection: redis.connection,
+    timeoutMs: redis.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Redis did not answer')), KEY_SECRET_TIMEOUT_MS);
+    timer.unref();
+  });
+  const key = KEY_SECRET_REDIS_KEY;
+  const exchange = async () => {
+    await lease.firstAttempt();
+    await lease.sendCommand({ key, isReadOnly: false, command: ['SET', key, generated, 'NX'] });
+    return lease.sendCommand({ key, isReadOnly: true, command: ['GET', key] });
+  };
+  try {
+    const shared = await Promise.race([exchange(), timeout]);
+    if (typeof shared === 'string' && shared !== '') return shared;
+    throw new Error(`Redis holds no string at ${key}`);
+  } catch (error) {
+    logger?.warn(
+      `Rate limit budgets of this instance are keyed with a secret of its own, so they are not shared with ` +
+        `other instances until it restarts, as Redis did not hand out the shared one; set ` +
+        `${RATE_LIMIT_CONFIG_KEY}.keySecret to share budgets without Redis's help`,
+      toError(error),
+    );
+    return generated;
+  } finally {
+    clearTimeout(timer);
+    lease.release();
+  }
 }
 
 /** The start-up summary of a layer's budgets. */

@@ -127,6 +127,7 @@ export function createRateLimitHandler(
         logger,
         lifecycle,
         metrics: metrics(),
+        digestKey: context.digestKey,
       });
       layers.push({ budgets, counts: () => true });
     }
@@ -189,6 +190,7 @@ export function createRateLimitHandler(
     store,
     logger,
     metrics: limiterMetrics,
+    digestKey: context.digestKey,
     skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
   });
   if (!leavesCredentials) {

@@ -89,8 +89,8 @@ export type Limiter = RequestHandler & {
   /** Requests per key per window. */
   readonly limit: number;
   readonly windowMs: number;
-  /** A key's count, read without counting (express-rate-limit's `getKey`). */
-  readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+  /** A request's count, read without counting (express-rate-limit's `getKey`). */
+  readonly countOf: (req: Request, res: Response) => Promise<ClientRateLimitInfo | undefined>;
   /** The 503 for a store failure outside the middleware, recorded as this limiter's `store_error_refuse`. */
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
@@ -112,6 +112,8 @@ export interface LimiterOptions {
   skip?: (req: Request, res: Response) => boolean;
   /** Counts each request's decision. Defaults to none. */
   metrics?: RateLimitMetrics;
+  /** Turns each key into what the store and `RateLimit-Policy` see. Defaults to none: the key itself. */
+  digestKey?: (key: string) => Promise<string>;
 }
 
 /**
@@ -125,7 +127,11 @@ export interface LimiterOptions {
  * one decision: `allow_listed`, `limited`, `allowed` or `store_error_refuse`.
  */
 export function createLimiter(limiterOptions: LimiterOptions): Limiter {
-  const { options, pluginId, store, logger, bucket, skip, metrics } = limiterOptions;
+  const { options, pluginId, store, logger, bucket, skip, metrics, digestKey } = limiterOptions;
+  const keyOf = bucket?.key ?? clientAddressKey;
+  const keyGenerator = digestKey
+    ? async (req: Request, res: Response) => digestKey(keyOf(req, res))
+    : keyOf;
   const limiterName = pluginId === undefined ? 'global' : `plugin-${pluginId}`;
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
@@ -143,7 +149,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
-    keyGenerator: bucket?.key ?? clientAddressKey,
+    keyGenerator,
     handler(req, res, next, optionsUsed) {
       metrics?.recordDecision('limited', bucket?.kind);
       answer(req, res, next, optionsUsed);
@@ -211,7 +217,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     policyName,
     limit: bucket?.limit ?? options.limit,
     windowMs: options.windowMs,
-    getKey: async (key: string) => limiter.getKey(key),
+    countOf: async (req: Request, res: Response) => limiter.getKey(await keyGenerator(req, res)),
     refuse,
   });
 }

@@ -68,8 +68,9 @@ export function createBudgets(budgetOptions: {
   logger?: LoggerService;
   lifecycle?: LifecycleService;
   metrics?: RateLimitMetrics;
+  digestKey?: (key: string) => Promise<string>;
 }): Budgets {
-  const { options, pluginId, connections, logger, lifecycle, metrics } = budgetOptions;
+  const { options, pluginId, connections, logger, lifecycle, metrics, digestKey } = budgetOptions;
   const principals = options.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): Limiter => {
     const store = createRateLimitStore({
@@ -92,6 +93,7 @@ export function createBudgets(budgetOptions: {
       store,
       logger,
       metrics,
+      digestKey,
       bucket: {
         kind,
         limit,
@@ -259,21 +261,13 @@ async function findCutOff(
   res: Response,
   verifiedLately: boolean,
 ): Promise<Limiter[] | Error | undefined> {
-  const address = clientAddressKey(req);
   const checks = layers.flatMap(({ budgets }) => [
-    ...(budgets.failedAuthentication
-      ? [
-          {
-            limiter: budgets.failedAuthentication.limiter,
-            key: `${address}:${res.locals[CREDENTIAL_DIGEST as never]}`,
-          },
-        ]
-      : []),
-    ...(verifiedLately ? [] : [{ limiter: budgets.address, key: address }]),
+    ...(budgets.failedAuthentication ? [budgets.failedAuthentication.limiter] : []),
+    ...(verifiedLately ? [] : [budgets.address]),
   ]);
-  const reads = await Promise.allSettled(checks.map(({ limiter, key }) => limiter.getKey(key)));
+  const reads = await Promise.allSettled(checks.map(limiter => limiter.countOf(req, res)));
   for (const [index, read] of reads.entries()) {
-    const { limiter } = checks[index];
+    const limiter = checks[index];
     if (read.status === 'rejected') {
       return limiter.refuse(res, read.reason);
     }

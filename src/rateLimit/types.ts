@@ -98,6 +98,8 @@ export interface RateLimitSettings {
   global: RateLimitOptions | undefined;
   /** One limiter per `plugin.<pluginId>` block, over the top-level block. */
   plugins: Readonly<Record<string, RateLimitOptions>>;
+  /** The secret that keys budgets, from `keySecret`. Defaults to none: generated, or shared through Redis. */
+  keySecret?: string;
   /** Problems that do not stop the backend (unknown keys, deprecated spellings, a risky `trustProxy`). */
   warnings: readonly string[];
 }

@@ -197,6 +197,8 @@ describe('readRateLimitOptions', () => {
     ['a word', 'yes', 'backend.rateLimit'],
     ['a list', ['global'], 'backend.rateLimit'],
     ['global not a boolean', { global: 'sometimes' }, 'backend.rateLimit.global'],
+    ['an empty key secret', { keySecret: '' }, 'backend.rateLimit.keySecret'],
+    ['a key secret that is a list', { keySecret: ['s'] }, 'backend.rateLimit.keySecret'],
     ['an unreadable window', { window: 'soon' }, 'backend.rateLimit.window'],
     ['a window in bare milliseconds', { window: 60000 }, 'backend.rateLimit.window'],
     ['a zero window', { window: '0s' }, 'backend.rateLimit.window'],
