@@ -53,6 +53,12 @@ interface RateLimitBlock {
    */
   webSocketConnectionLimit?: number;
   /**
+   * Count and send headers as usual, but let requests over a limit through: each is recorded as
+   * `dry_run_limited`, with one warning per budget per window. Defaults to false.
+   * @visibility backend
+   */
+  dryRun?: boolean;
+  /**
    * Addresses and CIDR ranges (IPv4 or IPv6, such as `'10.0.0.0/8'` or `'2001:db8::/32'`) that are never
    * limited. Matched against the client address that `backend.trustProxy` yields, never against the proxy
    * that connected. Defaults to `['127.0.0.1', '::1']`.

@@ -43,6 +43,7 @@ const LIMITER_KEYS = [
   'passOnStoreError',
   'store',
   'webSocketConnectionLimit',
+  'dryRun',
   ...PRINCIPAL_KEYS,
 ];
 const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin', 'keySecret'];
@@ -172,6 +173,7 @@ function readBlock(
       'a positive whole number of open WebSockets',
     ) ?? parent.webSocketConnectionLimit;
   if (connections !== undefined) options.webSocketConnectionLimit = connections;
+  if ((readBoolean(block, 'dryRun', fullKey) ?? parent.dryRun) === true) options.dryRun = true;
   return options;
 }
 

@@ -82,6 +82,9 @@ export function createIpAllowList(
   };
 }
 
+/** What the `handler` passes on in a dry run, so that the request is neither refused nor counted as allowed. */
+const DRY_RUN_PASS = Symbol('rate-limit dry run');
+
 /** One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts. */
 export type Limiter = RequestHandler & {
   /** `global`, `plugin-<pluginId>`, or either followed by `-<bucket>`. */
@@ -89,6 +92,8 @@ export type Limiter = RequestHandler & {
   /** Requests per key per window. */
   readonly limit: number;
   readonly windowMs: number;
+  /** Over the limit, lets requests through (`dryRun`). */
+  readonly dryRun: boolean;
   /** A request's count, read without counting (express-rate-limit's `getKey`). */
   readonly countOf: (req: Request, res: Response) => Promise<ClientRateLimitInfo | undefined>;
   /** The 503 for a store failure outside the middleware, recorded as this limiter's `store_error_refuse`. */
@@ -136,6 +141,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
+  const dryRun = options.dryRun === true;
+  let quietUntil = 0;
   const answer = createTooManyRequestsHandler(
     bucket && `the ${bucket.kind.replace('-', ' ')} limit`,
   );
@@ -151,8 +158,21 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     passOnStoreError: false,
     keyGenerator,
     handler(req, res, next, optionsUsed) {
-      metrics?.recordDecision('limited', bucket?.kind);
-      answer(req, res, next, optionsUsed);
+      if (!dryRun) {
+        metrics?.recordDecision('limited', bucket?.kind);
+        answer(req, res, next, optionsUsed);
+        return;
+      }
+      metrics?.recordDecision('dry_run_limited', bucket?.kind);
+      res.removeHeader('Retry-After');
+      if (Date.now() >= quietUntil) {
+        quietUntil = Date.now() + options.windowMs;
+        logger?.warn(
+          `Rate limiter '${policyName}' would have refused a request (dryRun): its limit is ` +
+            `${optionsUsed.limit} per ${options.windowMs} ms; not said again for ${options.windowMs} ms`,
+        );
+      }
+      next(DRY_RUN_PASS);
     },
     logger: logger && {
       warn: (error, message) =>
@@ -206,6 +226,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
       if (failure === undefined) {
         metrics?.recordDecision('allowed', bucket?.kind);
         next();
+      } else if (failure === DRY_RUN_PASS) {
+        next();
       } else if (failure instanceof TooManyRequestsError) {
         next(failure); // The handler's own, when headers were already sent.
       } else {
@@ -217,6 +239,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     policyName,
     limit: bucket?.limit ?? options.limit,
     windowMs: options.windowMs,
+    dryRun,
     countOf: async (req: Request, res: Response) => limiter.getKey(await keyGenerator(req, res)),
     refuse,
   });

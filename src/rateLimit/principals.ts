@@ -273,7 +273,8 @@ async function findCutOff(
     }
     const count = read.value;
     const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
-    if (count && count.totalHits >= limiter.limit && current) {
+    // A dry run verifies and counts as usual; the limiter records what it would have refused.
+    if (count && count.totalHits >= limiter.limit && current && !limiter.dryRun) {
       return [limiter];
     }
   }

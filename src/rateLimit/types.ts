@@ -50,6 +50,8 @@ export interface RateLimitOptions {
   passOnStoreError: boolean;
   /** Where hits are counted. Defaults to `{ type: 'memory' }`. */
   store: RateLimitStoreOptions;
+  /** Count and send headers, but let over-limit requests through with a warning. Defaults to none: off. */
+  dryRun?: true;
   /** Budgets per verified principal; left out when none of their keys is set. Defaults to none. */
   principals?: Readonly<PrincipalRateLimits>;
   /**
