@@ -6,6 +6,7 @@ import {
   type LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
+import type { Store } from 'express-rate-limit';
 import { toError } from '@backstage/errors';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
@@ -20,8 +21,13 @@ import type { RateLimitOptions, RateLimitSettings } from './types';
  * per-principal budgets that every plugin router counts in.
  */
 export interface RateLimitContext {
+  /** The settings in force: replaced when `backend.rateLimit` changes to settings that validate. */
   settings: RateLimitSettings;
   connections: RedisConnections;
+  /** The stores of the limiters, by key prefix, kept when limiters are rebuilt. */
+  stores: Map<string, Store>;
+  /** Calls `listener` after each change of the settings. */
+  onChange(listener: () => void): void;
   /** The keyed digest that stands for a budget key in the store and in `RateLimit-Policy`. */
   digestKey(key: string): Promise<string>;
   /**
@@ -55,13 +61,14 @@ export interface RateLimitContextOptions {
 /** Reads `backend.rateLimit` once and sets up what the limiters built from it share. */
 export function createRateLimitContext(options: RateLimitContextOptions): RateLimitContext {
   const { config, logger, lifecycle, outageSettleMs } = options;
-  const settings = readRateLimitOptions(config);
+  let settings = readRateLimitOptions(config);
   settings.warnings.forEach(warning => logger?.warn(warning));
+  const listeners = new Set<() => void>();
   const connections = createRedisConnections({ logger, outageSettleMs });
   const secret = readKeySecret(settings, connections, logger);
   let allPlugins: { budgets: Budgets | undefined } | undefined;
   const buildAllPlugins = (): Budgets | undefined => {
-    const { global } = settings;
+    const { global } = context.settings;
     if (!global?.principals) return undefined;
     logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(global)}`);
     const metrics = options.metrics ?? createHttpRouterMetrics();
@@ -72,6 +79,7 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       lifecycle,
       metrics: metrics.rateLimit('global'),
       digestKey,
+      stores: context.stores,
     });
   };
   const digestKey = async (key: string) =>
@@ -97,14 +105,79 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       leases.forEach(lease => lease.release());
     }
   };
-  return {
+  const context: RateLimitContext = {
     settings,
     connections,
+    stores: new Map(),
+    onChange: listener => void listeners.add(listener),
     digestKey,
     logger,
     lifecycle,
     allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
     verifyRedis: () => (verified ??= verifyRedis()),
+  };
+  const subscription = config.subscribe?.(() => {
+    let next: RateLimitSettings;
+    try {
+      next = keepStores(readRateLimitOptions(config), context.settings, logger);
+    } catch (error) {
+      logger?.error(`Rate limit settings kept as they were: ${toError(error).message}`);
+      return;
+    }
+    if (
+      JSON.stringify({ ...next, warnings: 0 }) ===
+      JSON.stringify({ ...context.settings, warnings: 0 })
+    ) {
+      return;
+    }
+    next.warnings.forEach(warning => logger?.warn(warning));
+    logger?.info('Rate limit settings changed; applying them');
+    context.settings = settings = next;
+    allPlugins = undefined;
+    listeners.forEach(listener => listener());
+  });
+  lifecycle?.addShutdownHook(() => subscription?.unsubscribe());
+  return context;
+}
+
+/**
+ * The new settings with each limiter's store as it was: a store cannot move without losing or splitting its
+ * counts, so a changed `store` or `keySecret` waits for a restart, with one warning.
+ */
+function keepStores(
+  next: RateLimitSettings,
+  previous: RateLimitSettings,
+  logger: LoggerService | undefined,
+): RateLimitSettings {
+  const before = previous.global ?? Object.values(previous.plugins)[0];
+  const old = (pluginId?: string) =>
+    (pluginId === undefined ? undefined : previous.plugins[pluginId]) ?? before;
+  const moved = (options: RateLimitOptions | undefined, pluginId?: string) =>
+    options !== undefined &&
+    old(pluginId) !== undefined &&
+    JSON.stringify(options.store) !== JSON.stringify(old(pluginId)!.store);
+  const changed =
+    next.keySecret !== previous.keySecret ||
+    moved(next.global) ||
+    Object.entries(next.plugins).some(([pluginId, options]) => moved(options, pluginId));
+  if (!changed) return next;
+  logger?.warn(
+    `A change of ${RATE_LIMIT_CONFIG_KEY}.store or .keySecret applies after a restart; the other changes apply now`,
+  );
+  const keep = (options: RateLimitOptions, pluginId?: string) => {
+    const store = old(pluginId)?.store;
+    return store ? { ...options, store } : options;
+  };
+  return {
+    ...next,
+    keySecret: previous.keySecret,
+    global: next.global && keep(next.global),
+    plugins: Object.fromEntries(
+      Object.entries(next.plugins).map(([pluginId, options]) => [
+        pluginId,
+        keep(options, pluginId),
+      ]),
+    ),
   };
 }
 

@@ -87,14 +87,31 @@ export interface RateLimitHandlerOptions {
 }
 
 /**
- * Builds the rate limit step of one plugin router, or the all-plugins limiter, from a context read already.
+ * Builds the rate limit step of one plugin router, or the all-plugins limiter, from a context read already, and
+ * builds it again from the context's new settings whenever they change.
+ */
+export function createRateLimitHandler(
+  context: RateLimitContext,
+  options: RateLimitHandlerOptions,
+): RequestHandler {
+  let current = buildRateLimitHandler(context, options);
+  context.onChange(() => {
+    current = buildRateLimitHandler(context, options);
+  });
+  return function liveRateLimit(req, res, next) {
+    current(req, res, next);
+  };
+}
+
+/**
+ * Builds the rate limit step of one plugin router, or the all-plugins limiter, from the context's settings.
  *
  * @remarks
  * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
  * all-plugins budgets, and records its mount path in the express app's `locals`; the all-plugins limiter in the
  * root router leaves to them the requests with credentials under such a path, and counts every other request.
  */
-export function createRateLimitHandler(
+function buildRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
 ): RequestHandler {
@@ -128,6 +145,7 @@ export function createRateLimitHandler(
         lifecycle,
         metrics: metrics(),
         digestKey: context.digestKey,
+        stores: context.stores,
       });
       layers.push({ budgets, counts: () => true });
     }
@@ -183,6 +201,7 @@ export function createRateLimitHandler(
     connections,
     lifecycle,
     metrics: limiterMetrics,
+    stores: context.stores,
   });
   const limiter = createLimiter({
     options: limiterOptions,

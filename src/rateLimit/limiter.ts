@@ -156,6 +156,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
+    // A limiter rebuilt for new settings takes over its predecessor's store, and so its counts.
+    validate: { unsharedStore: false },
     keyGenerator,
     handler(req, res, next, optionsUsed) {
       if (!dryRun) {

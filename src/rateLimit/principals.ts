@@ -5,6 +5,7 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
+import type { Store } from 'express-rate-limit';
 import { createHash } from 'node:crypto';
 import type { RateLimitMetrics } from '../metrics';
 import type { RedisConnections } from '../redis/connection';
@@ -69,8 +70,10 @@ export function createBudgets(budgetOptions: {
   lifecycle?: LifecycleService;
   metrics?: RateLimitMetrics;
   digestKey?: (key: string) => Promise<string>;
+  stores?: Map<string, Store>;
 }): Budgets {
-  const { options, pluginId, connections, logger, lifecycle, metrics, digestKey } = budgetOptions;
+  const { options, pluginId, connections, logger, lifecycle, metrics, digestKey, stores } =
+    budgetOptions;
   const principals = options.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): Limiter => {
     const store = createRateLimitStore({
@@ -79,6 +82,7 @@ export function createBudgets(budgetOptions: {
       connections,
       lifecycle,
       metrics,
+      stores,
     });
     const perPrincipal = kind === 'user' || kind === 'service';
     // Failed authentications are answered 401 and stay counted whatever the skip options say, or the cut-off
