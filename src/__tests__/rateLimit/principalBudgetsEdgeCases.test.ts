@@ -165,6 +165,27 @@ describe('per-principal budgets at their edges, in a real backend', () => {
     }
   });
 
+  it('forged tokens from an address over its budget cost no verification, without a failed-auth limit', async () => {
+    const { backend, verifications } = await startBackend({
+      global: false,
+      ipAllowList: [],
+      incomingRequestLimit: 5,
+      userRequestLimit: 100,
+      plugin: { example: {} },
+    });
+    try {
+      const answers = [];
+      for (let i = 0; i < 40; i++) {
+        const forged = FORGED_PLUGIN_TOKEN.replace(/signature$/, `signature${i}`);
+        answers.push(...(await statuses(backend, '/api/example/hello', `Bearer ${forged}`, 1)));
+      }
+      expect(answers.filter(status => status === 429)).toHaveLength(35);
+      expect(verifications.count).toBe(5);
+    } finally {
+      await backend.stop();
+    }
+  });
+
   it('failedAuthenticationLimit cuts off bad credentials with skipFailedRequests on', async () => {
     const { backend, verifications } = await startBackend({
       global: false,
