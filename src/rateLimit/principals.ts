@@ -48,7 +48,8 @@ type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; princip
 
 /**
  * The budgets of one layer: a plugin's, or the all-plugins one that every plugin router counts in. A principal
- * kind without a budget of its own counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
+ * kind without a budget of its own counts in `address`, as requests without verified credentials do;
+ * `'unlimited'` is never counted.
  */
 export interface Budgets {
   /** None when the allow list is empty. */
@@ -312,6 +313,7 @@ const RATE_LIMIT_HEADERS = [
   'RateLimit-Policy',
   'X-RateLimit-Limit',
   'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
 ];
 
 function clearRateLimitHeaders(_req: Request, res: Response, next: () => void): void {

@@ -79,7 +79,7 @@ export interface PrincipalRateLimits {
   user?: PrincipalRequestLimit;
   /** Requests per service subject per window (`serviceRequestLimit`). */
   service?: PrincipalRequestLimit;
-  /** Credentials that fail verification per address per window, then 429 before verifying. */
+  /** Failures of the same credentials per address per window, then 429 before verifying them. */
   failedAuthentication?: number;
 }
 
