@@ -43,10 +43,7 @@ export interface LifecycleMiddlewareOptions {
    * `createHttpRouterMetrics(...).lifecycleGate`. Defaults to none: nothing is recorded.
    */
   metrics?: LifecycleGateMetrics;
-  /**
-   * Shared by the gates of one backend, so that its shutdown is one warning, not one per plugin. Defaults to one
-   * of this gate's own.
-   */
+  /** Shared by a backend's gates, so that its shutdown logs one warning. Defaults to this gate's own. */
   shutdownWarning?: { logged: boolean };
 }
 

@@ -86,10 +86,7 @@ export interface RateLimitHandlerOptions {
   metrics?: HttpRouterMetrics;
 }
 
-/**
- * Builds the rate limit step of one plugin router, or the all-plugins limiter, from a context read already, and
- * builds it again from the context's new settings whenever they change.
- */
+/** The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. */
 export function createRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
