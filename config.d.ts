@@ -46,6 +46,12 @@ interface RateLimitBlock {
    */
   webSocketConnectionLimit?: number;
   /**
+   * Count and send headers as usual, but let requests over a limit through: each is recorded as
+   * `dry_run_limited`, with one warning per budget per window. Defaults to false.
+   * @visibility backend
+   */
+  dryRun?: boolean;
+  /**
    * Addresses and CIDR ranges (IPv4 or IPv6) never limited, matched against the client address that
    * `backend.trustProxy` yields. Defaults to `['127.0.0.1', '::1']`.
    * @visibility backend
@@ -168,6 +174,12 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
    * @visibility backend
    */
   global?: boolean;
+  /**
+   * The secret that keys budgets (HMAC), so that neither `RateLimit-Policy` nor Redis key names reveal a user
+   * or an address. Defaults to a random one, shared through Redis by instances that use it.
+   * @visibility secret
+   */
+  keySecret?: string;
   /**
    * A limiter per plugin id, in front of that plugin's routes; a plugin without a block has none of its own.
    * Defaults to none.

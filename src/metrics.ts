@@ -100,12 +100,13 @@ export interface HistogramLike {
  *
  * @remarks
  * `allowed`: counted and under the limit. `limited`: counted and refused with 429. `allow_listed`: not counted,
- * its address is on the allow list. `store_error_refuse`: the store failed and the request was refused with 503.
+ * its address is on the allow list. `dry_run_limited`: over the limit, let through by `dryRun`. `store_error_refuse`: the store failed and the request was refused with 503.
  * A store that fails open counts in memory meanwhile, so its requests are `allowed` or `limited`.
  *
  * @public
  */
-export type RateLimitOutcome = 'allowed' | 'limited' | 'allow_listed' | 'store_error_refuse';
+export type RateLimitOutcome =
+  'allowed' | 'limited' | 'dry_run_limited' | 'allow_listed' | 'store_error_refuse';
 
 /**
  * Why one count's wait on Redis ended without an answer: it timed out, or Redis answered with an error (or the

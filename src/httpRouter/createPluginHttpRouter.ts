@@ -62,6 +62,8 @@ export interface PluginHttpRouterOptions {
   rateLimit: RateLimitContext;
   /** The all-plugins WebSocket connection counter, if any; the plugin's own is built here. */
   connectionCounters: readonly ConnectionCounter[];
+  /** Shared by the plugin routers of one backend: its shutdown warning is logged once. */
+  shutdownWarning: { logged: boolean };
   getPath: (pluginId: string) => string;
 }
 
@@ -71,7 +73,7 @@ export async function createPluginHttpRouter(
 ): Promise<HttpRouterService> {
   const { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger, metricsService } =
     options;
-  const { rateLimit, getPath } = options;
+  const { rateLimit, getPath, shutdownWarning } = options;
   const pluginId = plugin.getId();
   const mountPath = readMountPath(getPath, pluginId);
   const metrics = createHttpRouterMetrics({ meter: metricsService, pluginId });
@@ -104,6 +106,7 @@ export async function createPluginHttpRouter(
     lifecycle,
     logger,
     metrics: metrics.lifecycleGate,
+    shutdownWarning,
   });
   const steps = [
     rateLimitStep,

@@ -48,10 +48,10 @@ function createHttpRouterServiceFactory(
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
       const connectionCounters =
         limit === undefined ? [] : [createConnectionCounter(limit, 'across all plugins')];
-      return { rateLimit, connectionCounters };
+      return { rateLimit, connectionCounters, shutdownWarning: { logged: false } };
     },
-    factory({ rateLimitContext: _context, ...deps }, { rateLimit, connectionCounters }) {
-      return createPluginHttpRouter({ ...deps, rateLimit, connectionCounters, getPath });
+    factory({ rateLimitContext: _context, ...deps }, rootContext) {
+      return createPluginHttpRouter({ ...deps, ...rootContext, getPath });
     },
   });
 }

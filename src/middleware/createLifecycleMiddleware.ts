@@ -43,6 +43,8 @@ export interface LifecycleMiddlewareOptions {
    * `createHttpRouterMetrics(...).lifecycleGate`. Defaults to none: nothing is recorded.
    */
   metrics?: LifecycleGateMetrics;
+  /** Shared by a backend's gates, so that its shutdown logs one warning. Defaults to this gate's own. */
+  shutdownWarning?: { logged: boolean };
 }
 
 interface PausedRequest {
@@ -69,7 +71,7 @@ interface PausedRequest {
  * @public
  */
 export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): RequestHandler {
-  const { config, lifecycle, logger, metrics } = options;
+  const { config, lifecycle, logger, metrics, shutdownWarning = { logged: false } } = options;
   const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, {
     fallbackMs: DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS,
   });
@@ -102,10 +104,13 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
 
   lifecycle.addShutdownHook(() => {
     state = 'down';
-    logger?.warn(
-      `Shutting down: requests are refused with 503 and Retry-After: ${LIFECYCLE_RETRY_AFTER_SECONDS} from now on` +
-        (paused.size > 0 ? `, including ${paused.size} still waiting for start-up` : ''),
-    );
+    if (!shutdownWarning.logged) {
+      shutdownWarning.logged = true;
+      logger?.warn(
+        `Shutting down: requests are refused with 503 and Retry-After: ${LIFECYCLE_RETRY_AFTER_SECONDS} from now on` +
+          (paused.size > 0 ? `, including ${paused.size} still waiting for start-up` : ''),
+      );
+    }
     for (const request of paused) {
       clearTimeout(request.timer);
       metrics?.addWaiting(-1);

@@ -46,16 +46,17 @@ const LIMITER_KEYS = [
   'passOnStoreError',
   'store',
   'webSocketConnectionLimit',
+  'dryRun',
   ...PRINCIPAL_KEYS,
 ];
-const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin'];
+const TOP_LEVEL_KEYS = [...LIMITER_KEYS, 'global', 'plugin', 'keySecret'];
 const ROUTE_LIMIT_KEYS = ['incomingRequestLimit', 'userRequestLimit', 'serviceRequestLimit'];
-const ROUTE_KEYS = ['name', 'path', 'method', 'window', ...ROUTE_LIMIT_KEYS];
+const ROUTE_KEYS = ['name', 'path', 'method', 'window', 'dryRun', ...ROUTE_LIMIT_KEYS];
 /** A rule's name goes into `RateLimit-Policy` names, metric attributes and store keys. */
 const PATH_EXPECTED =
   "a path in the syntax of auth policy paths, such as '/v2/tasks' or '/entities/:kind'";
 /** A rule named as a budget kind would share its plugin's budget names (`plugin-<pluginId>-user`). */
-const BUDGET_KINDS = ['user', 'service', 'anonymous', 'failed-authentication'];
+const BUDGET_KINDS = ['user', 'service', 'address', 'failed-authentication'];
 const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
 const ROUTE_NAME_EXPECTED = `letters, digits, - _ . (not first), unique in the plugin, none of ${BUDGET_KINDS.join(', ')}`;
 const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
@@ -120,13 +121,22 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
   if (global || Object.keys(plugins).length > 0) {
     warnings.push(...trustProxyWarnings(config));
   }
-  return freeze(global, plugins, warnings);
+  const keySecret = block.getOptional('keySecret');
+  if (keySecret !== undefined && (typeof keySecret !== 'string' || keySecret === '')) {
+    // Without the value: it is a secret.
+    throw new HttpRouterConfigError(
+      `${RATE_LIMIT_CONFIG_KEY}.keySecret`,
+      'expected a non-empty string',
+    );
+  }
+  return freeze(global, plugins, warnings, keySecret);
 }
 
 function freeze(
   global: Readonly<RateLimitOptions> | undefined,
   plugins: Record<string, RateLimitOptions>,
   warnings: string[],
+  keySecret?: string,
 ): RateLimitSettings {
   for (const options of [global, ...Object.values(plugins)]) {
     if (options && !Object.isFrozen(options)) {
@@ -144,6 +154,7 @@ function freeze(
     global,
     plugins: Object.freeze(plugins),
     warnings: Object.freeze(warnings),
+    ...(keySecret === undefined ? {} : { keySecret }),
   });
 }
 
@@ -188,6 +199,7 @@ function readBlock(
       'a positive whole number of open WebSockets',
     ) ?? parent.webSocketConnectionLimit;
   if (connections !== undefined) options.webSocketConnectionLimit = connections;
+  if ((readBoolean(block, 'dryRun', fullKey) ?? parent.dryRun) === true) options.dryRun = true;
   return options;
 }
 

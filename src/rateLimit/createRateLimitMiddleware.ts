@@ -88,8 +88,22 @@ export interface RateLimitHandlerOptions {
   metrics?: HttpRouterMetrics;
 }
 
+/** The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. */
+export function createRateLimitHandler(
+  context: RateLimitContext,
+  options: RateLimitHandlerOptions,
+): RequestHandler {
+  let current = buildRateLimitHandler(context, options);
+  context.onChange(() => {
+    current = buildRateLimitHandler(context, options);
+  });
+  return function liveRateLimit(req, res, next) {
+    current(req, res, next);
+  };
+}
+
 /**
- * Builds the rate limit step of one plugin router, or the all-plugins limiter, from a context read already.
+ * Builds the rate limit step of one plugin router, or the all-plugins limiter, from the context's settings.
  *
  * @remarks
  * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
@@ -98,7 +112,7 @@ export interface RateLimitHandlerOptions {
  * A request the plugin's budgets let through is then counted by each of its route rules whose methods and path
  * (relative to the mount path) it matches, in order.
  */
-export function createRateLimitHandler(
+function buildRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
 ): RequestHandler {
@@ -182,6 +196,8 @@ function createLimiterStep(
         logger,
         lifecycle,
         metrics: metrics(),
+        digestKey: context.digestKey,
+        stores: context.stores,
       });
       layers.push({ budgets, counts: () => true });
     }
@@ -237,6 +253,7 @@ function createLimiterStep(
     connections,
     lifecycle,
     metrics: limiterMetrics,
+    stores: context.stores,
   });
   const limiter = createLimiter({
     options: limiterOptions,
@@ -245,6 +262,7 @@ function createLimiterStep(
     store,
     logger,
     metrics: limiterMetrics,
+    digestKey: context.digestKey,
     skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
   });
   if (!leavesCredentials) {

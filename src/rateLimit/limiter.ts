@@ -82,12 +82,20 @@ export function createIpAllowList(
   };
 }
 
+/** What the `handler` passes on in a dry run, so that the request is neither refused nor counted as allowed. */
+const DRY_RUN_PASS = Symbol('rate-limit dry run');
+
 /** One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts. */
 export type Limiter = RequestHandler & {
   /** `global`, `plugin-<pluginId>` or `plugin-<pluginId>-<route>`, optionally followed by `-<bucket>`. */
   readonly policyName: string;
-  /** A key's count, read without counting (express-rate-limit's `getKey`). */
-  readonly getKey: (key: string) => Promise<ClientRateLimitInfo | undefined>;
+  /** Requests per key per window. */
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Over the limit, lets requests through (`dryRun`). */
+  readonly dryRun: boolean;
+  /** A request's count, read without counting (express-rate-limit's `getKey`). */
+  readonly countOf: (req: Request, res: Response) => Promise<ClientRateLimitInfo | undefined>;
   /** The 503 for a store failure outside the middleware, recorded as this limiter's `store_error_refuse`. */
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
@@ -111,6 +119,8 @@ export interface LimiterOptions {
   skip?: (req: Request, res: Response) => boolean;
   /** Counts each request's decision. Defaults to none. */
   metrics?: RateLimitMetrics;
+  /** Turns each key into what the store and `RateLimit-Policy` see. Defaults to none: the key itself. */
+  digestKey?: (key: string) => Promise<string>;
 }
 
 /**
@@ -124,7 +134,12 @@ export interface LimiterOptions {
  * one decision: `allow_listed`, `limited`, `allowed` or `store_error_refuse`.
  */
 export function createLimiter(limiterOptions: LimiterOptions): Limiter {
-  const { options, pluginId, route, store, logger, bucket, skip, metrics } = limiterOptions;
+  const { options, pluginId, route, store, logger, bucket, skip, metrics, digestKey } =
+    limiterOptions;
+  const keyOf = bucket?.key ?? clientAddressKey;
+  const keyGenerator = digestKey
+    ? async (req: Request, res: Response) => digestKey(keyOf(req, res))
+    : keyOf;
   const limiterName =
     pluginId === undefined
       ? 'global'
@@ -133,6 +148,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
   const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
+  const dryRun = options.dryRun === true;
+  let quietUntil = 0;
   const answer = createTooManyRequestsHandler(
     route === undefined ? named : `${named ?? 'the limit'} of route '${route}'`,
   );
@@ -146,10 +163,25 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     skipSuccessfulRequests: options.skipSuccessfulRequests,
     skipFailedRequests: options.skipFailedRequests,
     passOnStoreError: false,
-    keyGenerator: bucket?.key ?? clientAddressKey,
+    // A limiter rebuilt for new settings takes over its predecessor's store, and so its counts.
+    validate: { unsharedStore: false },
+    keyGenerator,
     handler(req, res, next, optionsUsed) {
-      metrics?.recordDecision('limited', bucket?.kind);
-      answer(req, res, next, optionsUsed);
+      if (!dryRun) {
+        metrics?.recordDecision('limited', bucket?.kind);
+        answer(req, res, next, optionsUsed);
+        return;
+      }
+      metrics?.recordDecision('dry_run_limited', bucket?.kind);
+      res.removeHeader('Retry-After');
+      if (Date.now() >= quietUntil) {
+        quietUntil = Date.now() + options.windowMs;
+        logger?.warn(
+          `Rate limiter '${policyName}' would have refused a request (dryRun): its limit is ` +
+            `${optionsUsed.limit} per ${options.windowMs} ms; not said again for ${options.windowMs} ms`,
+        );
+      }
+      next(DRY_RUN_PASS);
     },
     logger: logger && {
       warn: (error, message) =>
@@ -203,6 +235,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
       if (failure === undefined) {
         metrics?.recordDecision('allowed', bucket?.kind);
         next();
+      } else if (failure === DRY_RUN_PASS) {
+        next();
       } else if (failure instanceof TooManyRequestsError) {
         next(failure); // The handler's own, when headers were already sent.
       } else {
@@ -212,7 +246,10 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   };
   return Object.assign(middleware, {
     policyName,
-    getKey: async (key: string) => limiter.getKey(key),
+    limit: bucket?.limit ?? options.limit,
+    windowMs: options.windowMs,
+    dryRun,
+    countOf: async (req: Request, res: Response) => limiter.getKey(await keyGenerator(req, res)),
     refuse,
   });
 }
@@ -242,7 +279,7 @@ export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExce
     res.setHeader('Retry-After', String(retryAfterSeconds));
     res.status(error.statusCode).json({
       error: serializeError(error),
-      request: { method: req.method, url: req.url },
+      request: { method: req.method, url: req.originalUrl },
       response: { statusCode: error.statusCode },
     });
   };

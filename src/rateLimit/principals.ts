@@ -5,6 +5,8 @@ import type {
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
+import type { Store } from 'express-rate-limit';
+import { createHash } from 'node:crypto';
 import type { RateLimitMetrics } from '../metrics';
 import type { RedisConnections } from '../redis/connection';
 import {
@@ -24,6 +26,10 @@ export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
 
 /** The verified principal a request counts under, kept in `res.locals` for the budget's key generator. */
 const PRINCIPAL = Symbol('rate-limit principal');
+/** The digest of the credentials a request presents, kept in `res.locals` for the failed-authentication key. */
+const CREDENTIAL_DIGEST = Symbol('rate-limit credential digest');
+/** The most digests of recently verified credentials kept per plugin router; the oldest go first. */
+const MAX_VERIFIED_DIGESTS = 10_000;
 
 /**
  * Failures on our side while verifying (signing keys could not be fetched) say nothing about the token: they are
@@ -42,14 +48,15 @@ type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; princip
 
 /**
  * The budgets of one layer: a plugin's, or the all-plugins one that every plugin router counts in. A principal
- * kind without a budget of its own counts in `anonymous`, per address; `'unlimited'` is never counted.
+ * kind without a budget of its own counts in `address`, as requests without verified credentials do;
+ * `'unlimited'` is never counted.
  */
 export interface Budgets {
   /** None when the allow list is empty. */
   isAllowed: ((ip: string | undefined) => boolean) | undefined;
   /** Where the layer's `allow_listed` decisions go. */
   metrics?: RateLimitMetrics;
-  anonymous: Limiter;
+  address: Limiter;
   user: Limiter | 'unlimited' | undefined;
   service: Limiter | 'unlimited' | undefined;
   failedAuthentication: { limiter: Limiter; limit: number } | undefined;
@@ -65,8 +72,11 @@ export function createBudgets(budgetOptions: {
   logger?: LoggerService;
   lifecycle?: LifecycleService;
   metrics?: RateLimitMetrics;
+  digestKey?: (key: string) => Promise<string>;
+  stores?: Map<string, Store>;
 }): Budgets {
-  const { options, pluginId, route, connections, logger, lifecycle, metrics } = budgetOptions;
+  const { options, pluginId, route, connections, logger, lifecycle, metrics, digestKey, stores } =
+    budgetOptions;
   const principals = options.principals ?? {};
   const build = (kind: RateLimitBucket, limit: number): Limiter => {
     const store = createRateLimitStore({
@@ -75,6 +85,7 @@ export function createBudgets(budgetOptions: {
       connections,
       lifecycle,
       metrics,
+      stores,
     });
     const perPrincipal = kind === 'user' || kind === 'service';
     // Failed authentications are answered 401 and stay counted whatever the skip options say, or the cut-off
@@ -90,13 +101,16 @@ export function createBudgets(budgetOptions: {
       store,
       logger,
       metrics,
+      digestKey,
       bucket: {
         kind,
         limit,
         key: perPrincipal
           ? (_req, res) =>
               (res.locals[PRINCIPAL as never] as string | undefined) ?? 'unknown-principal'
-          : clientAddressKey,
+          : kind === 'failed-authentication'
+            ? (req, res) => `${clientAddressKey(req)}:${res.locals[CREDENTIAL_DIGEST as never]}`
+            : clientAddressKey,
       },
     });
   };
@@ -108,7 +122,7 @@ export function createBudgets(budgetOptions: {
   return {
     isAllowed: createIpAllowList(options.ipAllowList),
     metrics,
-    anonymous: build('anonymous', options.limit),
+    address: build('address', options.limit),
     user: perPrincipal('user'),
     service: perPrincipal('service'),
     failedAuthentication:
@@ -126,15 +140,17 @@ export interface PrincipalLayer {
 }
 
 /**
- * Counts each request in the budget of its verified principal, and refuses addresses that keep sending bad
- * credentials before verifying them again.
+ * Counts each request in the budget of its verified principal, and refuses credentials that keep failing, and
+ * addresses over their budget, before verifying them again.
  *
  * @remarks
  * Credentials are verified with the access mode the credentials barrier will ask for, so that httpAuth's cache
  * answers the barrier. Paths opened `unauthenticated` and requests without credentials count per address. Every
- * rejection of httpAuth is a failed authentication, except failures on our side, which count per address. The
- * failed-authentication counts of all layers are read at once, before verifying; then each budget counts in turn,
- * and the one that refuses answers 429 itself.
+ * rejection of httpAuth is a failed authentication, counted per address and per address and credential digest;
+ * failures on our side count per address. Before verifying, the counts of all layers are read at once: the same
+ * bad credentials past the failed-authentication limit, or an address over its budget with credentials that did
+ * not verify lately here, get the 429 of that budget. Then each budget counts in turn, and the one that refuses
+ * answers 429 itself.
  */
 export function createPrincipalLimiter(options: {
   layers: readonly PrincipalLayer[];
@@ -145,6 +161,9 @@ export function createPrincipalLimiter(options: {
 }): RequestHandler {
   const { layers, httpAuth, lookupAccess = () => undefined, policyName, logger } = options;
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
+  // Digests of credentials verified lately, to the end of the longest window: these pass an address's budget.
+  const verifiedUntil = new Map<string, number>();
+  const windowMs = Math.max(...layers.map(({ budgets }) => budgets.address.windowMs));
 
   const verify = async (req: Request, res: Response, access: PathAccess): Promise<Verdict> => {
     let credentials: BackstageCredentials;
@@ -172,13 +191,21 @@ export function createPrincipalLimiter(options: {
     if (!carriesCredentials(req, res) || access === 'unauthenticated') {
       return chooseLimiters(active, { kind: 'none' });
     }
-    const cutOff = await findCutOff(active, req, res);
+    const digest = credentialDigest(req);
+    res.locals[CREDENTIAL_DIGEST as never] = digest as never;
+    const verifiedLately = (verifiedUntil.get(digest) ?? 0) > Date.now();
+    const cutOff = await findCutOff(active, req, res, verifiedLately);
     if (cutOff) {
       return cutOff;
     }
     const verdict = await verify(req, res, access);
     if (verdict.kind === 'user' || verdict.kind === 'service') {
       res.locals[PRINCIPAL as never] = verdict.principal as never;
+      verifiedUntil.delete(digest);
+      verifiedUntil.set(digest, Date.now() + windowMs);
+      if (verifiedUntil.size > MAX_VERIFIED_DIGESTS) {
+        verifiedUntil.delete(verifiedUntil.keys().next().value!);
+      }
     }
     return chooseLimiters(active, verdict);
   };
@@ -219,50 +246,89 @@ function isFailedAuthentication(error: unknown): boolean {
   );
 }
 
-/** The failed-authentication budget that is spent, as the one limiter to run; or the refusal of a failed read. */
+/** A digest of the credentials a request presents, so that no key holds them. */
+function credentialDigest(req: Request): string {
+  const { authorization, cookie } = req.headers;
+  const presented = [
+    req.headers['sec-websocket-protocol'],
+    authorization,
+    cookie && AUTH_COOKIE.exec(cookie)?.[1],
+  ];
+  return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
+}
+
+const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
+
+/**
+ * The spent budget that refuses the request before verifying, as the one limiter to run: the failed-authentication
+ * budget of these credentials, or, unless they verified lately, the address budget; or the refusal of a failed read.
+ */
 async function findCutOff(
   layers: readonly PrincipalLayer[],
   req: Request,
   res: Response,
+  verifiedLately: boolean,
 ): Promise<Limiter[] | Error | undefined> {
-  const address = clientAddressKey(req);
-  const reads = await Promise.allSettled(
-    layers.map(({ budgets }) => budgets.failedAuthentication?.limiter.getKey(address)),
-  );
+  const checks = layers.flatMap(({ budgets }) => [
+    ...(budgets.failedAuthentication ? [budgets.failedAuthentication.limiter] : []),
+    ...(verifiedLately ? [] : [budgets.address]),
+  ]);
+  const reads = await Promise.allSettled(checks.map(limiter => limiter.countOf(req, res)));
   for (const [index, read] of reads.entries()) {
-    const failed = layers[index].budgets.failedAuthentication;
-    if (!failed) continue;
+    const limiter = checks[index];
     if (read.status === 'rejected') {
-      return failed.limiter.refuse(res, read.reason);
+      return limiter.refuse(res, read.reason);
     }
     const count = read.value;
     const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
-    if (count && count.totalHits >= failed.limit && current) {
-      return [failed.limiter];
+    // A dry run verifies and counts as usual; the limiter records what it would have refused.
+    if (count && count.totalHits >= limiter.limit && current && !limiter.dryRun) {
+      return [limiter];
     }
   }
   return undefined;
 }
 
-function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): Limiter[] {
-  const limiters: Limiter[] = [];
+function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): RequestHandler[] {
+  const limiters: RequestHandler[] = [];
+  const failed: Limiter[] = [];
   for (const { budgets } of layers) {
-    if (verdict.kind === 'failed' && budgets.failedAuthentication) {
-      limiters.push(budgets.failedAuthentication.limiter);
-    }
     const own =
       verdict.kind === 'user' || verdict.kind === 'service' ? budgets[verdict.kind] : undefined;
     if (own === undefined) {
-      limiters.push(budgets.anonymous);
+      limiters.push(budgets.address);
     } else if (own !== 'unlimited') {
       limiters.push(own);
     }
+    if (verdict.kind === 'failed' && budgets.failedAuthentication) {
+      failed.push(budgets.failedAuthentication.limiter);
+    }
+  }
+  // Last, after the address budgets' headers are taken off: a 401 tells of the budget that cuts it off.
+  if (failed.length > 0) {
+    limiters.push(clearRateLimitHeaders, ...failed);
   }
   return limiters;
 }
 
+const RATE_LIMIT_HEADERS = [
+  'RateLimit',
+  'RateLimit-Policy',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+];
+
+function clearRateLimitHeaders(_req: Request, res: Response, next: () => void): void {
+  RATE_LIMIT_HEADERS.forEach(header => res.removeHeader(header));
+  next();
+}
+
 /** Runs the limiters one after the other; one that answers 429 never calls on, which ends the request there. */
-function runInTurn(limiters: Limiter[], ...[req, res, next]: Parameters<RequestHandler>): void {
+function runInTurn(
+  limiters: RequestHandler[],
+  ...[req, res, next]: Parameters<RequestHandler>
+): void {
   const run = (index: number): void => {
     if (index === limiters.length) {
       next();

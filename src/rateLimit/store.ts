@@ -37,6 +37,8 @@ export interface RateLimitStoreFactoryOptions {
   lifecycle?: LifecycleService;
   /** Records each Redis wait. Defaults to none. */
   metrics?: RateLimitMetrics;
+  /** The stores built so far, by prefix: a limiter rebuilt for new settings keeps its counts. Defaults to none. */
+  stores?: Map<string, Store>;
 }
 
 /**
@@ -44,9 +46,10 @@ export interface RateLimitStoreFactoryOptions {
  * unref'd, or the Redis store; `lifecycle`'s shutdown hook stops it. An unknown type throws, never memory.
  */
 export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOptions): Store {
-  const { options, prefix, connections, lifecycle, metrics } = factoryOptions;
+  const { options, prefix, connections, lifecycle, metrics, stores } = factoryOptions;
   const { store: storeOptions } = options;
-  let store: Store;
+  let store = stores?.get(prefix);
+  if (store) return store;
   if (storeOptions.type === 'memory') {
     store = new MemoryStore();
   } else if (storeOptions.type === 'redis') {
@@ -65,8 +68,10 @@ export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOption
       `expected 'memory' or 'redis', got ${describeValue((storeOptions as { type: unknown }).type)}`,
     );
   }
+  stores?.set(prefix, store);
+  const built = store;
   lifecycle?.addShutdownHook(async () => {
-    await store.shutdown?.();
+    await built.shutdown?.();
   });
   return store;
 }

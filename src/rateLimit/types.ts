@@ -50,6 +50,8 @@ export interface RateLimitOptions {
   passOnStoreError: boolean;
   /** Where hits are counted. Defaults to `{ type: 'memory' }`. */
   store: RateLimitStoreOptions;
+  /** Count and send headers, but let over-limit requests through with a warning. Defaults to none: off. */
+  dryRun?: true;
   /** Budgets per verified principal; left out when none of their keys is set. Defaults to none. */
   principals?: Readonly<PrincipalRateLimits>;
   /**
@@ -95,7 +97,7 @@ export interface PrincipalRateLimits {
   user?: PrincipalRequestLimit;
   /** Requests per service subject per window (`serviceRequestLimit`). */
   service?: PrincipalRequestLimit;
-  /** Credentials that fail verification per address per window, then 429 before verifying. */
+  /** Failures of the same credentials per address per window, then 429 before verifying them. */
   failedAuthentication?: number;
 }
 
@@ -104,7 +106,7 @@ export interface PrincipalRateLimits {
  *
  * @public
  */
-export type RateLimitBucket = 'user' | 'service' | 'anonymous' | 'failed-authentication';
+export type RateLimitBucket = 'user' | 'service' | 'address' | 'failed-authentication';
 
 /**
  * Everything read from `backend.rateLimit` and `backend.trustProxy`.
@@ -116,6 +118,8 @@ export interface RateLimitSettings {
   global: RateLimitOptions | undefined;
   /** One limiter per `plugin.<pluginId>` block, over the top-level block. */
   plugins: Readonly<Record<string, RateLimitOptions>>;
+  /** The secret that keys budgets, from `keySecret`. Defaults to none: generated, or shared through Redis. */
+  keySecret?: string;
   /** Problems that do not stop the backend (unknown keys, deprecated spellings, a risky `trustProxy`). */
   warnings: readonly string[];
 }

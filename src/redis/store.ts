@@ -62,8 +62,9 @@ class BreakerGuardedRedisStore implements Store {
   init(options: Options): void {
     // Past 2^31-1 ms setInterval fires every millisecond; Redis has no such limit, so the fallback forgets early.
     this.#memory.init({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
-    // Nothing is sent yet: rate-limit-redis's init runs on first use, when Redis may be up.
+    // Nothing is sent yet: rate-limit-redis's init runs on first use, when Redis may be up; again after a rebuild.
     this.#limiterOptions = options;
+    this.#redis = undefined;
   }
 
   get(key: string): Promise<ClientRateLimitInfo | undefined> {

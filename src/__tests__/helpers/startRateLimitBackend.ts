@@ -2,6 +2,7 @@ import { HEALTHY_REDIS_TIMEOUT } from './redisServer';
 import type { BackendFeature, HttpRouterServiceAuthPolicy } from '@backstage/backend-plugin-api';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
+import { createHmac } from 'node:crypto';
 import { httpRouterServiceFactory } from '../../httpRouter/httpRouterServiceFactory';
 import { createExamplePlugin } from './createExamplePlugin';
 import { TEST_AUTH_SERVICES } from './testAuthServices';
@@ -32,6 +33,14 @@ export function startRateLimitBackend(
   });
 }
 
+/** The `keySecret` of the tests' Redis configs, so that they can name the keys a budget counts under. */
+export const TEST_KEY_SECRET = 'test-key-secret';
+
+/** The store key of `key` under `prefix`, keyed with {@link TEST_KEY_SECRET} as the limiters key it. */
+export function budgetKey(prefix: string, key: string): string {
+  return `${prefix}${createHmac('sha256', TEST_KEY_SECRET).update(key).digest('base64url').slice(0, 27)}`;
+}
+
 /**
  * `backend.rateLimit` for the example plugin alone, counting in the Redis at `redis.url`, plus `keys`.
  *
@@ -43,6 +52,7 @@ export function redisRateLimit(redis: { url: string }, keys: JsonObject = {}): J
     global: false,
     ipAllowList: [],
     store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
+    keySecret: TEST_KEY_SECRET,
     plugin: { example: {} },
     ...keys,
   };

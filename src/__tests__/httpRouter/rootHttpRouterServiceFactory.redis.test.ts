@@ -1,3 +1,4 @@
+import { budgetKey, TEST_KEY_SECRET } from '../helpers/startRateLimitBackend';
 import { rootHttpRouterServiceFactory as upstreamRootHttpRouterServiceFactory } from '@backstage/backend-defaults/rootHttpRouter';
 import { METRIC_NAMES } from '../../metrics';
 import { rootHttpRouterServiceFactory } from '../../httpRouter/rootHttpRouterServiceFactory';
@@ -35,6 +36,7 @@ describe('rootHttpRouterServiceFactory with a Redis store', () => {
       rateLimit: {
         ipAllowList: [],
         store: { type: 'redis', connection: redis.url, timeout: `${STORE_TIMEOUT_MS}ms` },
+        keySecret: TEST_KEY_SECRET,
       },
     });
   });
@@ -61,7 +63,7 @@ describe('rootHttpRouterServiceFactory with a Redis store', () => {
   it('counts every client in Redis under our all-plugins key', async () => {
     await answer(backend.baseUrl, 'GET', '/api/example/hello');
     await answer(backend.baseUrl, 'GET', '/api/example/hello');
-    expect(Number(await redis.cli('GET', 'rl:global:127.0.0.1'))).toBe(2);
+    expect(Number(await redis.cli('GET', budgetKey('rl:global:', '127.0.0.1')))).toBe(2);
   });
 
   it('answers while Redis is frozen (SIGSTOP), one count waiting out store.timeout and none after it', async () => {

@@ -115,8 +115,8 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
     expect(await statuses(backend, '/api/example/hello', BOB)).toEqual([200]);
     expect(await statuses(backend, '/api/example/public/1', undefined, 2)).toEqual([200, 429]);
     expect(await decisions(sdk)).toEqual([
-      'backstage-plugin-example example plugin-example anonymous allowed 1',
-      'backstage-plugin-example example plugin-example anonymous limited 1',
+      'backstage-plugin-example example plugin-example address allowed 1',
+      'backstage-plugin-example example plugin-example address limited 1',
       'backstage-plugin-example example plugin-example user allowed 3',
       'backstage-plugin-example example plugin-example user limited 1',
     ]);
@@ -227,7 +227,7 @@ describe('rate-limit decisions, with an OpenTelemetry SDK registered before a re
     expect(await statuses(backend, '/api/example/hello', ALICE)).toEqual([503]);
     expect(await statuses(backend, '/api/example/public/1', undefined)).toEqual([503]);
     expect(await decisions(sdk)).toEqual([
-      'backstage-plugin-example example plugin-example anonymous store_error_refuse 1',
+      'backstage-plugin-example example plugin-example address store_error_refuse 1',
       'backstage-plugin-example example plugin-example failed-authentication store_error_refuse 1',
     ]);
   });

@@ -9,7 +9,7 @@ import { EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { createTestApp } from '../helpers/createTestApp';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
+import { redisRateLimit, startRateLimitBackend, budgetKey } from '../helpers/startRateLimitBackend';
 import { waitUntil } from '../rateLimit/redis/waitUntil';
 
 /** The store's timeout in the histogram tests: long enough for a healthy Redis on a busy machine. */
@@ -113,7 +113,7 @@ describe('Redis metrics', () => {
       const points = await histogram();
       expect(points.map(point => point.series)).toEqual(['answered 3']);
       expect(points[0].sum).toBeGreaterThan(0);
-      expect(await redis.cli('GET', 'rl:plugin:example:127.0.0.1')).toBe('3');
+      expect(await redis.cli('GET', budgetKey('rl:plugin:example:', '127.0.0.1'))).toBe('3');
     });
   });
 

@@ -129,6 +129,11 @@ describe('readRateLimitOptions', () => {
       { catalog: withDefaults({ windowMs: 10_000, limit: 20, ipAllowList: [] }) },
     ],
     [
+      'dryRun is inherited by plugin blocks and turned off by one',
+      { dryRun: true, plugin: { catalog: {}, search: { dryRun: false } } },
+      { catalog: withDefaults({ dryRun: true }), search: withDefaults({}) },
+    ],
+    [
       'a plugin block overrides only what it sets',
       {
         window: '10s',
@@ -197,6 +202,9 @@ describe('readRateLimitOptions', () => {
     ['a word', 'yes', 'backend.rateLimit'],
     ['a list', ['global'], 'backend.rateLimit'],
     ['global not a boolean', { global: 'sometimes' }, 'backend.rateLimit.global'],
+    ['dryRun not a boolean', { dryRun: 'sometimes' }, 'backend.rateLimit.dryRun'],
+    ['an empty key secret', { keySecret: '' }, 'backend.rateLimit.keySecret'],
+    ['a key secret that is a list', { keySecret: ['s'] }, 'backend.rateLimit.keySecret'],
     ['an unreadable window', { window: 'soon' }, 'backend.rateLimit.window'],
     ['a window in bare milliseconds', { window: 60000 }, 'backend.rateLimit.window'],
     ['a zero window', { window: '0s' }, 'backend.rateLimit.window'],

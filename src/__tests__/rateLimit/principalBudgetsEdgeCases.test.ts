@@ -109,7 +109,7 @@ describe('per-principal budgets at their edges, in a real backend', () => {
     });
 
     it('still leaves requests with credentials to the plugin router that counts them', async () => {
-      // The plugin opens every path, so it counts them per address in the all-plugins anonymous budget. Its
+      // The plugin opens every path, so it counts them per address in the all-plugins address budget. Its
       // router makes itself known to the root router with its first request, which the root counts.
       const answers = [];
       for (let i = 0; i < 4; i++) {
@@ -120,9 +120,9 @@ describe('per-principal budgets at their edges, in a real backend', () => {
       }
       expect(answers).toEqual([
         [200, '"global"'],
-        [200, '"global-anonymous"'],
-        [200, '"global-anonymous"'],
-        [429, '"global-anonymous"'],
+        [200, '"global-address"'],
+        [200, '"global-address"'],
+        [429, '"global-address"'],
       ]);
     });
   });
@@ -160,6 +160,27 @@ describe('per-principal budgets at their edges, in a real backend', () => {
       // Backstage's handler throws jose's JWTInvalid, which the error handler answers 500, as upstream does.
       expect(answers).toEqual([500, 500, 429, 429, 429]);
       expect(verifications.count).toBe(2);
+    } finally {
+      await backend.stop();
+    }
+  });
+
+  it('forged tokens from an address over its budget cost no verification, without a failed-auth limit', async () => {
+    const { backend, verifications } = await startBackend({
+      global: false,
+      ipAllowList: [],
+      incomingRequestLimit: 5,
+      userRequestLimit: 100,
+      plugin: { example: {} },
+    });
+    try {
+      const answers = [];
+      for (let i = 0; i < 40; i++) {
+        const forged = FORGED_PLUGIN_TOKEN.replace(/signature$/, `signature${i}`);
+        answers.push(...(await statuses(backend, '/api/example/hello', `Bearer ${forged}`, 1)));
+      }
+      expect(answers.filter(status => status === 429)).toHaveLength(35);
+      expect(verifications.count).toBe(5);
     } finally {
       await backend.stop();
     }

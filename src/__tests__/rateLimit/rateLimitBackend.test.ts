@@ -77,7 +77,7 @@ describe('rate limiting in a real backend', () => {
       await backend.stop();
     });
 
-    it('limits the plugin it names, with the Backstage error body', async () => {
+    it('limits the plugin it names, with the Backstage error body and the full request URL', async () => {
       expect((await get(backend.server, '/api/limited/hello')).status).toBe(200);
       const second = await get(backend.server, '/api/limited/hello');
       expect(second.status).toBe(200);
@@ -91,7 +91,7 @@ describe('rate limiting in a real backend', () => {
           name: 'TooManyRequestsError',
           message: expect.stringContaining('Too many requests'),
         },
-        request: { method: 'GET', url: '/hello' },
+        request: { method: 'GET', url: '/api/limited/hello' },
         response: { statusCode: 429 },
       });
     });

@@ -1,7 +1,7 @@
 import { mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { redisRateLimit, startRateLimitBackend } from '../helpers/startRateLimitBackend';
+import { redisRateLimit, startRateLimitBackend, budgetKey } from '../helpers/startRateLimitBackend';
 
 describe('two backends sharing one Redis rate-limit store', () => {
   let redis: RedisServerHandle;
@@ -36,6 +36,6 @@ describe('two backends sharing one Redis rate-limit store', () => {
 
     expect(limited.status).toBe(429);
     expect(limited.headers['retry-after']).toBeDefined();
-    expect(Number(await redis.cli('GET', 'rl:plugin:example:127.0.0.1'))).toBe(4);
+    expect(Number(await redis.cli('GET', budgetKey('rl:plugin:example:', '127.0.0.1')))).toBe(4);
   });
 });

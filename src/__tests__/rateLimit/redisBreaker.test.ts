@@ -1,3 +1,4 @@
+import { budgetKey } from '../helpers/startRateLimitBackend';
 import { mockServices } from '@backstage/backend-test-utils';
 import { METRIC_NAMES } from '../../metrics';
 import { type MetricsSdk, startMetricsSdk } from '../helpers/metricsSdk';
@@ -32,7 +33,7 @@ describe('the Redis rate-limit store while Redis hangs (SIGSTOP)', () => {
     redis.resume();
     await waitUntil('Redis counts again', async () => {
       await sendRequests(app, CLIENT_B, 1);
-      return (await redis.cli('EXISTS', `rl:plugin:${pluginId}:${CLIENT_B}`)) === '1';
+      return (await redis.cli('EXISTS', budgetKey(`rl:plugin:${pluginId}:`, CLIENT_B))) === '1';
     });
   };
   /** The counts that waited for Redis, by how the wait ended (`ok`, `timeout`, `error`), across both limiters. */
@@ -75,7 +76,7 @@ describe('the Redis rate-limit store while Redis hangs (SIGSTOP)', () => {
       expect(await waits()).toEqual({ ok: 2, timeout: 1 });
 
       await resumesCounting(app, 'breaker');
-      expect(await redis.cli('EXISTS', `rl:global:${CLIENT_B}`)).toBe('1');
+      expect(await redis.cli('EXISTS', budgetKey('rl:global:', CLIENT_B))).toBe('1');
     },
   );
 
@@ -92,7 +93,7 @@ describe('the Redis rate-limit store while Redis hangs (SIGSTOP)', () => {
     await resumesCounting(app, 'replay');
 
     // Only the three hits counted before Redis hung; none of those answered from memory meanwhile.
-    expect(await redis.cli('GET', `rl:plugin:replay:${CLIENT_A}`)).toBe('3');
-    expect(await redis.cli('GET', `rl:global:${CLIENT_A}`)).toBe('3');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:replay:', CLIENT_A))).toBe('3');
+    expect(await redis.cli('GET', budgetKey('rl:global:', CLIENT_A))).toBe('3');
   });
 });

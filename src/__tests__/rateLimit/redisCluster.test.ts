@@ -1,3 +1,4 @@
+import { budgetKey } from '../helpers/startRateLimitBackend';
 import { mockServices } from '@backstage/backend-test-utils';
 import { createRedisConnections } from '../../redis/connection';
 import { type RedisClusterHandle, startRedisCluster } from '../helpers/redisServer';
@@ -63,7 +64,7 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     }
 
     const counts = await Promise.all(
-      clients.map(client => cluster.cli('GET', `rl:plugin:cluster:${client}`)),
+      clients.map(client => cluster.cli('GET', budgetKey('rl:plugin:cluster:', client))),
     );
     expect(counts).toEqual(clients.map(() => '4'));
     const keysPerNode = await Promise.all(cluster.nodes.map(node => node.cli('DBSIZE')));
@@ -79,7 +80,7 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     await Promise.all(cluster.nodes.map(node => node.cli('SCRIPT', 'FLUSH')));
 
     expect(await sendRequests(app, client, 2)).toEqual([200, 200]);
-    expect(await cluster.cli('GET', `rl:plugin:cluster:${client}`)).toBe('3');
+    expect(await cluster.cli('GET', budgetKey('rl:plugin:cluster:', client))).toBe('3');
     expect(logger.warn).not.toHaveBeenCalled();
   });
 
@@ -119,7 +120,9 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     apps.push(app);
     const clients = Array.from({ length: 12 }, (_, index) => clientAddress(index));
     const countsInRedis = () =>
-      Promise.all(clients.map(client => cluster.cli('GET', `rl:plugin:node-down:${client}`)));
+      Promise.all(
+        clients.map(client => cluster.cli('GET', budgetKey('rl:plugin:node-down:', client))),
+      );
     const sendRound = () =>
       Promise.all(
         clients.map(client => sendRequest(app, client).then(response => response.status)),

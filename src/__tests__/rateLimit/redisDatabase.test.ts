@@ -1,6 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { startRateLimitBackend } from '../helpers/startRateLimitBackend';
+import { startRateLimitBackend, budgetKey } from '../helpers/startRateLimitBackend';
 import {
   createLimitedApp,
   redisStore,
@@ -63,7 +63,7 @@ describe('a Redis database that the server does not have', () => {
       logger,
     });
     expect(await sendRequests(open, CLIENT_A, 2)).toEqual([200, 200]);
-    expect(await redis.cli('-n', '10', 'GET', `rl:plugin:open:${CLIENT_A}`)).toBe('2');
+    expect(await redis.cli('-n', '10', 'GET', budgetKey('rl:plugin:open:', CLIENT_A))).toBe('2');
 
     // Restarted with fewer databases, as an operator might by mistake.
     await redis.restart(['--databases', '4']);
@@ -84,7 +84,9 @@ describe('a Redis database that the server does not have', () => {
     await redis.restart(['--databases', '16']);
     await waitUntil('Redis counts again in database 10', async () => {
       await sendRequests(closed, CLIENT_B, 1);
-      return (await redis.cli('-n', '10', 'EXISTS', `rl:plugin:closed:${CLIENT_B}`)) === '1';
+      return (
+        (await redis.cli('-n', '10', 'EXISTS', budgetKey('rl:plugin:closed:', CLIENT_B))) === '1'
+      );
     });
     expect(await redis.cli('DBSIZE')).toBe('0');
     expect(logger.warn.mock.calls.map(([message]) => String(message))).toContainEqual(

@@ -1,3 +1,4 @@
+import { budgetKey } from '../helpers/startRateLimitBackend';
 import { mockServices } from '@backstage/backend-test-utils';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
 import {
@@ -58,7 +59,7 @@ describe('the Redis rate-limit store when Redis fails', () => {
     const app = createApp('load', 1_000);
     const floodable = createApp('flood', 5);
     expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 200]);
-    expect(await redis.cli('GET', `rl:plugin:load:${CLIENT_A}`)).toBe('3');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:load:', CLIENT_A))).toBe('3');
 
     const during = Array.from({ length: 30 }, () => statusOf(app, CLIENT_A));
     await redis.kill();
@@ -78,7 +79,7 @@ describe('the Redis rate-limit store when Redis fails', () => {
     await waitUntil('the store reports Redis back', () => warnings().length > 2);
     await waitUntil('Redis counts again', async () => {
       await sendRequests(app, CLIENT_B, 1);
-      return (await redis.cli('EXISTS', `rl:plugin:load:${CLIENT_B}`)) === '1';
+      return (await redis.cli('EXISTS', budgetKey('rl:plugin:load:', CLIENT_B))) === '1';
     });
     expect(warnings()[2]).toMatch(/is reachable again/);
   });
@@ -95,7 +96,7 @@ describe('the Redis rate-limit store when Redis fails', () => {
     redis.resume();
     await waitUntil('Redis counts again', async () => {
       await sendRequests(app, CLIENT_B, 1);
-      return (await redis.cli('EXISTS', `rl:plugin:hang:${CLIENT_B}`)) === '1';
+      return (await redis.cli('EXISTS', budgetKey('rl:plugin:hang:', CLIENT_B))) === '1';
     });
     await waitUntil('the store reports Redis back', () => warnings().length > 1);
     expect(warnings()).toEqual([
@@ -117,7 +118,7 @@ describe('the Redis rate-limit store when Redis fails', () => {
     redis.resume();
     expect(await requests).toEqual([200, 200]);
     // The long store counted in Redis and saw no outage; only the short one did.
-    expect(await redis.cli('GET', `rl:plugin:long:${CLIENT_B}`)).toBe('1');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:long:', CLIENT_B))).toBe('1');
     expect(warnings()).toEqual([expect.stringMatching(/did not answer within 100 ms/)]);
   });
 
@@ -130,11 +131,11 @@ describe('the Redis rate-limit store when Redis fails', () => {
       Array.from({ length: 5 }, () => statusOf(app, CLIENT_A)),
     );
     expect(afterScriptFlush).toEqual([200, 200, 200, 200, 200]);
-    expect(await redis.cli('GET', `rl:plugin:flush:${CLIENT_A}`)).toBe('8');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:flush:', CLIENT_A))).toBe('8');
 
     await redis.cli('FLUSHALL');
     expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);
-    expect(await redis.cli('GET', `rl:plugin:flush:${CLIENT_A}`)).toBe('2');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:flush:', CLIENT_A))).toBe('2');
     expect(logger.warn).not.toHaveBeenCalled();
     expect(logger.error).not.toHaveBeenCalled();
   });
@@ -161,6 +162,6 @@ describe('the Redis rate-limit store when Redis fails', () => {
       const response = await sendRequest(app, CLIENT_B);
       return response.status === 200;
     });
-    expect(await redis.cli('GET', `rl:plugin:closed:${CLIENT_B}`)).toBe('1');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:closed:', CLIENT_B))).toBe('1');
   });
 });

@@ -1,3 +1,4 @@
+import { budgetKey } from '../helpers/startRateLimitBackend';
 import { mockServices } from '@backstage/backend-test-utils';
 import { ERROR_CODES } from '../../errors';
 import { freePort } from '../helpers/freePort';
@@ -50,7 +51,7 @@ describe('the Redis rate-limit store at start-up', () => {
     servers.push(redis);
     await waitUntil('the store reports Redis reachable', () => warnings().length === 2);
     expect(await sendRequests(app, CLIENT_B, 3)).toEqual([200, 200, 429]);
-    expect(await redis.cli('GET', `rl:plugin:boot:${CLIENT_B}`)).toBe('3');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:boot:', CLIENT_B))).toBe('3');
   });
 
   it.each([
@@ -98,7 +99,7 @@ describe('the Redis rate-limit store at start-up', () => {
     });
 
     expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);
-    expect(await redis.cli('GET', `rl:plugin:auth:${CLIENT_A}`)).toBe('2');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:auth:', CLIENT_A))).toBe('2');
     expect(logger.warn).not.toHaveBeenCalled();
   });
 });

@@ -1,3 +1,4 @@
+import { budgetKey } from '../helpers/startRateLimitBackend';
 import type { JsonObject } from '@backstage/types';
 import type { IncrementResponse, Options } from 'express-rate-limit';
 import { createTestRedisStore } from '../helpers/redisStores';
@@ -114,10 +115,10 @@ describe('the Redis rate-limit store', () => {
     await sendRequests(pluginApp, CLIENT_A, 2);
     await sendRequests(bothApp, CLIENT_A, 1);
 
-    expect(await redis.cli('GET', `rl:plugin:catalog:${CLIENT_A}`)).toBe('2');
-    expect(await redis.cli('GET', `rl:plugin:search:${CLIENT_A}`)).toBe('1');
-    expect(await redis.cli('GET', `rl:global:${CLIENT_A}`)).toBe('1');
-    const ttl = Number(await redis.cli('PTTL', `rl:plugin:catalog:${CLIENT_A}`));
+    expect(await redis.cli('GET', budgetKey('rl:plugin:catalog:', CLIENT_A))).toBe('2');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:search:', CLIENT_A))).toBe('1');
+    expect(await redis.cli('GET', budgetKey('rl:global:', CLIENT_A))).toBe('1');
+    const ttl = Number(await redis.cli('PTTL', budgetKey('rl:plugin:catalog:', CLIENT_A)));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30_000);
   });
@@ -141,7 +142,7 @@ describe('the Redis rate-limit store', () => {
     await apps[0].shutdown();
     await waitUntil('the server sees one connection', async () => (await connectionsNamed()) === 1);
     expect(await sendRequests(apps[1], CLIENT_B, 1)).toEqual([200]);
-    expect(await redis.cli('GET', `rl:plugin:scaffolder:${CLIENT_B}`)).toBe('1');
+    expect(await redis.cli('GET', budgetKey('rl:plugin:scaffolder:', CLIENT_B))).toBe('1');
     await apps[1].shutdown();
     await waitUntil('the server sees no connection', async () => (await connectionsNamed()) === 0);
   });

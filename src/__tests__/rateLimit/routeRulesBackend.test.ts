@@ -2,8 +2,17 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import request from 'supertest';
 import { startMetricsSdk } from '../helpers/metricsSdk';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { startRateLimitBackend, type TestBackend } from '../helpers/startRateLimitBackend';
+import {
+  HEALTHY_REDIS_TIMEOUT,
+  type RedisServerHandle,
+  startRedisServer,
+} from '../helpers/redisServer';
+import {
+  budgetKey,
+  startRateLimitBackend,
+  TEST_KEY_SECRET,
+  type TestBackend,
+} from '../helpers/startRateLimitBackend';
 
 const ALICE = mockCredentials.user.header('user:default/alice');
 const BOB = mockCredentials.user.header('user:default/bob');
@@ -132,7 +141,7 @@ describe('budgets per route, in a real backend', () => {
     );
     const anonymous = await send(backend, 'post', '/echo');
     expect(anonymous.headers['ratelimit-policy']).toContain(
-      '"plugin-example-route-0-anonymous"; q=5; w=120',
+      '"plugin-example-route-0-address"; q=5; w=120',
     );
     expect((await send(backend, 'post', '/echo', ALICE)).status).toBe(200);
     const refused = await send(backend, 'post', '/echo', ALICE);
@@ -173,10 +182,13 @@ describe('budgets per route in Redis, shared between backend instances', () => {
   });
 
   it("gives a user one route budget across two instances, under the rule's own keys", async () => {
-    const rateLimit = pluginBlock({
-      store: { type: 'redis', connection: redis.url },
-      routes: [{ name: 'echo', path: '/echo', method: 'POST', userRequestLimit: 2 }],
-    });
+    const rateLimit = {
+      ...pluginBlock({
+        store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
+        routes: [{ name: 'echo', path: '/echo', method: 'POST', userRequestLimit: 2 }],
+      }),
+      keySecret: TEST_KEY_SECRET,
+    };
     const [first, second] = [
       await startRateLimitBackend(rateLimit),
       await startRateLimitBackend(rateLimit),
@@ -187,9 +199,11 @@ describe('budgets per route in Redis, shared between backend instances', () => {
     expect((await send(first, 'post', '/echo', ALICE)).status).toBe(429);
     expect((await send(second, 'post', '/echo', BOB)).status).toBe(200);
     const keys = (await redis.cli('KEYS', 'rl:plugin:example:route:echo:*')).split('\n').sort();
-    expect(keys).toEqual([
-      'rl:plugin:example:route:echo:user:user:default/alice',
-      'rl:plugin:example:route:echo:user:user:default/bob',
-    ]);
+    expect(keys).toEqual(
+      [
+        budgetKey('rl:plugin:example:route:echo:user:', 'user:default/alice'),
+        budgetKey('rl:plugin:example:route:echo:user:', 'user:default/bob'),
+      ].sort(),
+    );
   });
 });

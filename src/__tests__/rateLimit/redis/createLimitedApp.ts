@@ -8,6 +8,7 @@ import { createErrorHandler } from '../../../middleware/createErrorHandler';
 import { createRateLimitContext } from '../../../rateLimit/context';
 import { createRateLimitHandler } from '../../../rateLimit/createRateLimitMiddleware';
 import { createTestLifecycle } from '../../helpers/createTestLifecycle';
+import { TEST_KEY_SECRET } from '../../helpers/startRateLimitBackend';
 
 /** The plugin whose limiter the app runs when a test names none. */
 export const TEST_PLUGIN_ID = 'test';
@@ -39,7 +40,7 @@ export interface LimitedAppOptions {
  * @remarks
  * Clients are told apart by `X-Forwarded-For`, which the app trusts (`trust proxy`), since every test request
  * comes from 127.0.0.1; the allow list is emptied for the same reason. Counters land under
- * `rl:plugin:<pluginId>:<client address>` (and `rl:global:<client address>` with `global`). `shutdown()` runs
+ * `budgetKey('rl:plugin:<pluginId>:', <client address>)` (and `rl:global:` with `global`). `shutdown()` runs
  * the limiters' lifecycle shutdown hooks, which give back the Redis connection.
  */
 export function createLimitedApp(options: LimitedAppOptions) {
@@ -63,6 +64,7 @@ export function createLimitedApp(options: LimitedAppOptions) {
           window,
           passOnStoreError,
           store,
+          keySecret: TEST_KEY_SECRET,
           plugin: { [pluginId]: {} },
         },
       },
