@@ -124,9 +124,9 @@ interface RateLimitPluginBlock extends RateLimitBlock {
    */
   routes?: {
     /**
-     * Names the rule's budgets (`plugin-<pluginId>-<name>`, then `-user`, `-service` or `-anonymous` with
+     * Names the rule's budgets (`plugin-<pluginId>-<name>`, then `-user`, `-service` or `-address` with
      * per-principal budgets): letters, digits, `-`, `_` and `.`, unique in the plugin, and no budget kind
-     * (`user`, `service`, `anonymous`, `failed-authentication`). Defaults to `route-<index>`.
+     * (`user`, `service`, `address`, `failed-authentication`). Defaults to `route-<index>`.
      * @visibility backend
      */
     name?: string;
