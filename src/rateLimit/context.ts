@@ -3,6 +3,7 @@ import {
   createServiceFactory,
   createServiceRef,
   type LifecycleService,
+  type ServiceRef,
   type LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
@@ -271,26 +272,33 @@ export function createRateLimitContextService(
 }
 
 /**
- * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
- * of the config, one set of Redis connections and all-plugins budgets. Tests give their own factory to set
- * {@link RateLimitContextOptions}.
+ * The factory of {@link rateLimitContextServiceRef}; tests pass `outageSettleMs` so as not to wait out the real one.
  */
-export const rateLimitContextServiceRef = createServiceRef<RateLimitContextService>({
-  id: 'backstage-http-router.rate-limit-context',
-  scope: 'root',
-  defaultFactory: async service =>
-    createServiceFactory({
-      service,
-      deps: {
-        config: coreServices.rootConfig,
-        rootLogger: coreServices.rootLogger,
-        lifecycle: coreServices.rootLifecycle,
-      },
-      factory: ({ config, rootLogger, lifecycle }) =>
-        createRateLimitContextService({
-          config,
-          lifecycle,
-          logger: rootLogger.child({ service: 'httpRouter' }),
-        }),
-    }),
-});
+export function createRateLimitContextServiceFactory(options: { outageSettleMs?: number } = {}) {
+  return createServiceFactory({
+    service: rateLimitContextServiceRef,
+    deps: {
+      config: coreServices.rootConfig,
+      rootLogger: coreServices.rootLogger,
+      lifecycle: coreServices.rootLifecycle,
+    },
+    factory: ({ config, rootLogger, lifecycle }) =>
+      createRateLimitContextService({
+        config,
+        lifecycle,
+        logger: rootLogger.child({ service: 'httpRouter' }),
+        outageSettleMs: options.outageSettleMs,
+      }),
+  });
+}
+
+/**
+ * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
+ * of the config, one set of Redis connections and all-plugins budgets.
+ */
+export const rateLimitContextServiceRef: ServiceRef<RateLimitContextService, 'root'> =
+  createServiceRef<RateLimitContextService>({
+    id: 'backstage-http-router.rate-limit-context',
+    scope: 'root',
+    defaultFactory: async () => createRateLimitContextServiceFactory(),
+  });

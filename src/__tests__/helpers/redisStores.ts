@@ -1,9 +1,4 @@
-import {
-  coreServices,
-  createServiceFactory,
-  type LoggerService,
-} from '@backstage/backend-plugin-api';
-import { createRateLimitContextService, rateLimitContextServiceRef } from '../../rateLimit/context';
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import { createRedisConnections } from '../../redis/connection';
 import { createRedisStore, type RedisStoreOptions } from '../../redis/store';
 
@@ -27,27 +22,5 @@ export function createTestRedisStore(
     passOnStoreError: true,
     retryAfterSeconds: 5,
     ...storeOptions,
-  });
-}
-
-/**
- * The backend's rate-limit context with an outage settle time of its own, so that tests need not wait out the
- * real one: add it to a test backend's features.
- */
-export function rateLimitContextFactory(options: { outageSettleMs: number }) {
-  return createServiceFactory({
-    service: rateLimitContextServiceRef,
-    deps: {
-      config: coreServices.rootConfig,
-      rootLogger: coreServices.rootLogger,
-      lifecycle: coreServices.rootLifecycle,
-    },
-    factory: ({ config, rootLogger, lifecycle }) =>
-      createRateLimitContextService({
-        config,
-        lifecycle,
-        logger: rootLogger.child({ service: 'httpRouter' }),
-        outageSettleMs: options.outageSettleMs,
-      }),
   });
 }
