@@ -124,15 +124,14 @@ interface RateLimitPluginBlock extends RateLimitBlock {
    */
   routes?: {
     /**
-     * Names the rule's budgets (`plugin-<pluginId>-<name>`, then `-user`, `-service` or `-address` with
-     * per-principal budgets): letters, digits, `-`, `_` and `.`, unique in the plugin, and no budget kind
-     * (`user`, `service`, `address`, `failed-authentication`). Defaults to `route-<index>`.
+     * Names the rule's budgets (`plugin-<pluginId>-<name>`): letters, digits, `-`, `_` and `.`, unique in the
+     * plugin, not a budget kind (`user`, `service`, `address`, `failed-authentication`). Defaults to `route-<index>`.
      * @visibility backend
      */
     name?: string;
     /**
      * The requests the rule counts, relative to the plugin's mount path, with the syntax and meaning of
-     * `addAuthPolicy` paths (`/v2/tasks`, `/entities/:kind`; a prefix up to a segment boundary, case-sensitive).
+     * `addAuthPolicy` paths (`/v2/tasks`, `/entities/:kind`; a prefix up to a segment boundary, any case).
      * No default: required.
      * @visibility backend
      */
@@ -175,8 +174,8 @@ interface RateLimitTopLevelBlock extends RateLimitBlock {
    */
   global?: boolean;
   /**
-   * The secret that keys budgets (HMAC), so that neither `RateLimit-Policy` nor Redis key names reveal a user
-   * or an address. Defaults to a random one, shared through Redis by instances that use it.
+   * The secret that keys budgets (HMAC), so that `RateLimit-Policy` and Redis key names reveal no user or address.
+   * Defaults to a random one, kept in Redis for instances that share it.
    * @visibility secret
    */
   keySecret?: string;

@@ -83,16 +83,22 @@ function express4Prefix(path: string): string[] {
 /**
  * Compiles a policy path with the compiler of the router that would route it: path-to-regexp 8 as upstream, else
  * express 4's path-to-regexp 0.1 (except for `{`/`}`, path-to-regexp 8's groups); `'/'` and `'*'` cover all.
+ * @param options - `sensitive: false` matches regardless of case, as express routers do by default; rate-limit
+ * rules use it so that a client cannot step around a rule by changing case. Defaults to case-sensitive.
  * @throws {@link PolicyPathSyntaxError} when neither compiler reads the path.
  */
-export function compilePolicyPath(path: string): CompiledPolicyPath {
+export function compilePolicyPath(
+  path: string,
+  options: { sensitive?: boolean } = {},
+): CompiledPolicyPath {
+  const { sensitive = true } = options;
   if (path === '/' || path === '*') {
     return { path, syntax: 'everything', prefix: [], matches: () => true };
   }
   let upstreamError: PathError;
   try {
     const data = parse(path);
-    const { regexp } = pathToRegexp(data, { end: false, sensitive: true });
+    const { regexp } = pathToRegexp(data, { end: false, sensitive });
     return {
       path,
       syntax: 'path-to-regexp-8',
@@ -110,7 +116,7 @@ export function compilePolicyPath(path: string): CompiledPolicyPath {
   }
   let regexp: RegExp;
   try {
-    regexp = express4PathToRegexp(path, [], { end: false, strict: false, sensitive: true });
+    regexp = express4PathToRegexp(path, [], { end: false, strict: false, sensitive });
   } catch (error) {
     throw new PolicyPathSyntaxError(
       `${reason}; read as express 4 syntax it is no valid expression either (${(error as Error).message})`,

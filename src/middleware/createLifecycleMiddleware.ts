@@ -13,7 +13,7 @@ import { markAsLogged } from '../errors';
 export const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
 
 /** The `Retry-After` (seconds) sent with the 503 answers of the lifecycle gate. */
-export const LIFECYCLE_RETRY_AFTER_SECONDS = 5;
+const LIFECYCLE_RETRY_AFTER_SECONDS = 5;
 
 const TIMEOUT_CONFIG_KEY = 'backend.lifecycle.startupRequestPauseTimeout';
 

@@ -271,10 +271,8 @@ export function createRateLimitContextService(
   };
 }
 
-/**
- * The factory of {@link rateLimitContextServiceRef}; tests pass `outageSettleMs` so as not to wait out the real one.
- */
-export function createRateLimitContextServiceFactory(options: { outageSettleMs?: number } = {}) {
+/** The default factory of {@link rateLimitContextServiceRef}. */
+function createRateLimitContextServiceFactory() {
   return createServiceFactory({
     service: rateLimitContextServiceRef,
     deps: {
@@ -287,7 +285,6 @@ export function createRateLimitContextServiceFactory(options: { outageSettleMs?:
         config,
         lifecycle,
         logger: rootLogger.child({ service: 'httpRouter' }),
-        outageSettleMs: options.outageSettleMs,
       }),
   });
 }

@@ -125,7 +125,8 @@ function buildRateLimitHandler(
     methods:
       rule.methods &&
       new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
-    matches: compilePolicyPath(rule.path).matches,
+    // Case-insensitive, as the plugin's router routes: a changed case must not step around a rule.
+    matches: compilePolicyPath(rule.path, { sensitive: false }).matches,
     step: createLimiterStep(context, { ...options, countsAllPlugins: false }, rule),
   }));
   const mountLength = mountPath?.replace(/\/+$/, '').length ?? 0;

@@ -20,8 +20,8 @@ import type { CredentialsReader, RateLimitBucket, RateLimitOptions } from './typ
 const IPV6_SUBNET = 56;
 /** The key of requests whose client address is unknown (their socket already gone). */
 const UNKNOWN_CLIENT_KEY = 'unknown-client';
-/** Backstage's user cookie, which httpAuth reads on paths opened with a `user-cookie` policy. */
-const AUTH_COOKIE = 'backstage-auth=';
+/** Backstage's user cookie (a whole cookie name), which httpAuth reads on `user-cookie` paths. */
+export const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
 
 /** The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network. */
 export function clientAddressKey(req: Request): string {
@@ -49,7 +49,7 @@ export function carriesCredentials(req: Request, res: Response): boolean {
   const reader = credentialsReaderOf(res);
   if (reader) return reader.offered;
   const { authorization, cookie } = req.headers;
-  return authorization !== undefined || (cookie !== undefined && cookie.includes(AUTH_COOKIE));
+  return authorization !== undefined || (cookie !== undefined && AUTH_COOKIE.test(cookie));
 }
 
 /**

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { RateLimitMetrics } from '../metrics';
 import type { RedisConnections } from '../redis/connection';
 import {
+  AUTH_COOKIE,
   carriesCredentials,
   clientAddressKey,
   createIpAllowList,
@@ -256,8 +257,6 @@ function credentialDigest(req: Request): string {
   ];
   return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
 }
-
-const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
 
 /**
  * The spent budget that refuses the request before verifying, as the one limiter to run: the failed-authentication

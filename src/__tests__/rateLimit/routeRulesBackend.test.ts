@@ -76,6 +76,19 @@ describe('budgets per route, in a real backend', () => {
     expect(await statuses(backend, 'post', '/echo', BOB, 3)).toEqual([200, 200, 429]);
   });
 
+  it('counts a path in another case in the rule too, as the router routes it there', async () => {
+    const backend = await start(
+      pluginBlock({
+        routes: [{ name: 'echo', path: '/echo', method: 'post', userRequestLimit: 2 }],
+      }),
+    );
+    expect((await send(backend, 'post', '/echo', ALICE)).status).toBe(200);
+    expect((await send(backend, 'post', '/ECHO', ALICE)).status).toBe(200);
+    const refused = await send(backend, 'post', '/Echo', ALICE);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['ratelimit-policy']).toContain('"plugin-example-echo-user"; q=2; w=60');
+  });
+
   it('counts a request in its plugin budget too, and the first budget spent answers', async () => {
     const backend = await start(
       pluginBlock({
