@@ -9,7 +9,7 @@ import { compilePolicyPath } from '../authPolicy/paths';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
 import { createRateLimitContext, describeBudgets, type RateLimitContext } from './context';
-import { carriesCredentials, createLimiter } from './limiter';
+import { carriesCredentials, createLimiter, limiterName } from './limiter';
 import {
   createBudgets,
   createPrincipalLimiter,
@@ -171,10 +171,7 @@ function createLimiterStep(
     pluginId === undefined
       ? 'all plugins'
       : `${route === undefined ? '' : `route '${route}' of `}plugin '${pluginId}'`;
-  const policyName =
-    pluginId === undefined
-      ? 'global'
-      : `plugin-${pluginId}${route === undefined ? '' : `-${route}`}`;
+  const policyName = limiterName(pluginId, route);
   // Built only when something is limited, so that a plugin without a limiter creates no instruments.
   const metrics = () =>
     (options.metrics ?? createHttpRouterMetrics({ pluginId })).rateLimit(policyName);

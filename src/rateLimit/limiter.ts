@@ -23,6 +23,12 @@ const UNKNOWN_CLIENT_KEY = 'unknown-client';
 /** Backstage's user cookie (a whole cookie name), which httpAuth reads on `user-cookie` paths. */
 export const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
 
+/** The `RateLimit-Policy` name of a limiter: `global`, `plugin-<pluginId>` or `plugin-<pluginId>-<route>`. */
+export function limiterName(pluginId: string | undefined, route?: string): string {
+  if (pluginId === undefined) return 'global';
+  return route === undefined ? `plugin-${pluginId}` : `plugin-${pluginId}-${route}`;
+}
+
 /** The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network. */
 export function clientAddressKey(req: Request): string {
   // express computes `req.ip` anew on every read.
@@ -140,11 +146,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const keyGenerator = digestKey
     ? async (req: Request, res: Response) => digestKey(keyOf(req, res))
     : keyOf;
-  const limiterName =
-    pluginId === undefined
-      ? 'global'
-      : `plugin-${pluginId}${route === undefined ? '' : `-${route}`}`;
-  const policyName = bucket ? `${limiterName}-${bucket.kind}` : limiterName;
+  const name = limiterName(pluginId, route);
+  const policyName = bucket ? `${name}-${bucket.kind}` : name;
   const isAllowed = createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
   const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
