@@ -36,10 +36,8 @@ export function readDurationMs(config: Config, key: string, options: ReadDuratio
   if (ms > maxMs) {
     const timer =
       maxMs === MAX_TIMER_DELAY_MS ? ' (about 24 days), the longest a Node.js timer waits' : '';
-    throw new HttpRouterConfigError(
-      fullKey,
-      `expected at most ${maxMs} ms${timer}, got ${got} (${ms} ms)`,
-    );
+    const expected = `expected at most ${maxMs} ms${timer}`;
+    throw new HttpRouterConfigError(fullKey, `${expected}, got ${got} (${ms} ms)`);
   }
   return ms;
 }

@@ -13,7 +13,7 @@ export const RATE_LIMIT_CONFIG_KEY = 'backend.rateLimit';
 /** Where the express `trust proxy` setting lives in app-config. */
 export const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
 
-/** What `true` and every key left out read as: a busy user with several tabs stays well under 1000 a minute. */
+/** What `true` and each key left out read as: a busy user with several tabs stays well under this. */
 export const DEFAULT_RATE_LIMIT_OPTIONS: Readonly<RateLimitOptions> = Object.freeze({
   windowMs: 60_000,
   limit: 1000,
@@ -34,12 +34,10 @@ const KEYS = {
     ...['ipAllowList', 'skipSuccessfulRequests', 'skipFailedRequests', 'passOnStoreError', 'store'],
     'dryRun',
   ],
-  topLevel: ['global', 'plugin', 'keySecret'],
-  plugin: ['routes'],
   route: ['name', 'path', 'method', 'window', 'dryRun', ...ROUTE_LIMIT_KEYS],
-  memory: ['type'],
-  redis: ['type', 'connection', 'timeout', 'retryAfter'],
 };
+/** The keys of a `store` block, by its type. */
+const STORE_KEYS = { memory: ['type'], redis: ['type', 'connection', 'timeout', 'retryAfter'] };
 /** A rule named as a budget kind would share its plugin's budget names (`plugin-<pluginId>-user`). */
 const BUDGET_KINDS = ['user', 'service', 'address', 'failed-authentication'];
 const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
@@ -48,29 +46,25 @@ const EXPECTED = {
   rateLimit: 'true (rate limiting with defaults) or an object of rate limit settings',
   flag: 'true or false',
   count: 'a positive whole number of requests',
-  principal: "a positive whole number of requests, or 'unlimited'",
+  budget: "a positive whole number of requests, or 'unlimited'",
   webSockets: 'a positive whole number of open WebSockets',
-  ipAllowList: 'a list of IP addresses and CIDR ranges',
+  ips: 'a list of IP addresses and CIDR ranges',
   ip: "an IP address such as '10.0.0.1' or '::1', or a CIDR range such as '10.0.0.0/8' or '2001:db8::/32'",
   storeType: "one of 'memory', 'redis'",
   routes: 'a list of rules { path, method?, limits }',
   name: `letters, digits, - _ . (not first), unique in the plugin, none of ${BUDGET_KINDS.join(', ')}`,
   path: "a path in the syntax of auth policy paths, such as '/v2/tasks' or '/entities/:kind'",
-  method: 'an HTTP method such as POST, or a list of them',
-  retryAfter: "a whole number of seconds such as '5s'",
 };
 const TRUST_PROXY_WARNING =
-  `'${TRUST_PROXY_CONFIG_KEY}' is true while rate limiting is on: express then takes the client address from ` +
-  'the left-most X-Forwarded-For entry, which the client writes itself, so any client can escape its limit ' +
-  "or spend another client's. Set it to the number of proxies in front of the backend (for example 1) or " +
-  'to their addresses or CIDR ranges (for example ["10.0.0.0/8"]).';
+  `'${TRUST_PROXY_CONFIG_KEY}' is true while rate limiting is on: express then takes the client address from the ` +
+  'left-most X-Forwarded-For entry, which the client writes itself, so any client can escape its limit or spend ' +
+  "another client's. Set it to the number of proxies in front of the backend (for example 1) or to their " +
+  'addresses or CIDR ranges (for example ["10.0.0.0/8"]).';
 
 /**
- * Reads `backend.rateLimit` (and `backend.trustProxy`, for a warning) into plain frozen options, one set per
- * limiter. Never logs: problems that should not stop the backend come back as `warnings`. Throws
- * {@link HttpRouterConfigError} naming the full key, the value and what is accepted for a value it cannot use.
- *
- * @param config - The root config.
+ * Reads `backend.rateLimit` (and `backend.trustProxy`, for a warning) into frozen options, one set per limiter.
+ * Never logs: problems that need not stop the backend come back as `warnings`; a value it cannot use throws
+ * {@link HttpRouterConfigError} naming the full key, the value and what is accepted.
  */
 export function readRateLimitOptions(config: Config): RateLimitSettings {
   const at = RATE_LIMIT_CONFIG_KEY;
@@ -78,10 +72,8 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
   const off = raw === undefined || raw === false || raw === 'false';
   const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
   if (!off && !isObject && raw !== true && raw !== 'true') {
-    throw new HttpRouterConfigError(
-      at,
-      `expected ${EXPECTED.rateLimit}, got ${describeValue(raw)}`,
-    );
+    const got = describeValue(raw);
+    throw new HttpRouterConfigError(at, `expected ${EXPECTED.rateLimit}, got ${got}`);
   }
   // `true` reads as an empty block, and off as a block without any limiter.
   const block = isObject ? config.getConfig(at) : new ConfigReader({ global: !off });
@@ -89,7 +81,7 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
     const expected = `expected route rules in a plugin block, at '${at}.plugin.<pluginId>.routes'`;
     throw new HttpRouterConfigError(`${at}.routes`, expected);
   }
-  const warnings = unknownKeys(block, at, [...KEYS.limiter, ...KEYS.topLevel], true);
+  const warnings = unknownKeys(block, at, [...KEYS.limiter, 'global', 'plugin', 'keySecret'], true);
   const topLevel = readLimiter(block, at, DEFAULT_RATE_LIMIT_OPTIONS, warnings);
   const isGlobal = read(block, 'getOptionalBoolean', 'global', at, EXPECTED.flag) !== false;
   const plugins: Record<string, RateLimitOptions> = {};
@@ -98,7 +90,7 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
     const pluginAt = `${at}.plugin.${pluginId}`;
     const expected = 'an object of rate limit settings';
     const pluginBlock = read(pluginBlocks!, 'getConfig', pluginId, `${at}.plugin`, expected);
-    warnings.push(...unknownKeys(pluginBlock, pluginAt, [...KEYS.limiter, ...KEYS.plugin], true));
+    warnings.push(...unknownKeys(pluginBlock, pluginAt, [...KEYS.limiter, 'routes'], true));
     const options = readLimiter(pluginBlock, pluginAt, topLevel, warnings);
     const routes = readRoutes(pluginBlock, pluginAt, options, warnings);
     plugins[pluginId] = routes ? Object.freeze({ ...options, routes }) : options;
@@ -118,41 +110,23 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
 }
 
 /** Reads the keys of a top-level, plugin or route block, taking each one it leaves out from `parent`. */
-function readLimiter(
-  block: Config,
-  at: string,
-  parent: Readonly<RateLimitOptions>,
-  warnings: string[],
-): Readonly<RateLimitOptions> {
+function readLimiter(block: Config, at: string, parent: RateLimitOptions, warnings: string[]) {
   const flag = (key: string) => read(block, 'getOptionalBoolean', key, at, EXPECTED.flag);
   const count = (key: string, expected = EXPECTED.count) =>
     read(block, 'getOptionalNumber', key, at, expected, n => Number.isInteger(n) && n >= 1);
   const principal = (key: string) =>
-    block.getOptional(key) === 'unlimited'
-      ? ('unlimited' as const)
-      : count(key, EXPECTED.principal);
+    block.getOptional(key) === 'unlimited' ? ('unlimited' as const) : count(key, EXPECTED.budget);
   // The store comes first: the longest window accepted depends on it.
   const store = readStore(block, at) ?? parent.store;
-  const windowAt = `${at}.window`;
   // Past 2^53 ms Redis refuses every expiry; only the memory store waits on a timer of the window's length.
-  const maxMs = Number.MAX_SAFE_INTEGER;
-  const windowMs = readDurationMs(block, 'window', {
-    fullKey: windowAt,
-    fallbackMs: parent.windowMs,
-    maxMs,
-  });
+  const window = { fullKey: `${at}.window`, fallbackMs: parent.windowMs, maxMs: 2 ** 53 - 1 };
+  const windowMs = readDurationMs(block, 'window', window);
   if (store.type === 'memory' && windowMs > MAX_TIMER_DELAY_MS) {
     const expected = `expected at most ${MAX_TIMER_DELAY_MS} ms (about 24 days) with the memory store`;
-    throw new HttpRouterConfigError(windowAt, `${expected}, got ${windowMs} ms`);
+    throw new HttpRouterConfigError(window.fullKey, `${expected}, got ${windowMs} ms`);
   }
   const limit = count('incomingRequestLimit') ?? parent.limit;
-  const ipAllowList = read(
-    block,
-    'getOptionalStringArray',
-    'ipAllowList',
-    at,
-    EXPECTED.ipAllowList,
-  );
+  const ipAllowList = read(block, 'getOptionalStringArray', 'ipAllowList', at, EXPECTED.ips);
   ipAllowList?.forEach((entry, index) => {
     if (isIpAllowListEntry(entry)) return;
     const got = `expected ${EXPECTED.ip}, got ${describeValue(entry)}`;
@@ -181,7 +155,7 @@ function readLimiter(
     defined({
       windowMs,
       limit,
-      ipAllowList: ipAllowList ? Object.freeze(ipAllowList) : parent.ipAllowList,
+      ipAllowList: ipAllowList ? Object.freeze([...ipAllowList]) : parent.ipAllowList,
       skipSuccessfulRequests: skipSuccessful ?? parent.skipSuccessfulRequests,
       skipFailedRequests: flag('skipFailedRequests') ?? parent.skipFailedRequests,
       passOnStoreError: flag('passOnStoreError') ?? parent.passOnStoreError,
@@ -196,12 +170,7 @@ function readLimiter(
 }
 
 /** Reads a plugin block's `routes`: each rule takes the keys it leaves out from the plugin's `options`. */
-function readRoutes(
-  block: Config,
-  at: string,
-  options: Readonly<RateLimitOptions>,
-  warnings: string[],
-): readonly RateLimitRouteRule[] | undefined {
+function readRoutes(block: Config, at: string, options: RateLimitOptions, warnings: string[]) {
   if (!block.has('routes')) return undefined;
   const rules = read(block, 'getConfigArray', 'routes', at, EXPECTED.routes);
   // The plugin's failed-authentication cut-off and WebSocket limit are its own, not each rule's.
@@ -223,7 +192,8 @@ function readRoutes(
     names.add(name);
     let path: string;
     try {
-      path = rule.getString('path');
+      path = rule.getOptionalString('path') ?? '';
+      if (!path) throw new TypeError('none given');
       // Request paths start with '/': a rule without one would never count anything.
       if (path !== '*' && !path.startsWith('/')) throw new TypeError("it does not start with '/'");
       compilePolicyPath(path);
@@ -235,7 +205,7 @@ function readRoutes(
     const methods =
       method === undefined ? undefined : [method].flat().map(m => String(m).toUpperCase());
     if (methods?.length === 0 || methods?.some(m => !METHODS.includes(m))) {
-      throw expectedError(rule, 'method', ruleAt, EXPECTED.method);
+      throw expectedError(rule, 'method', ruleAt, 'an HTTP method such as POST, or a list of them');
     }
     const ruleOptions = readLimiter(rule, ruleAt, parent, warnings);
     return Object.freeze(defined({ name, path, methods, options: ruleOptions }));
@@ -243,23 +213,14 @@ function readRoutes(
   return Object.freeze(rules.map(readRule));
 }
 
-/**
- * Reads a `store` block. A key its type does not have is an error rather than a warning: it would be ignored. A
- * server that cannot be reached is not checked here: that is an outage, which the store rides out.
- */
+/** Reads a `store` block: a key its type lacks throws (it would be ignored); no server is contacted. */
 function readStore(block: Config, at: string): RateLimitStoreOptions | undefined {
   const store = read(block, 'getOptionalConfig', 'store', at, 'an object');
   if (!store) return undefined;
   const storeAt = `${at}.store`;
-  const type = read(
-    store,
-    'getString',
-    'type',
-    storeAt,
-    EXPECTED.storeType,
-    t => t === 'memory' || t === 'redis',
-  );
-  const unknown = unknownKeys(store, storeAt, KEYS[type as 'memory' | 'redis']);
+  const isType = (type: string) => Object.hasOwn(STORE_KEYS, type);
+  const type = read(store, 'getString', 'type', storeAt, EXPECTED.storeType, isType);
+  const unknown = unknownKeys(store, storeAt, STORE_KEYS[type as keyof typeof STORE_KEYS]);
   if (unknown.length > 0) throw new HttpRouterConfigError(storeAt, unknown.join('; '));
   if (type === 'memory') return { type };
   // Upstream's schema declares a string, so cluster nodes may also come as one, separated by commas.
@@ -278,7 +239,7 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
       : undefined;
   const retryAfterMs = duration('retryAfter');
   if (retryAfterMs !== undefined && retryAfterMs % 1000 !== 0) {
-    throw expectedError(store, 'retryAfter', storeAt, EXPECTED.retryAfter);
+    throw expectedError(store, 'retryAfter', storeAt, "a whole number of seconds such as '5s'");
   }
   return defined({
     type: 'redis' as const,
@@ -288,15 +249,14 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
   });
 }
 
-type Getter = 'getOptionalBoolean' | 'getOptionalNumber' | 'getOptionalString' | 'getString';
-type ConfigGetter = 'getOptionalStringArray' | 'getOptionalConfig' | 'getConfig' | 'getConfigArray';
-type Reads<G extends Getter | ConfigGetter> = ReturnType<Config[G]>;
+type Getter = keyof Config & `get${string}`;
+type Reads<G extends Getter> = ReturnType<Config[G]>;
 
 /**
  * Reads `key` with a typed getter of Backstage config and checks the value it gives with `valid`; throws an
  * {@link HttpRouterConfigError} naming the full key, the value and `expected`.
  */
-function read<G extends Getter | ConfigGetter>(
+function read<G extends Getter>(
   block: Config,
   getter: G,
   key: string,
@@ -367,7 +327,7 @@ export function findClosestKey(unknown: string, known: readonly string[]): strin
 
 /** Single-character insertions, deletions and substitutions that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  let previous = [...Array(b.length + 1).keys()];
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {

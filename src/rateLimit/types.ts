@@ -1,23 +1,14 @@
 import type { BackstageCredentials } from '@backstage/backend-plugin-api';
 
-/**
- * Where a rate limiter keeps its hit counts, from `backend.rateLimit.store`.
- * @public
- */
+/** Where a rate limiter keeps its hit counts, from `backend.rateLimit.store`. @public */
 export type RateLimitStoreOptions = RateLimitMemoryStoreOptions | RateLimitRedisStoreOptions;
 
-/**
- * Counts in the memory of this process, so each backend instance limits on its own.
- * @public
- */
+/** Counts in the memory of this process, so each backend instance limits on its own. @public */
 export interface RateLimitMemoryStoreOptions {
   type: 'memory';
 }
 
-/**
- * Counts in Redis, shared by every backend instance on the same server.
- * @public
- */
+/** Counts in Redis, shared by every backend instance on the same server. @public */
 export interface RateLimitRedisStoreOptions {
   type: 'redis';
   /** A `redis://` or `rediss://` URL, or the node URLs of a Redis Cluster. Required. */
@@ -28,16 +19,13 @@ export interface RateLimitRedisStoreOptions {
   retryAfterSeconds?: number;
 }
 
-/**
- * The settings of one limiter (all plugins, one plugin or one route rule), every default filled in.
- * @public
- */
+/** One limiter's settings (all plugins, a plugin or a route rule), defaults filled in. @public */
 export interface RateLimitOptions {
   /** How long hits are counted before a count starts again, in milliseconds. Defaults to 60 000. */
   windowMs: number;
   /** Requests per client address per window; the next gets 429. Defaults to 1000. */
   limit: number;
-  /** Addresses and CIDR ranges never limited, matched against `req.ip`. Defaults to `['127.0.0.1', '::1']`. */
+  /** Addresses and CIDR ranges never limited (`req.ip`). Defaults to `['127.0.0.1', '::1']`. */
   ipAllowList: readonly string[];
   /** Do not count requests answered below 400. Defaults to `false`. */
   skipSuccessfulRequests: boolean;
@@ -51,16 +39,13 @@ export interface RateLimitOptions {
   dryRun?: true;
   /** Budgets per verified principal. Defaults to absent: every request counts per address. */
   principals?: Readonly<PrincipalRateLimits>;
-  /** WebSockets one principal or address may hold open on this instance. Defaults to absent: unlimited. */
+  /** WebSockets a principal or address may hold open on this instance. Defaults to unlimited. */
   webSocketConnectionLimit?: number;
   /** Budgets of some routes of a plugin, besides the plugin's own. Defaults to absent: none. */
   routes?: readonly RateLimitRouteRule[];
 }
 
-/**
- * A budget of the requests to some routes of a plugin, counted besides the plugin's own.
- * @public
- */
+/** A budget of the requests to some routes of a plugin, besides the plugin's own. @public */
 export interface RateLimitRouteRule {
   /** Names its budgets (`plugin-<pluginId>-<name>`). Defaults to `route-<index>`. */
   name: string;
@@ -72,16 +57,10 @@ export interface RateLimitRouteRule {
   options: RateLimitOptions;
 }
 
-/**
- * Requests per principal per window: a positive whole number, or `'unlimited'` (never counted).
- * @public
- */
+/** Requests per principal per window: a positive whole number, or `'unlimited'`. @public */
 export type PrincipalRequestLimit = number | 'unlimited';
 
-/**
- * The per-principal budgets of one limiter; a kind left out counts per client address.
- * @public
- */
+/** The per-principal budgets of one limiter; a kind left out counts per client address. @public */
 export interface PrincipalRateLimits {
   /** Requests per user entity ref per window. */
   user?: PrincipalRequestLimit;
@@ -91,16 +70,10 @@ export interface PrincipalRateLimits {
   failedAuthentication?: number;
 }
 
-/**
- * Which budget counted a request; also the suffix of its `RateLimit-Policy` name and key prefix.
- * @public
- */
+/** Which budget counted a request; the suffix of its `RateLimit-Policy` name and key. @public */
 export type RateLimitBucket = 'user' | 'service' | 'address' | 'failed-authentication';
 
-/**
- * Everything read from `backend.rateLimit` and `backend.trustProxy`.
- * @public
- */
+/** Everything read from `backend.rateLimit` and `backend.trustProxy`. @public */
 export interface RateLimitSettings {
   /** The all-plugins limiter; `undefined` when rate limiting is off or `global` is `false`. */
   global: RateLimitOptions | undefined;
@@ -108,7 +81,7 @@ export interface RateLimitSettings {
   plugins: Readonly<Record<string, RateLimitOptions>>;
   /** The secret that keys budgets. Defaults to absent: generated, or shared through Redis. */
   keySecret?: string;
-  /** Problems that do not stop the backend (unknown keys, deprecated spellings, a risky `trustProxy`). */
+  /** Problems that need not stop the backend: unknown keys, deprecated spellings, `trustProxy`. */
   warnings: readonly string[];
 }
 
