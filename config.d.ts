@@ -147,6 +147,11 @@ interface RateLimitPluginBlock extends RateLimitBlock {
      */
     window?: string | HumanDuration;
     /**
+     * As the plugin block's `dryRun`, for this rule's budgets. Defaults to the plugin block's.
+     * @visibility backend
+     */
+    dryRun?: boolean;
+    /**
      * As the plugin block's `incomingRequestLimit`, for this rule's requests. A rule sets at least one of
      * `incomingRequestLimit`, `userRequestLimit` and `serviceRequestLimit`. Defaults to the plugin block's.
      * @visibility backend

@@ -19,7 +19,7 @@ const END_MARKER = '<!-- end of generated config reference -->';
 
 /**
  * Renders each key as one list item: the key, its type, default and whether plugin blocks take it, then its
- * documentation.
+ * documentation, less a last sentence that only repeats the default.
  *
  * @internal
  */
@@ -31,7 +31,10 @@ export function renderConfigDocs(keys: ConfigKeyDoc[]): string {
         key.defaultValue === '–' ? undefined : `default ${key.defaultValue}`,
         key.perPlugin ? 'per plugin' : undefined,
       ].filter(Boolean);
-      return `- \`${key.key}\` (${facts.join('; ')}): ${key.description}`;
+      const repeated = [`Defaults to ${key.defaultValue}.`, 'No default: required.'];
+      const last = repeated.find(sentence => key.description.endsWith(sentence)) ?? '';
+      const description = key.description.slice(0, key.description.length - last.length).trim();
+      return `- \`${key.key}\` (${facts.join('; ')})${description ? `: ${description}` : ''}`;
     })
     .join('\n');
 }

@@ -19,41 +19,25 @@ export interface ReadDurationMsOptions {
  * Reads a Backstage duration (`'10s'`, `'PT10S'`, `{ seconds: 10 }`) as milliseconds, or throws an
  * {@link HttpRouterConfigError} naming `fullKey` for one that is unreadable, not positive or above `maxMs`.
  */
-export function readDurationMs(
-  config: Config,
-  key: string,
-  options: ReadDurationMsOptions,
-): number {
+export function readDurationMs(config: Config, key: string, options: ReadDurationMsOptions) {
   const { fullKey = key, fallbackMs, maxMs = MAX_TIMER_DELAY_MS } = options;
   if (!config.has(key)) return fallbackMs;
+  const got = describeValue(config.getOptional(key));
   let ms: number;
   try {
     ms = durationToMilliseconds(readDurationFromConfig(config, { key }));
   } catch (error) {
-    throw new HttpRouterConfigError(
-      fullKey,
-      `expected a duration such as '10s', 'PT10S' or { seconds: 10 }, got ${describeValue(config.getOptional(key))}`,
-      { cause: error },
-    );
+    const expected = "expected a duration such as '10s', 'PT10S' or { seconds: 10 }";
+    throw new HttpRouterConfigError(fullKey, `${expected}, got ${got}`, { cause: error });
   }
   if (!Number.isFinite(ms) || ms <= 0) {
-    throw new HttpRouterConfigError(
-      fullKey,
-      `expected a positive duration, got ${describeValue(config.getOptional(key))}`,
-    );
+    throw new HttpRouterConfigError(fullKey, `expected a positive duration, got ${got}`);
   }
   if (ms > maxMs) {
-    throw new HttpRouterConfigError(
-      fullKey,
-      `${describeMaximum(maxMs)}, got ${describeValue(config.getOptional(key))} (${ms} ms)`,
-    );
+    const timer =
+      maxMs === MAX_TIMER_DELAY_MS ? ' (about 24 days), the longest a Node.js timer waits' : '';
+    const expected = `expected at most ${maxMs} ms${timer}`;
+    throw new HttpRouterConfigError(fullKey, `${expected}, got ${got} (${ms} ms)`);
   }
   return ms;
-}
-
-function describeMaximum(maxMs: number): string {
-  if (maxMs === MAX_TIMER_DELAY_MS) {
-    return `expected at most ${MAX_TIMER_DELAY_MS} ms (about 24 days), the longest a Node.js timer waits`;
-  }
-  return `expected at most ${maxMs} ms`;
 }

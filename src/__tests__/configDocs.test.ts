@@ -26,6 +26,17 @@ describe('the configuration reference generated from config.d.ts', () => {
     expect(replaceGeneratedBlock(edited, renderConfigDocs(keys))).toBe(reference);
   });
 
+  it('states each default once, leaving out a last sentence that only repeats it', () => {
+    const rendered = renderConfigDocs(keys);
+    expect(rendered).toContain(
+      '- `backend.rateLimit.skipSuccessfulRequests` (boolean; default false; per plugin): Do not count requests answered with a status below 400.\n',
+    );
+    expect(rendered).toMatch(
+      /`backend\.rateLimit\.incomingRequestLimit` \(number; default 1000; per plugin\): .* Defaults to 1000; upstream's is 5\./,
+    );
+    expect(rendered).not.toMatch(/No default: required\./);
+  });
+
   it('refuses a file without the markers, naming them', () => {
     expect(() => replaceGeneratedBlock('# Configuration\n', '')).toThrow(
       /markers of the generated config reference/,

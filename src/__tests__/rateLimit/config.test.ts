@@ -453,6 +453,16 @@ describe('readRateLimitOptions', () => {
     expect(Object.isFrozen(first.warnings)).toBe(true);
   });
 
+  it.each([
+    'http://:hunter2@10.0.0.1:6379',
+    'redis://:hunter2@10.0.0.1:6379,',
+    'redis://:hunter2@10.0.0.1:6379, rediss://:hunter2@10.0.0.2:6379',
+  ])('keeps the password of the Redis connection %s out of its error', connection => {
+    const error = readError({ store: { type: 'redis', connection } });
+    expect(error.key).toBe('backend.rateLimit.store.connection');
+    expect(error.message).not.toContain('hunter2');
+  });
+
   it('names the value it got and what it expects', () => {
     const error = readError({ store: { type: 'mongo' } });
     expect(error.message).toContain('"mongo"');
