@@ -1,14 +1,24 @@
-import { budgetKey } from '../helpers/startRateLimitBackend';
 import type { JsonObject } from '@backstage/types';
 import type { IncrementResponse, Options } from 'express-rate-limit';
-import { createTestRedisStore } from '../helpers/redisStores';
+import { mockServices, mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import { ERROR_CODES } from '../../errors';
+import { createTestCertificates, type TestCertificates } from '../helpers/createTestCertificates';
+import { freePort } from '../helpers/freePort';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { createTestRedisStore } from '../helpers/redisStores';
+import { budgetKey, startRateLimitBackend, redisRateLimit } from '../helpers/startRateLimitBackend';
 import {
   createLimitedApp,
   redisStore,
   sendRequest,
   sendRequests,
   shutdownLimitedApps,
+  type LimitedApp,
+  type LimitedAppOptions,
 } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
@@ -145,5 +155,325 @@ describe('the Redis rate-limit store', () => {
     expect(await redis.cli('GET', budgetKey('rl:plugin:scaffolder:', CLIENT_B))).toBe('1');
     await apps[1].shutdown();
     await waitUntil('the server sees no connection', async () => (await connectionsNamed()) === 0);
+  });
+});
+
+describe('the Redis rate-limit store at start-up', () => {
+  let logger: ReturnType<typeof mockServices.logger.mock>;
+  const servers: RedisServerHandle[] = [];
+  const apps: LimitedApp[] = [];
+  const createApp = (options: Omit<LimitedAppOptions, 'logger' | 'outageSettleMs'>) => {
+    const app = createLimitedApp({ ...options, logger, outageSettleMs: 200 });
+    apps.push(app);
+    return app;
+  };
+  const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
+
+  beforeEach(() => {
+    logger = mockServices.logger.mock();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map(app => app.shutdown()));
+    await Promise.all(servers.splice(0).map(server => server.stop()));
+  });
+
+  it('serves while Redis is down at boot, limiting in memory, and counts in Redis once it comes up', async () => {
+    const port = await freePort();
+    const app = createApp({
+      store: redisStore(`redis://127.0.0.1:${port}`),
+      pluginId: 'boot',
+      limit: 2,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 429]);
+    expect(warnings()).toEqual([
+      expect.stringMatching(/redis:\/\/127\.0\.0\.1:\d+ is unreachable at start-up/),
+    ]);
+
+    const redis = await startRedisServer({ port });
+    servers.push(redis);
+    await waitUntil('the store reports Redis reachable', () => warnings().length === 2);
+    expect(await sendRequests(app, CLIENT_B, 3)).toEqual([200, 200, 429]);
+    expect(await redis.cli('GET', budgetKey('rl:plugin:boot:', CLIENT_B))).toBe('3');
+  });
+
+  it.each([
+    ['not a URL', 'not a url'],
+    ['another scheme', 'http://127.0.0.1:6379'],
+    ['an empty cluster', []],
+  ])('refuses to start, naming the key, when the connection is %s', (_case, connection) => {
+    expect(() =>
+      createLimitedApp({ store: redisStore(connection as string | string[]), limit: 1, logger }),
+    ).toThrow(
+      expect.objectContaining({
+        code: ERROR_CODES.config,
+        key: 'backend.rateLimit.store.connection',
+      }),
+    );
+  });
+
+  it('serves with a warning when the password is wrong', async () => {
+    const redis = await startRedisServer({ password: 'right-password' });
+    servers.push(redis);
+    const app = createApp({
+      store: redisStore(`redis://:wrong-password@127.0.0.1:${redis.port}`),
+      pluginId: 'auth',
+      limit: 1,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 429]);
+    await waitUntil('the store warns', () => warnings().length > 0);
+    expect(warnings()).toEqual([
+      expect.stringMatching(
+        /redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ is unreachable at start-up \(WRONGPASS/,
+      ),
+    ]);
+    expect(warnings()[0]).not.toContain('wrong-password');
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('uses the password from the URL', async () => {
+    const redis = await startRedisServer({ password: 'p@ss word' });
+    servers.push(redis);
+    const app = createApp({
+      store: redisStore(redis.url),
+      pluginId: 'auth',
+      limit: 5,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('GET', budgetKey('rl:plugin:auth:', CLIENT_A))).toBe('2');
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+});
+
+const execFileAsync = promisify(execFile);
+
+/** What `countInChildProcess.ts` prints. */
+interface ChildReport {
+  totals: number[];
+  warnings: string[];
+  errors: string[];
+}
+
+/** Runs the store in a child process, trusting `caFile` on top of Node's built-in authorities when given. */
+async function countInChildProcess(
+  args: { connection: string; prefix: string; key: string; hits: number },
+  caFile?: string,
+): Promise<ChildReport> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile };
+  if (caFile === undefined) {
+    delete env.NODE_EXTRA_CA_CERTS;
+  }
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [
+      '--require', 'ts-node/register/transpile-only',
+      join(__dirname, 'redis', 'countInChildProcess.ts'),
+      args.connection, args.prefix, args.key, String(args.hits),
+    ], // prettier-ignore
+    // Below jest's own timeout, so that a child that hangs is killed with the test that waits for it.
+    { env, timeout: 20_000 },
+  );
+  return JSON.parse(stdout) as ChildReport;
+}
+
+describe('the Redis rate-limit store over TLS (rediss://)', () => {
+  let certificates: TestCertificates;
+  let redis: RedisServerHandle;
+  let tlsPort: number;
+
+  beforeAll(async () => {
+    certificates = await createTestCertificates();
+    tlsPort = await freePort();
+    // The plain port stays open for the test's own redis-cli; the store is only ever given the TLS port.
+    redis = await startRedisServer({
+      args: [
+        '--tls-port', String(tlsPort),
+        '--tls-cert-file', certificates.certFile,
+        '--tls-key-file', certificates.keyFile,
+        '--tls-ca-cert-file', certificates.caFile,
+        '--tls-auth-clients', 'no',
+      ], // prettier-ignore
+    }).catch(error => {
+      throw new Error(
+        `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+    await certificates?.remove();
+  });
+
+  it('counts in Redis through a TLS connection to a server whose authority the process trusts', async () => {
+    const report = await countInChildProcess(
+      {
+        connection: `rediss://127.0.0.1:${tlsPort}`,
+        prefix: 'rl:plugin:tls:',
+        key: 'client-a',
+        hits: 3,
+      },
+      certificates.caFile,
+    );
+
+    expect(report).toEqual({ totals: [1, 2, 3], warnings: [], errors: [] });
+    expect(await redis.cli('GET', 'rl:plugin:tls:client-a')).toBe('3');
+  });
+
+  it('does not count in a server whose certificate it cannot verify: it warns and limits in memory', async () => {
+    const report = await countInChildProcess({
+      connection: `rediss://127.0.0.1:${tlsPort}`,
+      prefix: 'rl:plugin:tls:',
+      key: 'client-b',
+      hits: 3,
+    });
+
+    expect(report.totals).toEqual([1, 2, 3]);
+    expect(report.warnings).toEqual([
+      expect.stringMatching(
+        /rediss:\/\/127\.0\.0\.1:\d+ is unreachable at start-up \(.*certificate.*\)/,
+      ),
+    ]);
+    expect(await redis.cli('EXISTS', 'rl:plugin:tls:client-b')).toBe('0');
+  });
+
+  it('does not fall back to a plain connection when the URL asks for TLS', async () => {
+    // The plain port never completes a TLS handshake, so the attempt ends with the client's connect timeout (2 s).
+    const report = await countInChildProcess(
+      {
+        connection: `rediss://127.0.0.1:${redis.port}`,
+        prefix: 'rl:plugin:tls:',
+        key: 'client-c',
+        hits: 1,
+      },
+      certificates.caFile,
+    );
+
+    expect(report.totals).toEqual([1]);
+    expect(report.warnings).toEqual([expect.stringMatching(/is unreachable at start-up/)]);
+    expect(await redis.cli('EXISTS', 'rl:plugin:tls:client-c')).toBe('0');
+  });
+});
+
+describe('a Redis database that the server does not have', () => {
+  let redis: RedisServerHandle;
+
+  beforeEach(async () => {
+    redis = await startRedisServer({ args: ['--databases', '16'] });
+  });
+  afterEach(async () => {
+    await shutdownLimitedApps();
+    await redis.stop();
+  });
+
+  it('stops the start-up of a backend, naming the key and the database, and counts nothing', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+      plugin: { example: {} },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99 \(ERR DB index is out of range\)/,
+    );
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('stops the start-up when only the all-plugins limiter names the database', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99/,
+    );
+  });
+
+  it('never counts in another database when Redis refuses the database later, and says why', async () => {
+    const logger = mockServices.logger.mock();
+    const errors = () =>
+      logger.error.mock.calls
+        .map(([message]) => String(message))
+        .filter(message => message.includes('refused database'));
+    const store = redisStore(`${redis.url}/10`);
+    const open = createLimitedApp({ store, pluginId: 'open', limit: 100, logger });
+    const closed = createLimitedApp({
+      store,
+      pluginId: 'closed',
+      limit: 100,
+      passOnStoreError: false,
+      logger,
+    });
+    expect(await sendRequests(open, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('-n', '10', 'GET', budgetKey('rl:plugin:open:', CLIENT_A))).toBe('2');
+
+    // Restarted with fewer databases, as an operator might by mistake.
+    await redis.restart(['--databases', '4']);
+    await waitUntil('the store reports the refusal', () => errors().length > 0);
+    const whileRefused = [
+      ...(await sendRequests(open, CLIENT_A, 3)),
+      ...(await sendRequests(closed, CLIENT_A, 2)),
+    ];
+
+    expect(whileRefused).toEqual([200, 200, 200, 503, 503]);
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    // One line per connection: each app is a backend of its own.
+    const refusal = expect.stringMatching(
+      /backend\.rateLimit\.store\.connection.*refused database 10 \(ERR DB index is out of range\).*never counted in another database/,
+    );
+    expect(errors()).toEqual([refusal, refusal]);
+
+    await redis.restart(['--databases', '16']);
+    await waitUntil('Redis counts again in database 10', async () => {
+      await sendRequests(closed, CLIENT_B, 1);
+      return (
+        (await redis.cli('-n', '10', 'EXISTS', budgetKey('rl:plugin:closed:', CLIENT_B))) === '1'
+      );
+    });
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    expect(logger.warn.mock.calls.map(([message]) => String(message))).toContainEqual(
+      expect.stringMatching(/accepts its database now/),
+    );
+  });
+});
+
+describe('two backends sharing one Redis rate-limit store', () => {
+  let redis: RedisServerHandle;
+  const backends: Array<Awaited<ReturnType<typeof startTestBackend>>> = [];
+
+  const startBackend = () =>
+    startRateLimitBackend(
+      redisRateLimit(redis, { incomingRequestLimit: 3, window: '1m', passOnStoreError: true }),
+    );
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    backends.push(await startBackend(), await startBackend());
+  });
+
+  afterAll(async () => {
+    await Promise.all(backends.map(backend => backend.stop()));
+    await redis.stop();
+  });
+
+  it('gives a client one budget across both instances', async () => {
+    const [first, second] = backends;
+    const hello = (backend: (typeof backends)[number]) =>
+      request(backend.server)
+        .get('/api/example/hello')
+        .set('Authorization', mockCredentials.user.header());
+
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(second)).status).toBe(200);
+    const limited = await hello(second);
+
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect(Number(await redis.cli('GET', budgetKey('rl:plugin:example:', '127.0.0.1')))).toBe(4);
   });
 });

@@ -2,7 +2,7 @@
  * Counts hits with the Redis rate-limit store in a process of its own and prints what happened as JSON.
  *
  * @remarks
- * Run by `redisTls.test.ts`: Node reads `NODE_EXTRA_CA_CERTS` (the authority a client trusts beyond the built-in
+ * Run by `redisStore.test.ts`: Node reads `NODE_EXTRA_CA_CERTS` (the authority a client trusts beyond the built-in
  * ones, as an operator with a private CA would set it) only when a process starts, so a test that trusts a
  * throwaway authority needs a process of its own.
  *
