@@ -354,7 +354,7 @@ describe('behaviour compared with upstream', () => {
    * - an invalid policy throws an error naming the plugin, path and allowed values (createCredentialsBarrier.test.ts);
    * - policies match case-sensitively: `/public` does not open `/PUBLIC/1` (authPolicy/policiesInBackend.test.ts);
    * - a path with dot segments or encoded slashes is opened only if the path it resolves to is too:
-   *   `/public/../hello` needs credentials (issues/issue13ReviewPaths.test.ts).
+   *   `/public/../hello` needs credentials (authPolicy/policiesInBackend.test.ts).
    */
   const REQUESTS: Array<{
     method: 'get' | 'delete' | 'post' | 'head';

@@ -198,7 +198,7 @@ describe('lifecycle gate', () => {
       .sort();
   }
 
-  describe('lifecycle gate metrics, in a real backend (issue 14)', () => {
+  describe('lifecycle gate metrics, in a real backend', () => {
     let sdk: MetricsSdk;
     let stopBackend: (() => Promise<void>) | undefined;
 

@@ -256,11 +256,13 @@ interface ChildReport {
   errors: string[];
 }
 
-/** Runs the store in a child process, trusting `caFile` on top of Node's built-in authorities when given. */
-async function countInChildProcess(
-  args: { connection: string; prefix: string; key: string; hits: number },
-  caFile?: string,
-): Promise<ChildReport> {
+type ChildCount = { connection: string; prefix: string; key: string; hits: number };
+
+/**
+ * Runs each count with a store of its own, at once, in one child process that trusts `caFile` on top of Node's
+ * built-in authorities when given.
+ */
+async function countInChildProcess(counts: ChildCount[], caFile?: string): Promise<ChildReport[]> {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile };
   if (caFile === undefined) {
     delete env.NODE_EXTRA_CA_CERTS;
@@ -270,23 +272,25 @@ async function countInChildProcess(
     [
       '--require', 'ts-node/register/transpile-only',
       join(__dirname, 'redis', 'countInChildProcess.ts'),
-      args.connection, args.prefix, args.key, String(args.hits),
+      ...counts.flatMap(count => [count.connection, count.prefix, count.key, String(count.hits)]),
     ], // prettier-ignore
     // Below jest's own timeout, so that a child that hangs is killed with the test that waits for it.
     { env, timeout: 20_000 },
   );
-  return JSON.parse(stdout) as ChildReport;
+  return JSON.parse(stdout) as ChildReport[];
 }
 
 describe('the Redis rate-limit store over TLS (rediss://)', () => {
   let certificates: TestCertificates;
   let redis: RedisServerHandle;
   let tlsPort: number;
+  /** Each test's count, started at once in `beforeAll`: they wait mostly on handshakes and a connect timeout. */
+  let reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<ChildReport>>;
 
   beforeAll(async () => {
     certificates = await createTestCertificates();
     tlsPort = await freePort();
-    // The plain port stays open for the test's own redis-cli; the store is only ever given the TLS port.
+    // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
     redis = await startRedisServer({
       args: [
         '--tls-port', String(tlsPort),
@@ -301,35 +305,45 @@ describe('the Redis rate-limit store over TLS (rediss://)', () => {
         { cause: error },
       );
     });
+    const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+    // Two children, since a process trusts NODE_EXTRA_CA_CERTS only from its start; each runs its counts at once.
+    const trusting = countInChildProcess(
+      [
+        { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
+        {
+          connection: `rediss://127.0.0.1:${redis.port}`,
+          prefix: 'rl:plugin:tls:',
+          key: 'client-c',
+          hits: 1,
+        },
+      ],
+      certificates.caFile,
+    );
+    const untrusting = countInChildProcess([
+      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-b', hits: 3 },
+    ]);
+    reports = {
+      trusted: trusting.then(([report]) => report),
+      plainPort: trusting.then(([, report]) => report),
+      untrusted: untrusting.then(([report]) => report),
+    };
+    // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
+    Object.values(reports).forEach(report => report.catch(() => undefined));
   });
 
   afterAll(async () => {
+    await Promise.allSettled(Object.values(reports ?? {}));
     await redis?.stop();
     await certificates?.remove();
   });
 
   it('counts in Redis through a TLS connection to a server whose authority the process trusts', async () => {
-    const report = await countInChildProcess(
-      {
-        connection: `rediss://127.0.0.1:${tlsPort}`,
-        prefix: 'rl:plugin:tls:',
-        key: 'client-a',
-        hits: 3,
-      },
-      certificates.caFile,
-    );
-
-    expect(report).toEqual({ totals: [1, 2, 3], warnings: [], errors: [] });
+    expect(await reports.trusted).toEqual({ totals: [1, 2, 3], warnings: [], errors: [] });
     expect(await redis.cli('GET', 'rl:plugin:tls:client-a')).toBe('3');
   });
 
   it('does not count in a server whose certificate it cannot verify: it warns and limits in memory', async () => {
-    const report = await countInChildProcess({
-      connection: `rediss://127.0.0.1:${tlsPort}`,
-      prefix: 'rl:plugin:tls:',
-      key: 'client-b',
-      hits: 3,
-    });
+    const report = await reports.untrusted;
 
     expect(report.totals).toEqual([1, 2, 3]);
     expect(report.warnings).toEqual([
@@ -341,16 +355,8 @@ describe('the Redis rate-limit store over TLS (rediss://)', () => {
   });
 
   it('does not fall back to a plain connection when the URL asks for TLS', async () => {
-    // The plain port never completes a TLS handshake, so the attempt ends with the client's connect timeout (2 s).
-    const report = await countInChildProcess(
-      {
-        connection: `rediss://127.0.0.1:${redis.port}`,
-        prefix: 'rl:plugin:tls:',
-        key: 'client-c',
-        hits: 1,
-      },
-      certificates.caFile,
-    );
+    // The plain port never completes a TLS handshake, so the attempt ends with the client's connect timeout.
+    const report = await reports.plainPort;
 
     expect(report.totals).toEqual([1]);
     expect(report.warnings).toEqual([expect.stringMatching(/is unreachable at start-up/)]);
