@@ -420,7 +420,8 @@ describe('per-principal budgets on a real Redis', () => {
         store: {
           type: 'redis',
           connection: redis.url,
-          timeout: { milliseconds: 100 },
+          // Longer than a loaded machine's round trip, so that the first request is served.
+          timeout: { seconds: 1 },
           retryAfter: { seconds: 7 },
         },
         plugin: { example: {} },
@@ -576,7 +577,10 @@ describe('budget keys', () => {
 
   describe.each([
     ['memory', (): JsonObject => ({ type: 'memory' })],
-    ['redis', (): JsonObject => ({ type: 'redis', connection: redis.url })],
+    [
+      'redis',
+      (): JsonObject => ({ type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT }),
+    ],
   ])('budget keys with the %s store', (name, store) => {
     it('let no header value or store key be traced back to the user or the address', async () => {
       const backend = await startCountingAuthBackend({
@@ -617,7 +621,7 @@ describe('budget keys', () => {
       global: false,
       ipAllowList: [],
       incomingRequestLimit: 3,
-      store: { type: 'redis', connection: redis.url },
+      store: { type: 'redis', connection: redis.url, timeout: HEALTHY_REDIS_TIMEOUT },
       plugin: { other: {} },
     };
     const first = await startCountingAuthBackend(rateLimit, undefined, ['other']);
