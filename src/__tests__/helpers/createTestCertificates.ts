@@ -40,7 +40,7 @@ async function openssl(args: string[]): Promise<void> {
 export async function createTestCertificates(): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), 'tls-'));
   const file = (name: string) => join(dir, name);
-  const newKey = ['-newkey', 'rsa:2048', '-nodes'];
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
     await openssl([
       'req', '-x509', ...newKey, '-days', '1', '-subj', '/CN=backstage-http-router test CA',

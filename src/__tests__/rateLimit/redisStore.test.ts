@@ -1,14 +1,30 @@
-import { budgetKey } from '../helpers/startRateLimitBackend';
 import type { JsonObject } from '@backstage/types';
 import type { IncrementResponse, Options } from 'express-rate-limit';
+import { mockServices, mockCredentials, startTestBackend } from '@backstage/backend-test-utils';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import { ERROR_CODES } from '../../errors';
+import { createRedisConnections } from '../../redis/connection';
+import { createTestCertificates, type TestCertificates } from '../helpers/createTestCertificates';
+import { freePort } from '../helpers/freePort';
+import {
+  type RedisServerHandle,
+  startRedisServer,
+  type RedisClusterHandle,
+  startRedisCluster,
+} from '../helpers/redisServer';
 import { createTestRedisStore } from '../helpers/redisStores';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import { budgetKey, startRateLimitBackend, redisRateLimit } from '../helpers/startRateLimitBackend';
 import {
   createLimitedApp,
   redisStore,
   sendRequest,
   sendRequests,
   shutdownLimitedApps,
+  type LimitedApp,
+  type LimitedAppOptions,
 } from './redis/createLimitedApp';
 import { waitUntil } from './redis/waitUntil';
 
@@ -146,4 +162,511 @@ describe('the Redis rate-limit store', () => {
     await apps[1].shutdown();
     await waitUntil('the server sees no connection', async () => (await connectionsNamed()) === 0);
   });
+});
+
+describe('the Redis rate-limit store at start-up', () => {
+  let logger: ReturnType<typeof mockServices.logger.mock>;
+  const servers: RedisServerHandle[] = [];
+  const apps: LimitedApp[] = [];
+  const createApp = (options: Omit<LimitedAppOptions, 'logger' | 'outageSettleMs'>) => {
+    const app = createLimitedApp({ ...options, logger, outageSettleMs: 200 });
+    apps.push(app);
+    return app;
+  };
+  const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
+
+  beforeEach(() => {
+    logger = mockServices.logger.mock();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map(app => app.shutdown()));
+    await Promise.all(servers.splice(0).map(server => server.stop()));
+  });
+
+  it('serves while Redis is down at boot, limiting in memory, and counts in Redis once it comes up', async () => {
+    const port = await freePort();
+    const app = createApp({
+      store: redisStore(`redis://127.0.0.1:${port}`),
+      pluginId: 'boot',
+      limit: 2,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 3)).toEqual([200, 200, 429]);
+    expect(warnings()).toEqual([
+      expect.stringMatching(/redis:\/\/127\.0\.0\.1:\d+ is unreachable at start-up/),
+    ]);
+
+    const redis = await startRedisServer({ port });
+    servers.push(redis);
+    await waitUntil('the store reports Redis reachable', () => warnings().length === 2);
+    expect(await sendRequests(app, CLIENT_B, 3)).toEqual([200, 200, 429]);
+    expect(await redis.cli('GET', budgetKey('rl:plugin:boot:', CLIENT_B))).toBe('3');
+  });
+
+  it.each([
+    ['not a URL', 'not a url'],
+    ['another scheme', 'http://127.0.0.1:6379'],
+    ['an empty cluster', []],
+  ])('refuses to start, naming the key, when the connection is %s', (_case, connection) => {
+    expect(() =>
+      createLimitedApp({ store: redisStore(connection as string | string[]), limit: 1, logger }),
+    ).toThrow(
+      expect.objectContaining({
+        code: ERROR_CODES.config,
+        key: 'backend.rateLimit.store.connection',
+      }),
+    );
+  });
+
+  it('serves with a warning when the password is wrong', async () => {
+    const redis = await startRedisServer({ password: 'right-password' });
+    servers.push(redis);
+    const app = createApp({
+      store: redisStore(`redis://:wrong-password@127.0.0.1:${redis.port}`),
+      pluginId: 'auth',
+      limit: 1,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 429]);
+    await waitUntil('the store warns', () => warnings().length > 0);
+    expect(warnings()).toEqual([
+      expect.stringMatching(
+        /redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ is unreachable at start-up \(WRONGPASS/,
+      ),
+    ]);
+    expect(warnings()[0]).not.toContain('wrong-password');
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('uses the password from the URL', async () => {
+    const redis = await startRedisServer({ password: 'p@ss word' });
+    servers.push(redis);
+    const app = createApp({
+      store: redisStore(redis.url),
+      pluginId: 'auth',
+      limit: 5,
+    });
+
+    expect(await sendRequests(app, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('GET', budgetKey('rl:plugin:auth:', CLIENT_A))).toBe('2');
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+});
+
+const execFileAsync = promisify(execFile);
+
+/** What `countInChildProcess.ts` prints. */
+interface ChildReport {
+  totals: number[];
+  warnings: string[];
+  errors: string[];
+}
+
+type ChildCount = { connection: string; prefix: string; key: string; hits: number };
+
+/**
+ * Runs each count with a store of its own, at once, in one child process that trusts `caFile` on top of Node's
+ * built-in authorities when given.
+ */
+async function countInChildProcess(counts: ChildCount[], caFile?: string): Promise<ChildReport[]> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile };
+  if (caFile === undefined) {
+    delete env.NODE_EXTRA_CA_CERTS;
+  }
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [
+      '--require', 'ts-node/register/transpile-only',
+      join(__dirname, 'redis', 'countInChildProcess.ts'),
+      ...counts.flatMap(count => [count.connection, count.prefix, count.key, String(count.hits)]),
+    ], // prettier-ignore
+    // Below jest's own timeout, so that a child that hangs is killed with the test that waits for it.
+    { env, timeout: 20_000 },
+  );
+  return JSON.parse(stdout) as ChildReport[];
+}
+
+describe('the Redis rate-limit store over TLS (rediss://)', () => {
+  let certificates: TestCertificates;
+  let redis: RedisServerHandle;
+  let tlsPort: number;
+  /** Each test's count, started at once in `beforeAll`: they wait mostly on handshakes and a connect timeout. */
+  let reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<ChildReport>>;
+
+  beforeAll(async () => {
+    certificates = await createTestCertificates();
+    tlsPort = await freePort();
+    // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
+    redis = await startRedisServer({
+      args: [
+        '--tls-port', String(tlsPort),
+        '--tls-cert-file', certificates.certFile,
+        '--tls-key-file', certificates.keyFile,
+        '--tls-ca-cert-file', certificates.caFile,
+        '--tls-auth-clients', 'no',
+      ], // prettier-ignore
+    }).catch(error => {
+      throw new Error(
+        `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+    const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+    // Two children, since a process trusts NODE_EXTRA_CA_CERTS only from its start; each runs its counts at once.
+    const trusting = countInChildProcess(
+      [
+        { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
+        {
+          connection: `rediss://127.0.0.1:${redis.port}`,
+          prefix: 'rl:plugin:tls:',
+          key: 'client-c',
+          hits: 1,
+        },
+      ],
+      certificates.caFile,
+    );
+    const untrusting = countInChildProcess([
+      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-b', hits: 3 },
+    ]);
+    reports = {
+      trusted: trusting.then(([report]) => report),
+      plainPort: trusting.then(([, report]) => report),
+      untrusted: untrusting.then(([report]) => report),
+    };
+    // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
+    Object.values(reports).forEach(report => report.catch(() => undefined));
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(Object.values(reports ?? {}));
+    await redis?.stop();
+    await certificates?.remove();
+  });
+
+  it('counts in Redis through a TLS connection to a server whose authority the process trusts', async () => {
+    expect(await reports.trusted).toEqual({ totals: [1, 2, 3], warnings: [], errors: [] });
+    expect(await redis.cli('GET', 'rl:plugin:tls:client-a')).toBe('3');
+  });
+
+  it('does not count in a server whose certificate it cannot verify: it warns and limits in memory', async () => {
+    const report = await reports.untrusted;
+
+    expect(report.totals).toEqual([1, 2, 3]);
+    expect(report.warnings).toEqual([
+      expect.stringMatching(
+        /rediss:\/\/127\.0\.0\.1:\d+ is unreachable at start-up \(.*certificate.*\)/,
+      ),
+    ]);
+    expect(await redis.cli('EXISTS', 'rl:plugin:tls:client-b')).toBe('0');
+  });
+
+  it('does not fall back to a plain connection when the URL asks for TLS', async () => {
+    // The plain port never completes a TLS handshake, so the attempt ends with the client's connect timeout.
+    const report = await reports.plainPort;
+
+    expect(report.totals).toEqual([1]);
+    expect(report.warnings).toEqual([expect.stringMatching(/is unreachable at start-up/)]);
+    expect(await redis.cli('EXISTS', 'rl:plugin:tls:client-c')).toBe('0');
+  });
+});
+
+describe('a Redis database that the server does not have', () => {
+  let redis: RedisServerHandle;
+
+  beforeEach(async () => {
+    redis = await startRedisServer({ args: ['--databases', '16'] });
+  });
+  afterEach(async () => {
+    await shutdownLimitedApps();
+    await redis.stop();
+  });
+
+  it('stops the start-up of a backend, naming the key and the database, and counts nothing', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+      plugin: { example: {} },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99 \(ERR DB index is out of range\)/,
+    );
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+
+  it('stops the start-up when only the all-plugins limiter names the database', async () => {
+    const started = startRateLimitBackend({
+      ipAllowList: [],
+      store: { type: 'redis', connection: `${redis.url}/99` },
+    });
+
+    await expect(started).rejects.toThrow(
+      /Invalid config at 'backend\.rateLimit\.store\.connection': Redis at redis:\/\/127\.0\.0\.1:\d+\/99 refused database 99/,
+    );
+  });
+
+  it('never counts in another database when Redis refuses the database later, and says why', async () => {
+    const logger = mockServices.logger.mock();
+    const errors = () =>
+      logger.error.mock.calls
+        .map(([message]) => String(message))
+        .filter(message => message.includes('refused database'));
+    const store = redisStore(`${redis.url}/10`);
+    const open = createLimitedApp({ store, pluginId: 'open', limit: 100, logger });
+    const closed = createLimitedApp({
+      store,
+      pluginId: 'closed',
+      limit: 100,
+      passOnStoreError: false,
+      logger,
+    });
+    expect(await sendRequests(open, CLIENT_A, 2)).toEqual([200, 200]);
+    expect(await redis.cli('-n', '10', 'GET', budgetKey('rl:plugin:open:', CLIENT_A))).toBe('2');
+
+    // Restarted with fewer databases, as an operator might by mistake.
+    await redis.restart(['--databases', '4']);
+    await waitUntil('the store reports the refusal', () => errors().length > 0);
+    const whileRefused = [
+      ...(await sendRequests(open, CLIENT_A, 3)),
+      ...(await sendRequests(closed, CLIENT_A, 2)),
+    ];
+
+    expect(whileRefused).toEqual([200, 200, 200, 503, 503]);
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    // One line per connection: each app is a backend of its own.
+    const refusal = expect.stringMatching(
+      /backend\.rateLimit\.store\.connection.*refused database 10 \(ERR DB index is out of range\).*never counted in another database/,
+    );
+    expect(errors()).toEqual([refusal, refusal]);
+
+    await redis.restart(['--databases', '16']);
+    await waitUntil('Redis counts again in database 10', async () => {
+      await sendRequests(closed, CLIENT_B, 1);
+      return (
+        (await redis.cli('-n', '10', 'EXISTS', budgetKey('rl:plugin:closed:', CLIENT_B))) === '1'
+      );
+    });
+    expect(await redis.cli('DBSIZE')).toBe('0');
+    expect(logger.warn.mock.calls.map(([message]) => String(message))).toContainEqual(
+      expect.stringMatching(/accepts its database now/),
+    );
+  });
+});
+
+describe('two backends sharing one Redis rate-limit store', () => {
+  let redis: RedisServerHandle;
+  const backends: Array<Awaited<ReturnType<typeof startTestBackend>>> = [];
+
+  const startBackend = () =>
+    startRateLimitBackend(
+      redisRateLimit(redis, { incomingRequestLimit: 3, window: '1m', passOnStoreError: true }),
+    );
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    backends.push(await startBackend(), await startBackend());
+  });
+
+  afterAll(async () => {
+    await Promise.all(backends.map(backend => backend.stop()));
+    await redis.stop();
+  });
+
+  it('gives a client one budget across both instances', async () => {
+    const [first, second] = backends;
+    const hello = (backend: (typeof backends)[number]) =>
+      request(backend.server)
+        .get('/api/example/hello')
+        .set('Authorization', mockCredentials.user.header());
+
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(first)).status).toBe(200);
+    expect((await hello(second)).status).toBe(200);
+    const limited = await hello(second);
+
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect(Number(await redis.cli('GET', budgetKey('rl:plugin:example:', '127.0.0.1')))).toBe(4);
+  });
+});
+
+/**
+ * How long Redis must answer without a failure before an outage is reported over, shortened for these tests;
+ * still longer than the client's pause between two attempts to reach a node that is gone (up to 1 s), as the
+ * default is.
+ */
+const SETTLE_MS = 1_500;
+/** The test waits up to this long for an outage to be reported over. */
+const OUTAGE_REPORTED_OVER_MS = 5_000;
+/**
+ * How long the test keeps sending requests to a cluster with a master gone: longer than {@link SETTLE_MS}, so that
+ * a log that flapped would show.
+ */
+const MASTER_GONE_MS = SETTLE_MS + 500;
+/**
+ * `store.timeout` while a master is gone: requests for its keys give up after this long, yet a loaded machine's
+ * round trip to a live node stays well within it.
+ */
+const NODE_DOWN_TIMEOUT = '1s';
+/** Addresses of twelve clients, whose keys spread over the nodes. */
+const clientAddress = (index: number) => `198.51.100.${index + 1}`;
+
+describe('the Redis rate-limit store on a Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  const logger = mockServices.logger.mock();
+  const apps: LimitedApp[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  });
+
+  afterAll(async () => {
+    await Promise.all(apps.map(app => app.shutdown()));
+    await cluster.stop();
+  });
+
+  const createApp = (limit: number) => {
+    const app = createLimitedApp({
+      store: redisStore(cluster.urls),
+      pluginId: 'cluster',
+      limit,
+      logger,
+      outageSettleMs: SETTLE_MS,
+    });
+    apps.push(app);
+    return app;
+  };
+
+  it('shares one budget per client between two apps, with counters spread over the nodes', async () => {
+    const instanceA = createApp(3);
+    const instanceB = createApp(3);
+    const clients = Array.from({ length: 6 }, (_, index) => clientAddress(index));
+
+    for (const client of clients) {
+      expect(await sendRequests(instanceA, client, 3)).toEqual([200, 200, 200]);
+      expect(await sendRequests(instanceB, client, 1)).toEqual([429]);
+    }
+
+    const counts = await Promise.all(
+      clients.map(client => cluster.cli('GET', budgetKey('rl:plugin:cluster:', client))),
+    );
+    expect(counts).toEqual(clients.map(() => '4'));
+    const keysPerNode = await Promise.all(cluster.nodes.map(node => node.cli('DBSIZE')));
+    expect(keysPerNode.filter(count => Number(count) > 0).length).toBeGreaterThan(1);
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('reloads its script on the node that lost it', async () => {
+    const app = createApp(100);
+    const client = '203.0.113.7';
+    expect(await sendRequests(app, client, 1)).toEqual([200]);
+
+    await Promise.all(cluster.nodes.map(node => node.cli('SCRIPT', 'FLUSH')));
+
+    expect(await sendRequests(app, client, 2)).toEqual([200, 200]);
+    expect(await cluster.cli('GET', budgetKey('rl:plugin:cluster:', client))).toBe('3');
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('has a socket open to every master when its first connection attempt ends', async () => {
+    const rateLimitClientsPerNode = () =>
+      Promise.all(
+        cluster.nodes.map(
+          async node =>
+            (await node.cli('CLIENT', 'LIST'))
+              .split('\n')
+              .filter(line => line.includes(' name=backstage-http-router-rate-limit ')).length,
+        ),
+      );
+    const before = await rateLimitClientsPerNode();
+    const lease = createRedisConnections().acquire({ connection: cluster.urls, timeoutMs: 321 });
+    try {
+      await lease.firstAttempt();
+      const after = await rateLimitClientsPerNode();
+
+      expect(after.map((count, index) => count - before[index] > 0)).toEqual([true, true, true]);
+    } finally {
+      lease.release();
+    }
+  });
+
+  // Last, since it takes a node down; it waits for the cluster to heal before it ends.
+  it('answers every request with one master gone, logs that as one outage, and counts in Redis once it is back', async () => {
+    const nodeLogger = mockServices.logger.mock();
+    const warnings = () => nodeLogger.warn.mock.calls.map(([message]) => String(message));
+    const app = createLimitedApp({
+      store: redisStore(cluster.urls, NODE_DOWN_TIMEOUT),
+      pluginId: 'node-down',
+      limit: 10_000,
+      logger: nodeLogger,
+      outageSettleMs: SETTLE_MS,
+    });
+    apps.push(app);
+    const clients = Array.from({ length: 12 }, (_, index) => clientAddress(index));
+    const countsInRedis = () =>
+      Promise.all(
+        clients.map(client => cluster.cli('GET', budgetKey('rl:plugin:node-down:', client))),
+      );
+    const sendRound = () =>
+      Promise.all(
+        clients.map(client => sendRequest(app, client).then(response => response.status)),
+      );
+
+    // A new cluster client may miss the first requests' timeout while it connects to each node; let that pass.
+    await waitUntil(
+      'every client is counted in Redis',
+      async () => {
+        await sendRound();
+        return (await countsInRedis()).every(count => Number(count) > 0);
+      },
+      15_000,
+    );
+    await waitUntil(
+      'no outage is open',
+      () => warnings().length % 2 === 0,
+      OUTAGE_REPORTED_OVER_MS,
+    );
+    const before = warnings().length;
+
+    // The victim holds some of this test's keys, but is not the node the test's redis-cli talks to.
+    const ownKeys = await Promise.all(
+      cluster.nodes.map(node => node.cli('KEYS', 'rl:plugin:node-down:*')),
+    );
+    const victim = cluster.nodes[ownKeys[1] !== '' ? 1 : 2];
+    await victim.kill();
+    // Longer than the time without a failure that ends an outage, so that a flapping log would show.
+    const results = [];
+    const killedAt = Date.now();
+    while (Date.now() - killedAt < MASTER_GONE_MS) {
+      results.push(...(await sendRound()));
+    }
+
+    expect(results).toEqual(results.map(() => 200));
+    expect(warnings().slice(before)).toEqual([expect.stringMatching(/ is unreachable \(/)]);
+
+    await victim.restart();
+    await waitUntil(
+      'the cluster is whole again',
+      async () => {
+        const infos = await Promise.all(cluster.nodes.map(node => node.cli('CLUSTER', 'INFO')));
+        return infos.every(info => info.includes('cluster_state:ok'));
+      },
+      15_000,
+    );
+    const counted = await countsInRedis();
+    await waitUntil('every client is counted in Redis again', async () => {
+      await sendRound();
+      const now = await countsInRedis();
+      return now.every((count, index) => Number(count) > Number(counted[index]));
+    });
+    await waitUntil(
+      'the store reports Redis back',
+      () => warnings().length > before + 1,
+      OUTAGE_REPORTED_OVER_MS,
+    );
+    expect(warnings().slice(before)).toEqual([
+      expect.stringMatching(/ is unreachable \(/),
+      expect.stringMatching(/ is reachable again after \d+ ms/),
+    ]);
+  }, 60_000);
 });
