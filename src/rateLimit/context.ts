@@ -3,53 +3,34 @@ import {
   createServiceFactory,
   createServiceRef,
   type LifecycleService,
-  type ServiceRef,
   type LoggerService,
+  type ServiceRef,
 } from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
-import type { Store } from 'express-rate-limit';
 import { toError } from '@backstage/errors';
+import type { Store } from 'express-rate-limit';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { createRedisConnections, type RedisConnections } from '../redis/connection';
 import { RATE_LIMIT_CONFIG_KEY, readRateLimitOptions } from './config';
 import { type Budgets, createBudgets } from './principals';
-import { DEFAULT_REDIS_TIMEOUT_MS } from './store';
-import type { RateLimitOptions, RateLimitSettings } from './types';
+import { type BuildLimiter, createLimiter } from './limiter';
+import { createRateLimitStore, DEFAULT_REDIS_TIMEOUT_MS, rateLimitKeyPrefix } from './store';
+import type { RateLimitOptions, RateLimitRedisStoreOptions, RateLimitSettings } from './types';
 
-/**
- * What the limiters of one backend share: the settings read once, the Redis connections, and the all-plugins
- * per-principal budgets that every plugin router counts in.
- */
-export interface RateLimitContext {
-  /** The settings in force: replaced when `backend.rateLimit` changes to settings that validate. */
-  settings: RateLimitSettings;
-  connections: RedisConnections;
-  /** The stores of the limiters, by key prefix, kept when limiters are rebuilt. */
-  stores: Map<string, Store>;
-  /** Calls `listener` after each change of the settings. */
-  onChange(listener: () => void): void;
-  /** The keyed digest that stands for a budget key in the store and in `RateLimit-Policy`. */
-  digestKey(key: string): Promise<string>;
-  /**
-   * The all-plugins budgets that plugin routers count in, built on first use; none unless the top-level block
-   * sets a per-principal key and `global` is on.
-   */
-  allPlugins(): Budgets | undefined;
-  /**
-   * Resolves once every Redis connection the config names has ended its first attempt (2 s at most), and
-   * rejects with an `HttpRouterConfigError` when Redis refused the database of one, so that the start-up fails
-   * rather than count in another database. Checked once; the root router's limiter has connections of its own.
-   */
-  verifyRedis(): Promise<void>;
-  logger?: LoggerService;
-  lifecycle?: LifecycleService;
-}
+/** Where instances on one Redis keep the key secret they share, and how long start-up waits for it. */
+const KEY_SECRET_REDIS_KEY = 'rl:key-secret';
+const KEY_SECRET_TIMEOUT_MS = 2000;
+/** The most budget keys whose digests are kept; all are dropped at once past it. */
+const MAX_DIGESTS = 10_000;
+
+/** What the limiters of one backend share: the settings, the Redis connections, the all-plugins budgets. */
+export type RateLimitContext = ReturnType<typeof createRateLimitContext>;
 
 /** Options for {@link createRateLimitContext}. */
 export interface RateLimitContextOptions {
   config: Config;
-  /** Receives the config warnings (once here), the start-up summaries and the Redis outages. Defaults to none. */
+  /** Receives config warnings, start-up summaries and Redis outages. Defaults to none. */
   logger?: LoggerService;
   /** Stops every store at shutdown. Defaults to none. */
   lifecycle?: LifecycleService;
@@ -59,46 +40,53 @@ export interface RateLimitContextOptions {
   outageSettleMs?: number;
 }
 
-/** Reads `backend.rateLimit` once and sets up what the limiters built from it share. */
-export function createRateLimitContext(options: RateLimitContextOptions): RateLimitContext {
+/** Reads `backend.rateLimit` once, follows its changes, and sets up what the limiters share. */
+export function createRateLimitContext(options: RateLimitContextOptions) {
   const { config, logger, lifecycle, outageSettleMs } = options;
-  let settings = readRateLimitOptions(config);
+  const settings = readRateLimitOptions(config);
   settings.warnings.forEach(warning => logger?.warn(warning));
   const listeners = new Set<() => void>();
   const connections = createRedisConnections({ logger, outageSettleMs });
-  const secret = readKeySecret(settings, connections, logger);
-  let allPlugins: { budgets: Budgets | undefined } | undefined;
-  const buildAllPlugins = (): Budgets | undefined => {
-    const { global } = context.settings;
-    if (!global?.principals) return undefined;
-    logger?.info(`Rate limiting all plugins per principal: ${describeBudgets(global)}`);
-    const metrics = options.metrics ?? createHttpRouterMetrics();
-    return createBudgets({
-      options: global,
-      connections,
-      logger,
-      lifecycle,
-      metrics: metrics.rateLimit('global'),
-      digestKey,
-      stores: context.stores,
-    });
+  const redisStores = ({ global, plugins }: RateLimitSettings) =>
+    [global, ...Object.values(plugins)].flatMap(limiter =>
+      limiter?.store.type === 'redis' ? [limiter.store] : [],
+    );
+  // The secret never changes live, so each key's digest is computed once, not per request.
+  let secret: string | undefined;
+  const secretRead = readKeySecret(settings, redisStores(settings)[0], connections, logger);
+  void secretRead.then(read => (secret = read));
+  /** The keyed digest that stands for a budget key in the store and in `RateLimit-Policy`. */
+  const digestKey = (key: string) =>
+    secret === undefined ? secretRead.then(() => digest(key)) : digest(key);
+  const digests = new Map<string, string>();
+  const digest = (key: string) => {
+    let keyed = digests.get(key);
+    if (keyed === undefined) {
+      if (digests.size >= MAX_DIGESTS) digests.clear();
+      keyed = createHmac('sha256', secret!).update(key).digest('base64url').slice(0, 27);
+      digests.set(key, keyed);
+    }
+    return keyed;
   };
-  const digestKey = async (key: string) =>
-    createHmac('sha256', await secret)
-      .update(key)
-      .digest('base64url')
-      .slice(0, 27);
+  const stores = new Map<string, Store>();
+  const limiter: BuildLimiter = ({ lifecycle: own = lifecycle, ...limiterOptions }) => {
+    const { options, pluginId, bucket, route, metrics } = limiterOptions;
+    const prefix = rateLimitKeyPrefix(pluginId, bucket?.kind, route);
+    const factoryOptions = { options, prefix, connections, lifecycle: own, metrics, stores };
+    const store = createRateLimitStore(factoryOptions);
+    return createLimiter({ ...limiterOptions, store, digestKey });
+  };
+  let allPlugins: { budgets: Budgets | undefined } | undefined;
+  const buildAllPlugins = ({ global }: RateLimitSettings) => {
+    if (!global?.principals) return undefined;
+    const metrics = (options.metrics ?? createHttpRouterMetrics()).rateLimit('global');
+    const shared = { name: 'all plugins', build: limiter, logger, lifecycle, metrics };
+    return createBudgets({ ...shared, options: global });
+  };
   let verified: Promise<void> | undefined;
   const verifyRedis = async () => {
-    const leases = [settings.global, ...Object.values(settings.plugins)].flatMap(limiter =>
-      limiter?.store.type === 'redis'
-        ? [
-            connections.acquire({
-              connection: limiter.store.connection,
-              timeoutMs: limiter.store.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
-            }),
-          ]
-        : [],
+    const leases = redisStores(context.settings).map(({ connection, timeoutMs }) =>
+      connections.acquire({ connection, timeoutMs: timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS }),
     );
     try {
       await connections.verify();
@@ -106,16 +94,18 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       leases.forEach(lease => lease.release());
     }
   };
-  const context: RateLimitContext = {
+  const context = {
+    /** Replaced when `backend.rateLimit` changes to settings that validate. */
     settings,
-    connections,
-    stores: new Map(),
-    onChange: listener => void listeners.add(listener),
-    digestKey,
     logger,
     lifecycle,
-    allPlugins: () => (allPlugins ??= { budgets: buildAllPlugins() }).budgets,
-    verifyRedis: () => (verified ??= verifyRedis()),
+    limiter,
+    onChange: (listener: () => void) => void listeners.add(listener),
+    /** The all-plugins per-principal budgets, built on first use; none unless `global` has principals. */
+    allPlugins: (): Budgets | undefined =>
+      (allPlugins ??= { budgets: buildAllPlugins(context.settings) }).budgets,
+    /** Rejects with an `HttpRouterConfigError` when Redis refused a configured database; checked once. */
+    verifyRedis: (): Promise<void> => (verified ??= verifyRedis()),
   };
   const subscription = config.subscribe?.(() => {
     let next: RateLimitSettings;
@@ -125,15 +115,11 @@ export function createRateLimitContext(options: RateLimitContextOptions): RateLi
       logger?.error(`Rate limit settings kept as they were: ${toError(error).message}`);
       return;
     }
-    if (
-      JSON.stringify({ ...next, warnings: 0 }) ===
-      JSON.stringify({ ...context.settings, warnings: 0 })
-    ) {
-      return;
-    }
+    const comparable = (s: RateLimitSettings) => JSON.stringify({ ...s, warnings: 0 });
+    if (comparable(next) === comparable(context.settings)) return;
     next.warnings.forEach(warning => logger?.warn(warning));
     logger?.info('Rate limit settings changed; applying them');
-    context.settings = settings = next;
+    context.settings = next;
     allPlugins = undefined;
     listeners.forEach(listener => listener());
   });
@@ -150,42 +136,23 @@ function keepStores(
   previous: RateLimitSettings,
   logger: LoggerService | undefined,
 ): RateLimitSettings {
-  const before = previous.global ?? Object.values(previous.plugins)[0];
-  const old = (pluginId?: string) =>
-    (pluginId === undefined ? undefined : previous.plugins[pluginId]) ?? before;
-  const moved = (options: RateLimitOptions | undefined, pluginId?: string) =>
-    options !== undefined &&
-    old(pluginId) !== undefined &&
-    JSON.stringify(options.store) !== JSON.stringify(old(pluginId)!.store);
-  const changed =
-    next.keySecret !== previous.keySecret ||
-    moved(next.global) ||
-    Object.entries(next.plugins).some(([pluginId, options]) => moved(options, pluginId));
-  if (!changed) return next;
-  logger?.warn(
-    `A change of ${RATE_LIMIT_CONFIG_KEY}.store or .keySecret applies after a restart; the other changes apply now`,
-  );
-  const keep = (options: RateLimitOptions, pluginId?: string) => {
-    const store = old(pluginId)?.store;
-    return store ? { ...options, store } : options;
+  const fallback = (previous.global ?? Object.values(previous.plugins)[0])?.store;
+  let moved = next.keySecret !== previous.keySecret;
+  const keep = (options: RateLimitOptions, pluginId?: string): RateLimitOptions => {
+    const own = pluginId === undefined ? undefined : previous.plugins[pluginId];
+    const store = own?.store ?? fallback ?? options.store;
+    moved ||= JSON.stringify(store) !== JSON.stringify(options.store);
+    return { ...options, store };
   };
-  return {
-    ...next,
-    keySecret: previous.keySecret,
-    global: next.global && keep(next.global),
-    plugins: Object.fromEntries(
-      Object.entries(next.plugins).map(([pluginId, options]) => [
-        pluginId,
-        keep(options, pluginId),
-      ]),
-    ),
-  };
+  const plugins = Object.entries(next.plugins).map(([id, options]) => [id, keep(options, id)]);
+  const kept = { ...next, keySecret: previous.keySecret, global: next.global && keep(next.global) };
+  if (moved) {
+    logger?.warn(
+      `A change of ${RATE_LIMIT_CONFIG_KEY}.store or .keySecret applies after a restart; the other changes apply now`,
+    );
+  }
+  return { ...kept, plugins: Object.fromEntries(plugins) };
 }
-
-/** Where instances on one Redis keep the key secret they share. */
-const KEY_SECRET_REDIS_KEY = 'rl:key-secret';
-/** How long start-up waits for Redis to hand out the shared key secret. */
-const KEY_SECRET_TIMEOUT_MS = 2000;
 
 /**
  * The configured key secret; else, with a Redis store, the one the first instance stored there (kept while Redis
@@ -193,25 +160,21 @@ const KEY_SECRET_TIMEOUT_MS = 2000;
  */
 async function readKeySecret(
   settings: RateLimitSettings,
+  redis: RateLimitRedisStoreOptions | undefined,
   connections: RedisConnections,
   logger: LoggerService | undefined,
 ): Promise<string> {
   if (settings.keySecret !== undefined) return settings.keySecret;
   const generated = randomBytes(32).toString('base64url');
-  const redis = [settings.global, ...Object.values(settings.plugins)].find(
-    limiter => limiter?.store.type === 'redis',
-  )?.store;
-  if (redis?.type !== 'redis') return generated;
-  const lease = connections.acquire({
-    connection: redis.connection,
-    timeoutMs: redis.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
-  });
+  if (!redis) return generated;
+  const timeoutMs = redis.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const lease = connections.acquire({ connection: redis.connection, timeoutMs });
+  const key = KEY_SECRET_REDIS_KEY;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('Redis did not answer')), KEY_SECRET_TIMEOUT_MS);
     timer.unref();
   });
-  const key = KEY_SECRET_REDIS_KEY;
   const exchange = async () => {
     await lease.firstAttempt();
     await lease.sendCommand({ key, isReadOnly: false, command: ['SET', key, generated, 'NX'] });
@@ -235,67 +198,39 @@ async function readKeySecret(
   }
 }
 
-/** The start-up summary of a layer's budgets. */
-export function describeBudgets(options: RateLimitOptions): string {
-  const { user, service, failedAuthentication } = options.principals ?? {};
-  return (
-    `address ${options.limit}, user ${user ?? 'per address'}, service ${service ?? 'per address'}, ` +
-    `failed authentications ${failedAuthentication ?? 'not limited'} per ${options.windowMs} ms, ` +
-    `${options.store.type} store`
-  );
-}
-
 /** Hands out the rate-limit context of a backend, built on first use. */
 export interface RateLimitContextService {
   /** The context; throws the config error, if any, to every caller, as a plugin's start-up failure. */
   get(): RateLimitContext;
 }
 
-/** A {@link RateLimitContextService} over {@link createRateLimitContext}. */
-export function createRateLimitContextService(
-  options: RateLimitContextOptions,
-): RateLimitContextService {
-  let built: { context: RateLimitContext } | { error: unknown } | undefined;
-  return {
-    get() {
-      if (!built) {
-        try {
-          built = { context: createRateLimitContext(options) };
-        } catch (error) {
-          built = { error };
-        }
-      }
-      if ('error' in built) throw built.error;
-      return built.context;
-    },
-  };
-}
-
-/** The default factory of {@link rateLimitContextServiceRef}. */
-function createRateLimitContextServiceFactory() {
-  return createServiceFactory({
-    service: rateLimitContextServiceRef,
-    deps: {
-      config: coreServices.rootConfig,
-      rootLogger: coreServices.rootLogger,
-      lifecycle: coreServices.rootLifecycle,
-    },
-    factory: ({ config, rootLogger, lifecycle }) =>
-      createRateLimitContextService({
-        config,
-        lifecycle,
-        logger: rootLogger.child({ service: 'httpRouter' }),
-      }),
-  });
-}
-
-/**
- * The rate-limit context of a backend, shared by the plugin routers of {@link httpRouterServiceFactory}: one read
- * of the config, one set of Redis connections and all-plugins budgets.
- */
+/** The rate-limit context that the plugin routers of one backend share: one config read, one set of connections. */
 export const rateLimitContextServiceRef: ServiceRef<RateLimitContextService, 'root'> =
   createServiceRef<RateLimitContextService>({
     id: 'backstage-http-router.rate-limit-context',
     scope: 'root',
-    defaultFactory: async () => createRateLimitContextServiceFactory(),
+    defaultFactory: async service =>
+      createServiceFactory({
+        service,
+        deps: {
+          config: coreServices.rootConfig,
+          rootLogger: coreServices.rootLogger,
+          lifecycle: coreServices.rootLifecycle,
+        },
+        factory({ config, rootLogger, lifecycle }) {
+          const logger = rootLogger.child({ service: 'httpRouter' });
+          let built: { context: RateLimitContext } | { error: unknown } | undefined;
+          return {
+            get() {
+              try {
+                built ??= { context: createRateLimitContext({ config, logger, lifecycle }) };
+              } catch (error) {
+                built = { error };
+              }
+              if ('error' in built) throw built.error;
+              return built.context;
+            },
+          };
+        },
+      }),
   });

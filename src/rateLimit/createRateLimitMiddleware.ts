@@ -8,16 +8,17 @@ import type { Request, RequestHandler, Response } from 'express';
 import { compilePolicyPath } from '../authPolicy/paths';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { passThrough } from '../middleware/passThrough';
-import { createRateLimitContext, describeBudgets, type RateLimitContext } from './context';
-import { carriesCredentials, createLimiter, limiterName } from './limiter';
-import {
-  createBudgets,
-  createPrincipalLimiter,
-  type PathAccess,
-  type PrincipalLayer,
-} from './principals';
-import { createRateLimitStore, rateLimitKeyPrefix } from './store';
+import { createRateLimitContext, type RateLimitContext } from './context';
+import { carriesCredentials, limiterName } from './limiter';
+import { createBudgets, createPrincipalLimiter, type PathAccess } from './principals';
+import type { PrincipalLayer } from './principals';
 import type { RateLimitRouteRule } from './types';
+
+const PRINCIPAL_MOUNTS = Symbol('rate-limit principal mounts');
+/** Set on `res.locals` when the all-plugins limiter of the root router counted the request. */
+const COUNTED_AT_ROOT = Symbol('rate-limit counted at the root');
+/** Literal mount paths only, matched as express matches them; others are counted at the root. */
+const LITERAL_MOUNT_PATH = /^\/[\w\-.~/]*$/;
 
 /**
  * Options for {@link createRateLimitMiddleware}.
@@ -27,12 +28,9 @@ import type { RateLimitRouteRule } from './types';
 export interface RateLimitMiddlewareOptions {
   /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
   pluginId?: string;
-  /** The root config; `backend.rateLimit` and `backend.trustProxy` are read from it. No default: required. */
+  /** The root config; `backend.rateLimit` and `backend.trustProxy` are read from it. */
   config: RootConfigService;
-  /**
-   * Receives config warnings, the start-up summary, Redis outages, proxy header warnings and express-rate-limit's
-   * messages. Defaults to none: express-rate-limit's messages go to the console, nothing else is logged.
-   */
+  /** Defaults to none: express-rate-limit's messages go to the console, nothing else is logged. */
   logger?: LoggerService;
   /** Stops the stores at shutdown. Defaults to none: the memory store's timer is unref'd anyway. */
   lifecycle?: LifecycleService;
@@ -55,101 +53,67 @@ export interface RateLimitMiddlewareOptions {
  */
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
   const { config, logger, lifecycle, ...handlerOptions } = options;
-  return createRateLimitHandler(
-    createRateLimitContext({ config, logger, lifecycle }),
-    handlerOptions,
-  );
+  const context = createRateLimitContext({ config, logger, lifecycle });
+  return createRateLimitHandler(context, handlerOptions);
 }
 
-/** Where the plugin routers that count credentialed requests per principal record their mount paths. */
-const PRINCIPAL_MOUNTS = Symbol('rate-limit principal mounts');
-/** Set on `res.locals` when the all-plugins limiter of the root router counted the request. */
-const COUNTED_AT_ROOT = Symbol('rate-limit counted at the root');
-/** Literal mount paths only, matched as express matches them; others are counted at the root. */
-const LITERAL_MOUNT_PATH = /^\/[\w\-.~/]*$/;
-
-/** Options for {@link createRateLimitHandler}. */
-export interface RateLimitHandlerOptions {
-  pluginId?: string;
-  httpAuth?: HttpAuthService;
+/** Options for {@link createRateLimitHandler}; `logger` and `lifecycle` default to the context's. */
+export interface RateLimitHandlerOptions extends Omit<RateLimitMiddlewareOptions, 'config'> {
   /** What the plugin's auth policies ask of a path. Defaults to credentials on every path. */
   lookupAccess?: (path: string) => PathAccess;
-  /**
-   * Counts requests with credentials in the all-plugins per-principal budgets, as every plugin router of our
-   * httpRouter does. Defaults to false, as `createRateLimitMiddleware` used on its own.
-   */
+  /** Counts requests with credentials in the all-plugins per-principal budgets, as our plugin routers do. */
   countsAllPlugins?: boolean;
   /** Where the plugin router is mounted, for the all-plugins limiter to leave its requests with credentials. */
   mountPath?: string;
-  /** The plugin's lifecycle, which stops its stores. Defaults to the context's. */
-  lifecycle?: LifecycleService;
-  /** The plugin's logger. Defaults to the context's. */
-  logger?: LoggerService;
-  metrics?: HttpRouterMetrics;
 }
 
-/** The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. */
+/**
+ * The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. A
+ * request the plugin's budgets let through is then counted by each route rule it matches, in order.
+ */
 export function createRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
 ): RequestHandler {
-  let current = buildRateLimitHandler(context, options);
+  const build = (): RequestHandler => {
+    const { pluginId, mountPath } = options;
+    const pluginStep = createLimiterStep(context, options);
+    const rules = pluginId === undefined ? undefined : context.settings.plugins[pluginId]?.routes;
+    if (!rules) return pluginStep;
+    const matchers = rules.map(rule => ({
+      // express answers HEAD with the GET route.
+      methods:
+        rule.methods &&
+        new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
+      // Case-insensitive, as the plugin's router routes: a changed case must not step around a rule.
+      matches: compilePolicyPath(rule.path, { sensitive: false }).matches,
+      step: createLimiterStep(context, { ...options, countsAllPlugins: false }, rule),
+    }));
+    const mountLength = mountPath?.replace(/\/+$/, '').length ?? 0;
+    return function routesRateLimit(req, res, next) {
+      // A WebSocket upgrade runs the steps in an app of its own at the root, so its path still holds the mount.
+      const path =
+        req.baseUrl === '' && mountLength > 0 ? req.path.slice(mountLength) || '/' : req.path;
+      let index = 0;
+      const countInNextRule = (error?: unknown): void => {
+        if (error !== undefined) return next(error);
+        while (index < matchers.length) {
+          const { methods, matches, step } = matchers[index++];
+          if ((!methods || methods.has(req.method)) && matches(path)) {
+            return step(req, res, countInNextRule);
+          }
+        }
+        return next();
+      };
+      pluginStep(req, res, countInNextRule);
+    };
+  };
+  let current = build();
   context.onChange(() => {
-    current = buildRateLimitHandler(context, options);
+    current = build();
   });
   return function liveRateLimit(req, res, next) {
     current(req, res, next);
-  };
-}
-
-/**
- * Builds the rate limit step of one plugin router, or the all-plugins limiter, from the context's settings.
- *
- * @remarks
- * With top-level per-principal budgets, each plugin router counts the requests with credentials in the
- * all-plugins budgets, and records its mount path in the express app's `locals`; the all-plugins limiter in the
- * root router leaves to them the requests with credentials under such a path, and counts every other request.
- * A request the plugin's budgets let through is then counted by each of its route rules whose methods and path
- * (relative to the mount path) it matches, in order.
- */
-function buildRateLimitHandler(
-  context: RateLimitContext,
-  options: RateLimitHandlerOptions,
-): RequestHandler {
-  const { pluginId, mountPath } = options;
-  const pluginStep = createLimiterStep(context, options);
-  const rules = pluginId === undefined ? undefined : context.settings.plugins[pluginId]?.routes;
-  if (!rules) return pluginStep;
-  const matchers = rules.map(rule => ({
-    // express answers HEAD with the GET route.
-    methods:
-      rule.methods &&
-      new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
-    // Case-insensitive, as the plugin's router routes: a changed case must not step around a rule.
-    matches: compilePolicyPath(rule.path, { sensitive: false }).matches,
-    step: createLimiterStep(context, { ...options, countsAllPlugins: false }, rule),
-  }));
-  const mountLength = mountPath?.replace(/\/+$/, '').length ?? 0;
-  return function routesRateLimit(req, res, next) {
-    // A WebSocket upgrade runs the steps in an app of its own at the root, so its path still holds the mount.
-    const path =
-      req.baseUrl === '' && mountLength > 0 ? req.path.slice(mountLength) || '/' : req.path;
-    let index = 0;
-    const countInNextRule = (error?: unknown): void => {
-      if (error !== undefined) {
-        next(error);
-        return;
-      }
-      while (index < matchers.length) {
-        const { methods, matches, step } = matchers[index++];
-        if ((!methods || methods.has(req.method)) && matches(path)) {
-          step(req, res, countInNextRule);
-          return;
-        }
-      }
-      next();
-    };
-    pluginStep(req, res, countInNextRule);
   };
 }
 
@@ -160,17 +124,16 @@ function createLimiterStep(
   rule?: RateLimitRouteRule,
 ): RequestHandler {
   const { pluginId, httpAuth, lookupAccess, mountPath } = options;
-  const { settings, connections } = context;
-  const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;
+  const { settings, limiter: build } = context;
   const lifecycle = options.lifecycle ?? context.lifecycle;
   const logger = options.logger ?? context.logger;
+  const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;
   const limiterOptions =
     rule?.options ?? (pluginId === undefined ? settings.global : settings.plugins[pluginId]);
   const route = rule?.name;
+  const plugin = `plugin '${pluginId}'`;
   const name =
-    pluginId === undefined
-      ? 'all plugins'
-      : `${route === undefined ? '' : `route '${route}' of `}plugin '${pluginId}'`;
+    pluginId === undefined ? 'all plugins' : route ? `route '${route}' of ${plugin}` : plugin;
   const policyName = limiterName(pluginId, route);
   // Built only when something is limited, so that a plugin without a limiter creates no instruments.
   const metrics = () =>
@@ -179,24 +142,13 @@ function createLimiterStep(
   const layers: PrincipalLayer[] = [];
   if (pluginId !== undefined && httpAuth !== undefined) {
     if (allPlugins) {
-      layers.push({
-        budgets: allPlugins,
-        counts: (req, res) => carriesCredentials(req, res) && !res.locals[COUNTED_AT_ROOT as never],
-      });
+      const counts = (req: Request, res: Response) =>
+        carriesCredentials(req, res) && !res.locals[COUNTED_AT_ROOT as never];
+      layers.push({ budgets: allPlugins, counts });
     }
     if (limiterOptions?.principals) {
-      logger?.info(`Rate limiting ${name} per principal: ${describeBudgets(limiterOptions)}`);
-      const budgets = createBudgets({
-        options: limiterOptions,
-        pluginId,
-        route,
-        connections,
-        logger,
-        lifecycle,
-        metrics: metrics(),
-        digestKey: context.digestKey,
-        stores: context.stores,
-      });
+      const shared = { name, build, pluginId, route, logger, lifecycle, metrics: metrics() };
+      const budgets = createBudgets({ ...shared, options: limiterOptions });
       layers.push({ budgets, counts: () => true });
     }
   }
@@ -212,17 +164,12 @@ function createLimiterStep(
       allPlugins && mountPath && LITERAL_MOUNT_PATH.test(mountPath)
         ? mountPath.replace(/\/+$/, '').toLowerCase()
         : '';
-    if (!mount) {
-      return principalLimiter;
-    }
+    if (!mount) return principalLimiter;
     let recordedIn: object | undefined;
     return function pluginRateLimit(req, res, next) {
       if (recordedIn !== req.app) {
         recordedIn = req.app;
-        (
-          (req.app.locals[PRINCIPAL_MOUNTS as never] as Set<string> | undefined) ??
-          (req.app.locals[PRINCIPAL_MOUNTS as never] = new Set<string>() as never)
-        ).add(mount);
+        (mountsOf(req.app)![PRINCIPAL_MOUNTS] ??= new Set()).add(mount);
       }
       principalLimiter(req, res, next);
     };
@@ -244,40 +191,31 @@ function createLimiterStep(
         ? '; requests with credentials are counted by the plugin routers they reach'
         : ''),
   );
-  const limiterMetrics = metrics();
-  const store = createRateLimitStore({
-    options: limiterOptions,
-    prefix: rateLimitKeyPrefix(pluginId, undefined, route),
-    connections,
-    lifecycle,
-    metrics: limiterMetrics,
-    stores: context.stores,
-  });
-  const limiter = createLimiter({
+  const limiter = build({
     options: limiterOptions,
     pluginId,
     route,
-    store,
     logger,
-    metrics: limiterMetrics,
-    digestKey: context.digestKey,
+    lifecycle,
+    metrics: metrics(),
     skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
   });
-  if (!leavesCredentials) {
-    return limiter;
-  }
+  if (!leavesCredentials) return limiter;
   return function allPluginsRateLimit(req, res, next) {
-    if (!isLeftToPluginRouter(req, res)) {
-      res.locals[COUNTED_AT_ROOT as never] = true as never;
-    }
+    if (!isLeftToPluginRouter(req, res)) res.locals[COUNTED_AT_ROOT as never] = true as never;
     limiter(req, res, next);
   };
+}
+
+/** Where plugin routers that count credentials in the all-plugins budgets record their mount paths. */
+function mountsOf(app: { locals: object } | undefined) {
+  return app?.locals as { [PRINCIPAL_MOUNTS]?: Set<string> } | undefined;
 }
 
 /** Whether a request with credentials reaches a plugin router that counts it per principal. */
 function isLeftToPluginRouter(req: Request, res: Response): boolean {
   if (!carriesCredentials(req, res)) return false;
-  const mounts = req.app?.locals[PRINCIPAL_MOUNTS as never] as Set<string> | undefined;
+  const mounts = mountsOf(req.app)?.[PRINCIPAL_MOUNTS];
   if (!mounts) return false;
   const path = req.path.toLowerCase();
   for (const mount of mounts) {

@@ -1,27 +1,22 @@
-import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError, serializeError, toError } from '@backstage/errors';
 import type { Request, RequestHandler, Response } from 'express';
-import {
-  type AugmentedRequest,
-  type ClientRateLimitInfo,
-  ipKeyGenerator,
-  rateLimit,
-  type RateLimitExceededEventHandler,
-  type Store,
-} from 'express-rate-limit';
+import type { AugmentedRequest, Options, Store } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { BlockList, isIP } from 'node:net';
-import { RateLimitStoreUnavailableError, TooManyRequestsError } from '../errors';
+import { markAsLogged, RateLimitStoreUnavailableError, TooManyRequestsError } from '../errors';
 import type { RateLimitMetrics } from '../metrics';
-import { markAsLogged } from '../errors';
 import { isIpAllowListEntry, TRUST_PROXY_CONFIG_KEY } from './config';
 import type { CredentialsReader, RateLimitBucket, RateLimitOptions } from './types';
 
-/** IPv6 clients are counted per /56 network: one customer site usually holds a whole /56 or /48. */
+/** IPv6 clients count per /56 network: one customer site usually holds a whole /56 or /48. */
 const IPV6_SUBNET = 56;
-/** The key of requests whose client address is unknown (their socket already gone). */
-const UNKNOWN_CLIENT_KEY = 'unknown-client';
 /** Backstage's user cookie (a whole cookie name), which httpAuth reads on `user-cookie` paths. */
 export const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
+/** The `res.locals` key of the credentials reader of a request httpAuth cannot read (a WebSocket upgrade). */
+export const CREDENTIALS_READER = Symbol('rate-limit credentials reader');
+/** What the `handler` passes on in a dry run, so that the request is neither refused nor counted as allowed. */
+const DRY_RUN_PASS = Symbol('rate-limit dry run');
 
 /** The `RateLimit-Policy` name of a limiter: `global`, `plugin-<pluginId>` or `plugin-<pluginId>-<route>`. */
 export function limiterName(pluginId: string | undefined, route?: string): string {
@@ -29,28 +24,17 @@ export function limiterName(pluginId: string | undefined, route?: string): strin
   return route === undefined ? `plugin-${pluginId}` : `plugin-${pluginId}-${route}`;
 }
 
-/** The key of a request's client address: `req.ip`, an IPv6 address collapsed to its /56 network. */
+/** `req.ip` (an IPv6 address as its /56 network), or `unknown-client` once the socket is gone. */
 export function clientAddressKey(req: Request): string {
-  // express computes `req.ip` anew on every read.
-  const { ip } = req;
-  return ip === undefined ? UNKNOWN_CLIENT_KEY : ipKeyGenerator(ip, IPV6_SUBNET);
+  const { ip } = req; // express computes it anew on every read.
+  return ip === undefined ? 'unknown-client' : ipKeyGenerator(ip, IPV6_SUBNET);
 }
 
-/**
- * The `res.locals` key of a request's own credentials reader, for requests that httpAuth cannot read (a WebSocket
- * upgrade, whose token may travel in `Sec-WebSocket-Protocol`).
- */
-export const CREDENTIALS_READER = Symbol('rate-limit credentials reader');
-
-/** The credentials reader a request brought, if any. */
 export function credentialsReaderOf(res: Response): CredentialsReader | undefined {
   return res.locals[CREDENTIALS_READER as never];
 }
 
-/**
- * Whether a request brings credentials to verify: an `Authorization` header or the user cookie, or what its own
- * credentials reader says.
- */
+/** Whether a request brings credentials: `Authorization`, the user cookie, or what its own reader says. */
 export function carriesCredentials(req: Request, res: Response): boolean {
   const reader = credentialsReaderOf(res);
   if (reader) return reader.offered;
@@ -59,16 +43,13 @@ export function carriesCredentials(req: Request, res: Response): boolean {
 }
 
 /**
- * Compiles valid allow-list entries into a predicate on `req.ip`; Node's `BlockList` matches an IPv4-mapped
- * IPv6 address as the IPv4 address it carries.
+ * A predicate on `req.ip`, none for an empty list so that callers need not compute `req.ip`. Node's `BlockList`
+ * matches an IPv4-mapped IPv6 address as the IPv4 address it carries.
  */
 export function createIpAllowList(
   entries: readonly string[],
 ): ((ip: string | undefined) => boolean) | undefined {
-  // None for an empty list, so that callers need not compute `req.ip` (express does so on every read).
-  if (entries.length === 0) {
-    return undefined;
-  }
+  if (entries.length === 0) return undefined;
   const list = new BlockList();
   for (const entry of entries) {
     if (!isIpAllowListEntry(entry)) {
@@ -76,11 +57,8 @@ export function createIpAllowList(
     }
     const [address, prefix] = entry.split('/');
     const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) {
-      list.addAddress(address, family);
-    } else {
-      list.addSubnet(address, Number(prefix), family);
-    }
+    if (prefix === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(prefix), family);
   }
   return function isAllowed(ip) {
     const version = ip === undefined ? 0 : isIP(ip);
@@ -88,78 +66,75 @@ export function createIpAllowList(
   };
 }
 
-/** What the `handler` passes on in a dry run, so that the request is neither refused nor counted as allowed. */
-const DRY_RUN_PASS = Symbol('rate-limit dry run');
-
-/** One limiter: express-rate-limit's `rateLimit()`, with its `RateLimit-Policy` name and what it counts. */
+/** express-rate-limit's `rateLimit()`, with a read that does not count, and its 503. */
 export type Limiter = RequestHandler & {
-  /** `global`, `plugin-<pluginId>` or `plugin-<pluginId>-<route>`, optionally followed by `-<bucket>`. */
-  readonly policyName: string;
-  /** Requests per key per window. */
-  readonly limit: number;
   readonly windowMs: number;
-  /** Over the limit, lets requests through (`dryRun`). */
-  readonly dryRun: boolean;
-  /** A request's count, read without counting (express-rate-limit's `getKey`). */
-  readonly countOf: (req: Request, res: Response) => Promise<ClientRateLimitInfo | undefined>;
-  /** The 503 for a store failure outside the middleware, recorded as this limiter's `store_error_refuse`. */
+  /** Whether the request's key is at its limit in the current window (never in a dry run), uncounted. */
+  readonly isSpent: (req: Request, res: Response) => Promise<boolean>;
+  /** The 503 for a store failure outside the middleware, recorded as `store_error_refuse`. */
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
 /** Options for {@link createLimiter}. */
 export interface LimiterOptions {
   options: RateLimitOptions;
-  /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
+  /** Defaults to none: the all-plugins limiter. */
   pluginId?: string;
-  /** The name of the plugin's route rule the limiter counts. Defaults to none: the plugin's own budget. */
+  /** The plugin's route rule the limiter counts. Defaults to none: the plugin's own budget. */
   route?: string;
   store: Store;
-  /** Receives express-rate-limit's messages, store failures and proxy header warnings. Defaults to none. */
+  /** Defaults to none: express-rate-limit's messages go to the console. */
   logger?: LoggerService;
-  /**
-   * The per-principal budget this limiter counts, with its limit and key; the caller checked the allow list.
-   * Defaults to none: per client address, with `options.limit`.
-   */
+  /** A per-principal budget; its caller checked the allow list. Defaults to none: per address, `options.limit`. */
   bucket?: { kind: RateLimitBucket; limit: number; key: (req: Request, res: Response) => string };
-  /** Passes a request on uncounted when it returns true (a plugin router counts it). Defaults to none. */
+  /** Passes a request on uncounted when it returns true. Defaults to none. */
   skip?: (req: Request, res: Response) => boolean;
-  /** Counts each request's decision. Defaults to none. */
   metrics?: RateLimitMetrics;
-  /** Turns each key into what the store and `RateLimit-Policy` see. Defaults to none: the key itself. */
-  digestKey?: (key: string) => Promise<string>;
+  /** Turns each key into what the store and `RateLimit-Policy` see. Defaults to the key itself. */
+  digestKey?: (key: string) => string | Promise<string>;
 }
 
+/** Builds a limiter on the store of its key prefix, which it keeps when it is rebuilt. */
+export type BuildLimiter = (
+  options: Omit<LimiterOptions, 'store' | 'digestKey'> & { lifecycle?: LifecycleService },
+) => Limiter;
+
 /**
- * Builds a limiter from plain options with express-rate-limit's `rateLimit()`, through its public options only.
- *
- * @remarks
- * Draft-8 and legacy headers; over the limit a 429 in Backstage's error body, written by the `handler` so that
- * the limiter answers alike in any express app. Failing open is the store's decision, so `rateLimit()` gets
- * `passOnStoreError: false` and a rejecting store gives a fresh `ServiceUnavailableError` (503), without the
- * store's message, with `Retry-After` when the store's error has `retryAfterSeconds`. Each request it sees gives
- * one decision: `allow_listed`, `limited`, `allowed` or `store_error_refuse`.
+ * A limiter with draft-8 and legacy headers; over the limit a 429 in Backstage's error body, written by the
+ * `handler` so that it answers alike in any express app. Failing open is the store's decision: a rejecting
+ * store gives a 503 `ServiceUnavailableError`, with `Retry-After` when the error has `retryAfterSeconds`.
  */
 export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const { options, pluginId, route, store, logger, bucket, skip, metrics, digestKey } =
     limiterOptions;
   const keyOf = bucket?.key ?? clientAddressKey;
   const keyGenerator = digestKey
-    ? async (req: Request, res: Response) => digestKey(keyOf(req, res))
+    ? (req: Request, res: Response) => digestKey(keyOf(req, res))
     : keyOf;
   const name = limiterName(pluginId, route);
   const policyName = bucket ? `${name}-${bucket.kind}` : name;
-  const isAllowed = createIpAllowList(options.ipAllowList);
+  const kind = bucket?.kind;
+  const limit = bucket?.limit ?? options.limit;
+  const { windowMs } = options;
+  const dryRun = options.dryRun === true;
+  const isAllowed = bucket ? undefined : createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
   const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
-  const dryRun = options.dryRun === true;
-  let quietUntil = 0;
   const answer = createTooManyRequestsHandler(
     route === undefined ? named : `${named ?? 'the limit'} of route '${route}'`,
   );
+  const log = (level: 'warn' | 'error') => (error: unknown, message?: string) =>
+    logger![level](
+      `Rate limiter '${policyName}': ${message ?? toError(error).message}`,
+      toError(error),
+    );
+  let quietUntil = 0;
+  // Its own key-generator validations do not run with our key generator: the unknown-client key, the start-up
+  // warning about `backend.trustProxy: true` and the proxy header check stand in for them.
   const limiter = rateLimit({
     store,
-    windowMs: options.windowMs,
-    limit: bucket?.limit ?? options.limit,
+    windowMs,
+    limit,
     identifier: policyName,
     standardHeaders: 'draft-8',
     legacyHeaders: true,
@@ -171,51 +146,37 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     keyGenerator,
     handler(req, res, next, optionsUsed) {
       if (!dryRun) {
-        metrics?.recordDecision('limited', bucket?.kind);
+        metrics?.recordDecision('limited', kind);
         answer(req, res, next, optionsUsed);
         return;
       }
-      metrics?.recordDecision('dry_run_limited', bucket?.kind);
+      metrics?.recordDecision('dry_run_limited', kind);
       res.removeHeader('Retry-After');
       if (Date.now() >= quietUntil) {
-        quietUntil = Date.now() + options.windowMs;
+        quietUntil = Date.now() + windowMs;
         logger?.warn(
           `Rate limiter '${policyName}' would have refused a request (dryRun): its limit is ` +
-            `${optionsUsed.limit} per ${options.windowMs} ms; not said again for ${options.windowMs} ms`,
+            `${optionsUsed.limit} per ${windowMs} ms; not said again for ${windowMs} ms`,
         );
       }
       next(DRY_RUN_PASS);
     },
-    logger: logger && {
-      warn: (error, message) =>
-        logger.warn(
-          `Rate limiter '${policyName}': ${message ?? toError(error).message}`,
-          toError(error),
-        ),
-      error: (error, message) =>
-        logger.error(
-          `Rate limiter '${policyName}': ${message ?? toError(error).message}`,
-          toError(error),
-        ),
-    },
-    // Its key-generator validations do not run with a key generator of our own; the unknown-client key, the
-    // start-up warning about `backend.trustProxy: true` and the proxy header check stand in for them.
+    logger: logger && { warn: log('warn'), error: log('error') },
   });
 
   const refuse = (res: Response, failure: unknown): Error => {
-    metrics?.recordDecision('store_error_refuse', bucket?.kind);
-    const retryAfterSeconds = (failure as { retryAfterSeconds?: unknown } | null)
-      ?.retryAfterSeconds;
-    if (typeof retryAfterSeconds === 'number' && !res.headersSent) {
-      res.setHeader('Retry-After', String(retryAfterSeconds));
+    metrics?.recordDecision('store_error_refuse', kind);
+    const retryAfter = (failure as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && !res.headersSent) {
+      res.setHeader('Retry-After', String(retryAfter));
     }
     // A fresh error, so that neither the store's message nor its cause reach the client.
     const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
-    if (failure instanceof RateLimitStoreUnavailableError) {
-      return markAsLogged(refusal); // The Redis store logs an outage when it starts and when it ends.
-    }
-    logger?.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-    return logger ? markAsLogged(refusal) : refusal;
+    // The Redis store logs an outage when it starts and when it ends.
+    if (failure instanceof RateLimitStoreUnavailableError) return markAsLogged(refusal);
+    if (!logger) return refusal;
+    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+    return markAsLogged(refusal);
   };
 
   // The allow list is checked here rather than in `skip`, so that a request rateLimit() passes on is an allowed
@@ -224,60 +185,49 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     if (!bucket) {
       const allowed = isAllowed !== undefined && isAllowed(req.ip);
       checkProxyHeaders(req, allowed);
-      if (skip?.(req, res)) {
-        next();
-        return;
-      }
+      if (skip?.(req, res)) return next();
       if (allowed) {
         metrics?.recordDecision('allow_listed');
-        next();
-        return;
+        return next();
       }
     }
     void limiter(req, res, (failure?: unknown) => {
       if (failure === undefined) {
-        metrics?.recordDecision('allowed', bucket?.kind);
+        metrics?.recordDecision('allowed', kind);
         next();
-      } else if (failure === DRY_RUN_PASS) {
-        next();
-      } else if (failure instanceof TooManyRequestsError) {
-        next(failure); // The handler's own, when headers were already sent.
-      } else {
-        next(refuse(res, failure));
-      }
+      } else if (failure === DRY_RUN_PASS) next();
+      // The handler's own, when headers were already sent.
+      else if (failure instanceof TooManyRequestsError) next(failure);
+      else next(refuse(res, failure));
     });
   };
-  return Object.assign(middleware, {
-    policyName,
-    limit: bucket?.limit ?? options.limit,
-    windowMs: options.windowMs,
-    dryRun,
-    countOf: async (req: Request, res: Response) => limiter.getKey(await keyGenerator(req, res)),
-    refuse,
-  });
+  const isSpent = async (req: Request, res: Response) => {
+    const count = await limiter.getKey(await keyGenerator(req, res));
+    const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
+    return !dryRun && count !== undefined && count.totalHits >= limit && current;
+  };
+  return Object.assign(middleware, { windowMs, isSpent, refuse });
 }
 
 /**
- * The `handler` of express-rate-limit: 429, `Retry-After` and Backstage's error body, naming the budget (never
- * whose it is); the seconds until the client's window ends, or the whole window when the store does not say.
+ * express-rate-limit's `handler`: 429, `Retry-After` and Backstage's error body, naming the budget (never whose
+ * it is); the seconds until the client's window ends, or the whole window when the store does not say.
  *
  * @param named - How the message names the limit. Defaults to `the limit`.
  */
-export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExceededEventHandler {
+export function createTooManyRequestsHandler(named = 'the limit'): Options['handler'] {
   return function answerTooManyRequests(req, res, next, optionsUsed) {
     const { windowMs, requestPropertyName } = optionsUsed;
     const { limit, resetTime } = (req as AugmentedRequest)[requestPropertyName];
+    const windowSeconds = Math.ceil(windowMs / 1000);
     const retryAfterSeconds = resetTime
       ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
-      : Math.ceil(windowMs / 1000);
+      : windowSeconds;
     const error = new TooManyRequestsError(
-      `Too many requests: ${named} is ${limit} per ${Math.ceil(windowMs / 1000)} seconds; try again in ${retryAfterSeconds} seconds`,
+      `Too many requests: ${named} is ${limit} per ${windowSeconds} seconds; try again in ${retryAfterSeconds} seconds`,
       { retryAfterSeconds },
     );
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
+    if (res.headersSent) return next(error);
     // Set again, so that the header and the message agree to the second.
     res.setHeader('Retry-After', String(retryAfterSeconds));
     res.status(error.statusCode).json({
@@ -289,10 +239,9 @@ export function createTooManyRequestsHandler(named = 'the limit'): RateLimitExce
 }
 
 /**
- * Warns once per limiter and problem when proxy headers show the limiter counts the wrong address: an
- * allow-listed peer forwards other clients (none of them limited), or `X-Forwarded-For` arrives while express's
- * `trust proxy` is off (all of them share one limit). If express-rate-limit ran its own such checks for every
- * request, not only in its default key generator, the second warning could go.
+ * Warns once per limiter and problem when proxy headers show it counts the wrong address: an allow-listed peer
+ * forwards other clients, or `X-Forwarded-For` arrives while `trust proxy` is off. If express-rate-limit ran its
+ * own such checks with every key generator, the second warning could go.
  */
 export function createProxyHeaderCheck(
   policyName: string,
@@ -301,9 +250,7 @@ export function createProxyHeaderCheck(
   let warnedAllowListed = false;
   let warnedUntrusted = false;
   return function checkProxyHeaders(req, allowed) {
-    if (!logger || (warnedAllowListed && warnedUntrusted)) {
-      return;
-    }
+    if (!logger || (warnedAllowListed && warnedUntrusted)) return;
     const forwardedFor = req.headers['x-forwarded-for'] !== undefined;
     if (allowed) {
       // req.ip differs from the socket peer only when express took it from a trusted proxy's header.
@@ -311,22 +258,16 @@ export function createProxyHeaderCheck(
       if (!warnedAllowListed && proxied && req.ip === req.socket?.remoteAddress) {
         warnedAllowListed = true;
         logger.warn(
-          `Rate limiter '${policyName}' lets requests from ${req.ip} through uncounted because that address is on ` +
-            'its ipAllowList, but they carry an X-Forwarded-For or Forwarded header: a proxy at that address ' +
-            'forwards other clients, and none of them is rate limited. Set ' +
-            `${TRUST_PROXY_CONFIG_KEY} so that express takes the client's address from X-Forwarded-For (for ` +
-            "example 'loopback' for a proxy on the same host; express ignores Forwarded), or take the proxy's " +
-            'address off the allow list.',
+          `Rate limiter '${policyName}' lets requests from ${req.ip} through uncounted (ipAllowList), but they ` +
+            'carry X-Forwarded-For or Forwarded: a proxy there forwards clients that nobody limits. Set ' +
+            `${TRUST_PROXY_CONFIG_KEY} (e.g. 'loopback'; express ignores Forwarded) or unlist the proxy.`,
         );
       }
-      return;
-    }
-    if (!warnedUntrusted && forwardedFor && !req.app.get('trust proxy')) {
+    } else if (!warnedUntrusted && forwardedFor && !req.app.get('trust proxy')) {
       warnedUntrusted = true;
       logger.warn(
-        `Rate limiter '${policyName}' saw an X-Forwarded-For header while express 'trust proxy' is off, so ` +
-          'every client behind that proxy shares one limit. If the backend runs behind a proxy, set ' +
-          `${TRUST_PROXY_CONFIG_KEY} to the number of proxies or their addresses.`,
+        `Rate limiter '${policyName}' saw an X-Forwarded-For header while express 'trust proxy' is off, so all ` +
+          `clients behind a proxy share one limit; set ${TRUST_PROXY_CONFIG_KEY} to its hop count or address.`,
       );
     }
   };

@@ -1,135 +1,97 @@
 import type {
-  BackstageCredentials,
   HttpAuthService,
   LifecycleService,
   LoggerService,
 } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Store } from 'express-rate-limit';
 import { createHash } from 'node:crypto';
 import type { RateLimitMetrics } from '../metrics';
-import type { RedisConnections } from '../redis/connection';
 import {
   AUTH_COOKIE,
   carriesCredentials,
   clientAddressKey,
+  type BuildLimiter,
   createIpAllowList,
   credentialsReaderOf,
-  createLimiter,
   createProxyHeaderCheck,
   type Limiter,
 } from './limiter';
-import { createRateLimitStore, rateLimitKeyPrefix } from './store';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
 /** What an auth policy asks of a path: nothing (credentials required), `user-cookie` or `unauthenticated`. */
 export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
 
-/** The verified principal a request counts under, kept in `res.locals` for the budget's key generator. */
+/** `res.locals` keys: the verified principal, and the digest of the credentials presented. */
 const PRINCIPAL = Symbol('rate-limit principal');
-/** The digest of the credentials a request presents, kept in `res.locals` for the failed-authentication key. */
 const CREDENTIAL_DIGEST = Symbol('rate-limit credential digest');
-/** The most digests of recently verified credentials kept per plugin router; the oldest go first. */
+/** The most digests of lately verified credentials kept per plugin router; the oldest go first. */
 const MAX_VERIFIED_DIGESTS = 10_000;
+/** Failures on our side while verifying (no signing keys) say nothing about the token: not counted as failed. */
+const TRANSIENT_ERROR_CODES = new Set(
+  'ERR_JWKS_TIMEOUT ECONNREFUSED ECONNRESET ETIMEDOUT EAI_AGAIN UND_ERR_CONNECT_TIMEOUT'.split(' '),
+);
+const RATE_LIMIT_HEADERS =
+  'RateLimit RateLimit-Policy X-RateLimit-Limit X-RateLimit-Remaining X-RateLimit-Reset'.split(' ');
+
+type Verdict = 'none' | 'failed' | 'user' | 'service';
 
 /**
- * Failures on our side while verifying (signing keys could not be fetched) say nothing about the token: they are
- * not counted as failed authentications.
- */
-const TRANSIENT_ERROR_CODES = new Set([
-  'ERR_JWKS_TIMEOUT',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-type Verdict = { kind: 'none' | 'failed' } | { kind: 'user' | 'service'; principal: string };
-
-/**
- * The budgets of one layer: a plugin's, or the all-plugins one that every plugin router counts in. A principal
- * kind without a budget of its own counts in `address`, as requests without verified credentials do;
- * `'unlimited'` is never counted.
+ * The budgets of one layer, a plugin's or the all-plugins one. A principal kind without a budget of its own
+ * counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
  */
 export interface Budgets {
-  /** None when the allow list is empty. */
   isAllowed: ((ip: string | undefined) => boolean) | undefined;
   /** Where the layer's `allow_listed` decisions go. */
   metrics?: RateLimitMetrics;
   address: Limiter;
   user: Limiter | 'unlimited' | undefined;
   service: Limiter | 'unlimited' | undefined;
-  failedAuthentication: { limiter: Limiter; limit: number } | undefined;
+  failedAuthentication: Limiter | undefined;
 }
 
-/** Builds one limiter per budget of `options.principals`, each with its own store under its own key prefix. */
+/** Builds one limiter per budget of `options.principals`, and logs their summary. */
 export function createBudgets(budgetOptions: {
+  /** How the start-up summary names the layer, e.g. `plugin 'catalog'`. */
+  name: string;
+  build: BuildLimiter;
   options: RateLimitOptions;
   pluginId?: string;
-  /** The plugin's route rule whose budgets these are. Defaults to none: the plugin's own. */
   route?: string;
-  connections: RedisConnections;
   logger?: LoggerService;
   lifecycle?: LifecycleService;
   metrics?: RateLimitMetrics;
-  digestKey?: (key: string) => Promise<string>;
-  stores?: Map<string, Store>;
 }): Budgets {
-  const { options, pluginId, route, connections, logger, lifecycle, metrics, digestKey, stores } =
-    budgetOptions;
-  const principals = options.principals ?? {};
-  const build = (kind: RateLimitBucket, limit: number): Limiter => {
-    const store = createRateLimitStore({
-      options,
-      prefix: rateLimitKeyPrefix(pluginId, kind, route),
-      connections,
-      lifecycle,
-      metrics,
-      stores,
+  const { name, build, options, ...shared } = budgetOptions;
+  const { user, service, failedAuthentication } = options.principals ?? {};
+  shared.logger?.info(
+    `Rate limiting ${name} per principal: address ${options.limit}, user ${user ?? 'per address'}, ` +
+      `service ${service ?? 'per address'}, failed authentications ${failedAuthentication ?? 'not limited'} ` +
+      `per ${options.windowMs} ms, ${options.store.type} store`,
+  );
+  const principalKey = (_req: Request, res: Response): string =>
+    res.locals[PRINCIPAL as never] ?? 'unknown-principal';
+  const failureKey = (req: Request, res: Response) =>
+    `${clientAddressKey(req)}:${res.locals[CREDENTIAL_DIGEST as never]}`;
+  // Failed authentications (401s) stay counted whatever the skip options say, or the cut-off never comes.
+  const unskipped = { ...options, skipSuccessfulRequests: false, skipFailedRequests: false };
+  const budget = (kind: RateLimitBucket, limit: number, key = principalKey) =>
+    build({
+      ...shared,
+      options: kind === 'failed-authentication' ? unskipped : options,
+      bucket: { kind, limit, key },
     });
-    const perPrincipal = kind === 'user' || kind === 'service';
-    // Failed authentications are answered 401 and stay counted whatever the skip options say, or the cut-off
-    // would never come with skipFailedRequests.
-    const counted =
-      kind === 'failed-authentication'
-        ? { ...options, skipSuccessfulRequests: false, skipFailedRequests: false }
-        : options;
-    return createLimiter({
-      options: counted,
-      pluginId,
-      route,
-      store,
-      logger,
-      metrics,
-      digestKey,
-      bucket: {
-        kind,
-        limit,
-        key: perPrincipal
-          ? (_req, res) =>
-              (res.locals[PRINCIPAL as never] as string | undefined) ?? 'unknown-principal'
-          : kind === 'failed-authentication'
-            ? (req, res) => `${clientAddressKey(req)}:${res.locals[CREDENTIAL_DIGEST as never]}`
-            : clientAddressKey,
-      },
-    });
-  };
-  const perPrincipal = (kind: 'user' | 'service') => {
-    const limit = principals[kind];
-    return limit === undefined || limit === 'unlimited' ? limit : build(kind, limit);
-  };
-  const failedLimit = principals.failedAuthentication;
+  const perPrincipal = (kind: 'user' | 'service', limit: number | 'unlimited' | undefined) =>
+    limit === undefined || limit === 'unlimited' ? limit : budget(kind, limit);
   return {
     isAllowed: createIpAllowList(options.ipAllowList),
-    metrics,
-    address: build('address', options.limit),
-    user: perPrincipal('user'),
-    service: perPrincipal('service'),
+    metrics: shared.metrics,
+    address: budget('address', options.limit, clientAddressKey),
+    user: perPrincipal('user', user),
+    service: perPrincipal('service', service),
     failedAuthentication:
-      failedLimit === undefined
+      failedAuthentication === undefined
         ? undefined
-        : { limiter: build('failed-authentication', failedLimit), limit: failedLimit },
+        : budget('failed-authentication', failedAuthentication, failureKey),
   };
 }
 
@@ -141,17 +103,10 @@ export interface PrincipalLayer {
 }
 
 /**
- * Counts each request in the budget of its verified principal, and refuses credentials that keep failing, and
- * addresses over their budget, before verifying them again.
- *
- * @remarks
- * Credentials are verified with the access mode the credentials barrier will ask for, so that httpAuth's cache
- * answers the barrier. Paths opened `unauthenticated` and requests without credentials count per address. Every
- * rejection of httpAuth is a failed authentication, counted per address and per address and credential digest;
- * failures on our side count per address. Before verifying, the counts of all layers are read at once: the same
- * bad credentials past the failed-authentication limit, or an address over its budget with credentials that did
- * not verify lately here, get the 429 of that budget. Then each budget counts in turn, and the one that refuses
- * answers 429 itself.
+ * Counts each request in the budget of its verified principal (per address without one, or on `unauthenticated`
+ * paths), verifying with the access mode the credentials barrier will ask for, so that httpAuth's cache answers
+ * it. Before verifying, all layers' counts are read at once: credentials past the failed-authentication limit,
+ * or an address over its budget whose credentials did not verify lately, get that budget's 429.
  */
 export function createPrincipalLimiter(options: {
   layers: readonly PrincipalLayer[];
@@ -167,41 +122,44 @@ export function createPrincipalLimiter(options: {
   const windowMs = Math.max(...layers.map(({ budgets }) => budgets.address.windowMs));
 
   const verify = async (req: Request, res: Response, access: PathAccess): Promise<Verdict> => {
-    let credentials: BackstageCredentials;
+    const reader = credentialsReaderOf(res);
+    let principal: { type?: string; userEntityRef?: string; subject?: string };
     try {
-      const reader = credentialsReaderOf(res);
-      credentials = await (reader
+      const credentials = await (reader
         ? reader.verify()
         : httpAuth.credentials(req, { allowLimitedAccess: access === 'user-cookie' }));
+      principal = credentials.principal as typeof principal;
     } catch (error) {
-      return { kind: isFailedAuthentication(error) ? 'failed' : 'none' };
+      return isFailedAuthentication(error) ? 'failed' : 'none';
     }
-    const principal = credentials.principal as {
-      type?: string;
-      userEntityRef?: string;
-      subject?: string;
-    };
-    if (principal.type === 'user') return { kind: 'user', principal: principal.userEntityRef! };
-    if (principal.type === 'service') return { kind: 'service', principal: principal.subject! };
-    return { kind: 'none' };
+    const { type, userEntityRef, subject } = principal;
+    if (type !== 'user' && type !== 'service') return 'none';
+    res.locals[PRINCIPAL as never] = (type === 'user' ? userEntityRef : subject) as never;
+    return type;
   };
 
   const choose = async (req: Request, res: Response, active: PrincipalLayer[]) => {
     // HTTP auth policies do not apply to a request with a reader of its own (a WebSocket upgrade).
     const access = credentialsReaderOf(res) ? undefined : lookupAccess(req.path);
     if (!carriesCredentials(req, res) || access === 'unauthenticated') {
-      return chooseLimiters(active, { kind: 'none' });
+      return chooseLimiters(active, 'none');
     }
     const digest = credentialDigest(req);
     res.locals[CREDENTIAL_DIGEST as never] = digest as never;
+    // A spent failed-authentication budget, or unless these verified lately an address budget, refuses them
+    // unverified; a dry run verifies and counts as usual, and its limiter records what it would have refused.
     const verifiedLately = (verifiedUntil.get(digest) ?? 0) > Date.now();
-    const cutOff = await findCutOff(active, req, res, verifiedLately);
-    if (cutOff) {
-      return cutOff;
+    const checks = active.flatMap(({ budgets: { failedAuthentication, address } }) => [
+      ...(failedAuthentication ? [failedAuthentication] : []),
+      ...(verifiedLately ? [] : [address]),
+    ]);
+    const reads = await Promise.allSettled(checks.map(limiter => limiter.isSpent(req, res)));
+    for (const [index, read] of reads.entries()) {
+      if (read.status === 'rejected') return checks[index].refuse(res, read.reason);
+      if (read.value) return [checks[index]];
     }
     const verdict = await verify(req, res, access);
-    if (verdict.kind === 'user' || verdict.kind === 'service') {
-      res.locals[PRINCIPAL as never] = verdict.principal as never;
+    if (verdict === 'user' || verdict === 'service') {
       verifiedUntil.delete(digest);
       verifiedUntil.set(digest, Date.now() + windowMs);
       if (verifiedUntil.size > MAX_VERIFIED_DIGESTS) {
@@ -215,36 +173,28 @@ export function createPrincipalLimiter(options: {
     const active: PrincipalLayer[] = [];
     for (const layer of layers) {
       if (!layer.counts(req, res)) continue;
-      if (layer.budgets.isAllowed?.(req.ip)) {
-        layer.budgets.metrics?.recordDecision('allow_listed');
-      } else {
-        active.push(layer);
-      }
+      if (layer.budgets.isAllowed?.(req.ip)) layer.budgets.metrics?.recordDecision('allow_listed');
+      else active.push(layer);
     }
     checkProxyHeaders(req, active.length === 0);
-    if (active.length === 0) {
-      next();
-      return;
-    }
-    choose(req, res, active).then(
-      chosen => (chosen instanceof Error ? next(chosen) : runInTurn(chosen, req, res, next)),
-      next,
-    );
+    if (active.length === 0) return next();
+    choose(req, res, active).then(chosen => {
+      if (chosen instanceof Error) return next(chosen);
+      // One that answers 429 never calls on, which ends the request there.
+      const run = (index: number) =>
+        index === chosen.length
+          ? next()
+          : chosen[index](req, res, error => (error === undefined ? run(index + 1) : next(error)));
+      return run(0);
+    }, next);
   };
 }
 
 function isFailedAuthentication(error: unknown): boolean {
-  const { name, code, cause } = (error ?? {}) as {
-    name?: unknown;
-    code?: unknown;
-    cause?: unknown;
-  };
-  const causeCode = (cause as { code?: unknown } | null | undefined)?.code;
-  return !(
-    name === 'ServiceUnavailableError' ||
-    TRANSIENT_ERROR_CODES.has(String(code)) ||
-    TRANSIENT_ERROR_CODES.has(String(causeCode))
-  );
+  type Failure = { name?: unknown; code?: unknown; cause?: { code?: unknown } | null };
+  const { name, code, cause } = (error ?? {}) as Failure;
+  const transient = [code, cause?.code].some(each => TRANSIENT_ERROR_CODES.has(String(each)));
+  return name !== 'ServiceUnavailableError' && !transient;
 }
 
 /** A digest of the credentials a request presents, so that no key holds them. */
@@ -258,84 +208,23 @@ function credentialDigest(req: Request): string {
   return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
 }
 
-/**
- * The spent budget that refuses the request before verifying, as the one limiter to run: the failed-authentication
- * budget of these credentials, or, unless they verified lately, the address budget; or the refusal of a failed read.
- */
-async function findCutOff(
-  layers: readonly PrincipalLayer[],
-  req: Request,
-  res: Response,
-  verifiedLately: boolean,
-): Promise<Limiter[] | Error | undefined> {
-  const checks = layers.flatMap(({ budgets }) => [
-    ...(budgets.failedAuthentication ? [budgets.failedAuthentication.limiter] : []),
-    ...(verifiedLately ? [] : [budgets.address]),
-  ]);
-  const reads = await Promise.allSettled(checks.map(limiter => limiter.countOf(req, res)));
-  for (const [index, read] of reads.entries()) {
-    const limiter = checks[index];
-    if (read.status === 'rejected') {
-      return limiter.refuse(res, read.reason);
-    }
-    const count = read.value;
-    const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
-    // A dry run verifies and counts as usual; the limiter records what it would have refused.
-    if (count && count.totalHits >= limiter.limit && current && !limiter.dryRun) {
-      return [limiter];
-    }
-  }
-  return undefined;
-}
-
 function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): RequestHandler[] {
   const limiters: RequestHandler[] = [];
   const failed: Limiter[] = [];
   for (const { budgets } of layers) {
-    const own =
-      verdict.kind === 'user' || verdict.kind === 'service' ? budgets[verdict.kind] : undefined;
-    if (own === undefined) {
-      limiters.push(budgets.address);
-    } else if (own !== 'unlimited') {
-      limiters.push(own);
-    }
-    if (verdict.kind === 'failed' && budgets.failedAuthentication) {
-      failed.push(budgets.failedAuthentication.limiter);
+    const own = verdict === 'user' || verdict === 'service' ? budgets[verdict] : undefined;
+    if (own === undefined) limiters.push(budgets.address);
+    else if (own !== 'unlimited') limiters.push(own);
+    if (verdict === 'failed' && budgets.failedAuthentication) {
+      failed.push(budgets.failedAuthentication);
     }
   }
   // Last, after the address budgets' headers are taken off: a 401 tells of the budget that cuts it off.
-  if (failed.length > 0) {
-    limiters.push(clearRateLimitHeaders, ...failed);
-  }
+  if (failed.length > 0) limiters.push(clearRateLimitHeaders, ...failed);
   return limiters;
 }
-
-const RATE_LIMIT_HEADERS = [
-  'RateLimit',
-  'RateLimit-Policy',
-  'X-RateLimit-Limit',
-  'X-RateLimit-Remaining',
-  'X-RateLimit-Reset',
-];
 
 function clearRateLimitHeaders(_req: Request, res: Response, next: () => void): void {
   RATE_LIMIT_HEADERS.forEach(header => res.removeHeader(header));
   next();
-}
-
-/** Runs the limiters one after the other; one that answers 429 never calls on, which ends the request there. */
-function runInTurn(
-  limiters: RequestHandler[],
-  ...[req, res, next]: Parameters<RequestHandler>
-): void {
-  const run = (index: number): void => {
-    if (index === limiters.length) {
-      next();
-      return;
-    }
-    limiters[index](req, res, (error?: unknown) =>
-      error === undefined ? run(index + 1) : next(error),
-    );
-  };
-  run(0);
 }

@@ -7,61 +7,54 @@ import { createRedisStore } from '../redis/store';
 import { RATE_LIMIT_CONFIG_KEY } from './config';
 import type { RateLimitBucket, RateLimitOptions } from './types';
 
-/** The default `store.timeout`. */
 export const DEFAULT_REDIS_TIMEOUT_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /**
- * The store key prefix of a limiter, `rl:global:` or `rl:plugin:<pluginId>:` (then `route:<route>:` for a route
- * rule), followed by `<bucket>:` for a per-principal budget, so that no two budgets share a counter.
+ * `rl:global:` or `rl:plugin:<pluginId>:` (then `route:<route>:` for a route rule), then `<bucket>:` for a
+ * per-principal budget, so that no two budgets share a counter.
  */
 export function rateLimitKeyPrefix(
   pluginId?: string,
   bucket?: RateLimitBucket,
   route?: string,
 ): string {
-  const plugin = `rl:plugin:${pluginId}:${route === undefined ? '' : `route:${route}:`}`;
-  const prefix = pluginId === undefined ? 'rl:global:' : plugin;
-  return bucket === undefined ? prefix : `${prefix}${bucket}:`;
+  const rule = route === undefined ? '' : `route:${route}:`;
+  const layer = pluginId === undefined ? 'rl:global:' : `rl:plugin:${pluginId}:${rule}`;
+  return bucket === undefined ? layer : `${layer}${bucket}:`;
 }
 
 /** Options for {@link createRateLimitStore}. */
 export interface RateLimitStoreFactoryOptions {
-  /** The limiter's settings: its `store` and `passOnStoreError`. */
+  /** Its `store` and `passOnStoreError` are read. */
   options: RateLimitOptions;
-  /** From {@link rateLimitKeyPrefix}. */
   prefix: string;
-  /** The backend's Redis connections, for a Redis store. */
   connections: RedisConnections;
-  /** Stops the store at shutdown: the memory store's timer, or its share of a Redis connection. */
+  /** Stops the store at shutdown. Defaults to none. */
   lifecycle?: LifecycleService;
   /** Records each Redis wait. Defaults to none. */
   metrics?: RateLimitMetrics;
-  /** The stores built so far, by prefix: a limiter rebuilt for new settings keeps its counts. Defaults to none. */
+  /** The stores built so far, by prefix, so that a rebuilt limiter keeps its counts. Defaults to none. */
   stores?: Map<string, Store>;
 }
 
 /**
- * Creates the store of one limiter (express-rate-limit wants one per limiter): its `MemoryStore`, whose timer is
- * unref'd, or the Redis store; `lifecycle`'s shutdown hook stops it. An unknown type throws, never memory.
+ * The store of one limiter (express-rate-limit wants one each): a `MemoryStore`, whose timer is unref'd, or a
+ * Redis store. An unknown type throws, never falls back to memory.
  */
 export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOptions): Store {
   const { options, prefix, connections, lifecycle, metrics, stores } = factoryOptions;
-  const { store: storeOptions } = options;
-  let store = stores?.get(prefix);
-  if (store) return store;
+  const { store: storeOptions, passOnStoreError } = options;
+  const known = stores?.get(prefix);
+  if (known) return known;
+  let store: Store;
   if (storeOptions.type === 'memory') {
     store = new MemoryStore();
   } else if (storeOptions.type === 'redis') {
-    store = createRedisStore({
-      connections,
-      connection: storeOptions.connection,
-      timeoutMs: storeOptions.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
-      retryAfterSeconds: storeOptions.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
-      passOnStoreError: options.passOnStoreError,
-      prefix,
-      metrics,
-    });
+    const { connection, timeoutMs = DEFAULT_REDIS_TIMEOUT_MS } = storeOptions;
+    const retryAfterSeconds = storeOptions.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+    const redis = { connection, timeoutMs, retryAfterSeconds, passOnStoreError, prefix, metrics };
+    store = createRedisStore({ connections, ...redis });
   } else {
     throw new HttpRouterConfigError(
       `${RATE_LIMIT_CONFIG_KEY}.store.type`,
@@ -69,9 +62,8 @@ export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOption
     );
   }
   stores?.set(prefix, store);
-  const built = store;
   lifecycle?.addShutdownHook(async () => {
-    await built.shutdown?.();
+    await store.shutdown?.();
   });
   return store;
 }
