@@ -25,7 +25,7 @@ export type {
   RateLimitSettings,
   RateLimitStoreOptions,
 } from './rateLimit/types';
-export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
+export type { AuthPolicy, AuthPolicyAccess } from './authPolicy/registry';
 export {
   AuthPolicyError,
   ERROR_CODES,

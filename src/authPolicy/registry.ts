@@ -1,5 +1,5 @@
-import { AuthPolicyError, PolicyPathSyntaxError } from '../errors';
-import { compilePolicyPath, type CompiledPolicyPath } from './paths';
+import { AuthPolicyError } from '../errors';
+import { compilePolicyPath, PolicyPathSyntaxError, type CompiledPolicyPath } from './paths';
 
 /**
  * What a policy lets through: `unauthenticated` skips the credentials check, `user-cookie` also accepts
@@ -17,9 +17,8 @@ export interface AuthPolicy {
   allow: AuthPolicyAccess;
 }
 
-const AUTH_POLICY_ACCESS_VALUES: readonly AuthPolicyAccess[] = ['unauthenticated', 'user-cookie'];
+const AUTH_POLICY_ACCESS_VALUES: readonly unknown[] = ['unauthenticated', 'user-cookie'];
 
-/** What an unreadable path's error adds about the syntax that is accepted. */
 const PATH_SYNTAX_HINT =
   "Accepted: path-to-regexp 8 syntax (':name', '*name', '{optional}') as upstream, or express 4 syntax (':name?', ':name(pattern)', '*'); see docs/auth-policy-paths.md";
 
@@ -27,27 +26,20 @@ const PATH_SYNTAX_HINT =
 const AMBIGUOUS_PATH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\/i;
 
 /** Strictness of each answer: credentials required beats a cookie, which beats no credentials. */
-const RANK: Record<AuthPolicyAccess | 'required', number> = {
-  required: 0,
-  'user-cookie': 1,
-  unauthenticated: 2,
-};
+const RANK = { required: 0, 'user-cookie': 1, unauthenticated: 2 } as const;
 
-/** Policies whose prefix ends at this segment, and the segments below it. */
+/** Policies whose literal prefix ends at this segment, and the segments below it. */
 interface PrefixNode {
   policies: Array<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }>;
   children: Map<string, PrefixNode>;
 }
 
-const newNode = (): PrefixNode => ({ policies: [], children: new Map() });
-
 /** A plugin's auth policies: validated when added, looked up per request. */
 export interface AuthPolicyRegistry {
-  /** Validates and adds a policy; later lookups see it. Throws {@link AuthPolicyError} for a bad policy. */
+  /** Validates and adds a policy; throws {@link AuthPolicyError} for a bad one. */
   add(policy: unknown): void;
   /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
   lookup(path: string): AuthPolicyAccess | undefined;
-  /** The policies added so far, in order. */
   list(): readonly AuthPolicy[];
   /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
   readonly work: number;
@@ -55,9 +47,12 @@ export interface AuthPolicyRegistry {
 
 /** What a file server opens for `path`: `%2e`, `%2f`, `%5c` decoded, `\` as `/`, dot segments resolved. */
 function resolveDotSegments(path: string): string {
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   const segments: string[] = [];
-  for (const segment of decoded.split('/').slice(1)) {
+  for (const segment of path
+    .replace(/%2e/gi, '.')
+    .replace(/%2f|%5c|\\/gi, '/')
+    .split('/')
+    .slice(1)) {
     if (segment === '..') segments.pop();
     else if (segment !== '.') segments.push(segment);
   }
@@ -71,7 +66,7 @@ function resolveDotSegments(path: string): string {
 export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
   const { pluginId } = options;
   const policies: AuthPolicy[] = [];
-  const root = newNode();
+  const root: PrefixNode = { policies: [], children: new Map() };
   let work = 0;
 
   const fail = (path: unknown, message: string, position?: number): never => {
@@ -79,40 +74,10 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
     throw new AuthPolicyError({ pluginId, path, message, position, hint });
   };
 
-  const add = (policy: unknown) => {
-    if (typeof policy !== 'object' || policy === null) {
-      return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
-    }
-    const { path, allow } = policy as Record<string, unknown>;
-    if (typeof path !== 'string' || path === '') {
-      return fail(path, 'expected a non-empty string path');
-    }
-    if (!AUTH_POLICY_ACCESS_VALUES.includes(allow as AuthPolicyAccess)) {
-      const allowed = AUTH_POLICY_ACCESS_VALUES.map(value => `'${value}'`).join(', ');
-      return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${allowed}`);
-    }
-    let compiled: CompiledPolicyPath;
-    try {
-      compiled = compilePolicyPath(path);
-    } catch (error) {
-      if (error instanceof PolicyPathSyntaxError) return fail(path, error.message, error.position);
-      throw error;
-    }
-    let node = root;
-    for (const segment of compiled.prefix) {
-      let child = node.children.get(segment);
-      if (!child) node.children.set(segment, (child = newNode()));
-      node = child;
-    }
-    node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
-    policies.push({ path, allow: allow as AuthPolicyAccess });
-  };
-
   const lookupRaw = (path: string): AuthPolicyAccess | undefined => {
     let cookie = false;
     let node: PrefixNode | undefined = root;
-    let start = 0;
-    while (node) {
+    for (let start = 0; node;) {
       work++;
       for (const { compiled, allow } of node.policies) {
         if (allow === 'user-cookie' && cookie) continue;
@@ -131,7 +96,34 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
   };
 
   return {
-    add,
+    add(policy) {
+      if (typeof policy !== 'object' || policy === null) {
+        return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
+      }
+      const { path, allow } = policy as Record<string, unknown>;
+      if (typeof path !== 'string' || path === '')
+        return fail(path, 'expected a non-empty string path');
+      if (!AUTH_POLICY_ACCESS_VALUES.includes(allow)) {
+        const expected = "'unauthenticated', 'user-cookie'";
+        return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${expected}`);
+      }
+      let compiled: CompiledPolicyPath;
+      try {
+        compiled = compilePolicyPath(path);
+      } catch (error) {
+        if (error instanceof PolicyPathSyntaxError)
+          return fail(path, error.message, error.position);
+        throw error;
+      }
+      let node = root;
+      for (const segment of compiled.prefix) {
+        let child = node.children.get(segment);
+        if (!child) node.children.set(segment, (child = { policies: [], children: new Map() }));
+        node = child;
+      }
+      node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
+      policies.push({ path, allow: allow as AuthPolicyAccess });
+    },
     lookup: function lookupAuthPolicy(path) {
       const access = lookupRaw(path);
       if (access === undefined || !AMBIGUOUS_PATH.test(path)) return access;

@@ -41,10 +41,10 @@ export interface ErrorHandlerOptions {
 
 /** The status an error asks for: a whole `statusCode` or `status` in 100–599, else its name's, else 500. */
 export function getErrorStatus(error: Error): number {
-  for (const field of ['statusCode', 'status'] as const) {
-    const value = (error as unknown as Record<string, unknown>)[field];
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) {
-      return value;
+  const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
+  for (const value of [statusCode, status]) {
+    if (Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599) {
+      return value as number;
     }
   }
   return STATUS_BY_ERROR_NAME.get(error.name) ?? 500;
@@ -59,29 +59,20 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
   const { logger, showStackTraces = process.env.NODE_ENV === 'development' } = options;
   const errorLogger = logger.child({ type: 'errorHandler' });
 
-  const hideInternals = (error: Error): Error => {
-    const logId = randomBytes(10).toString('hex');
-    errorLogger
-      .child({ logId })
-      .error(`Filtered internal error with logId=${logId} from response`, error);
-    const replacement = new Error(`An internal error occurred logId=${logId}`);
-    delete replacement.stack;
-    return replacement;
-  };
-
   return function answerWithErrorBody(thrown, req, res, next) {
-    const error =
-      !isError(thrown) || (thrown as Error).constructor?.name === 'DatabaseError'
-        ? hideInternals(toError(thrown))
-        : (thrown as Error);
+    let error = thrown as Error;
+    if (!isError(thrown) || error.constructor?.name === 'DatabaseError') {
+      const logId = randomBytes(10).toString('hex');
+      const message = `Filtered internal error with logId=${logId} from response`;
+      errorLogger.child({ logId }).error(message, toError(thrown));
+      error = new Error(`An internal error occurred logId=${logId}`);
+      delete error.stack;
+    }
     const statusCode = getErrorStatus(error);
     if (statusCode >= 500 && !isMarkedAsLogged(error)) {
       errorLogger.error(`Request failed with status ${statusCode}`, error);
     }
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
+    if (res.headersSent) return next(error);
     res.status(statusCode).json({
       error: serializeError(error, { includeStack: showStackTraces }),
       request: { method: req.method, url: req.url },
