@@ -12,7 +12,6 @@ export const ERROR_CODES = {
   rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
 } as const;
 
-/** A value as an error message shows it: JSON where it can be. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   try {
@@ -60,11 +59,12 @@ export class AuthPolicyError extends Error {
     hint?: string;
   }) {
     const { pluginId, path, message, position, hint } = details;
+    const where = pluginId ? ` for plugin '${pluginId}'` : '';
+    const at = position === undefined ? '' : ` (at position ${position})`;
     super(
-      `Invalid auth policy${pluginId ? ` for plugin '${pluginId}'` : ''} with path ${JSON.stringify(path)}: ` +
-        `${message}${position === undefined ? '' : ` (at position ${position})`}${hint ? `. ${hint}` : ''}`,
+      `Invalid auth policy${where} with path ${JSON.stringify(path)}: ${message}${at}${hint ? `. ${hint}` : ''}`,
     );
-    Object.assign(this, { pluginId, path, position });
+    [this.pluginId, this.path, this.position] = [pluginId, path, position];
   }
 }
 

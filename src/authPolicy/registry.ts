@@ -34,17 +34,6 @@ interface PrefixNode {
   children: Map<string, PrefixNode>;
 }
 
-/** A plugin's auth policies: validated when added, looked up per request. */
-export interface AuthPolicyRegistry {
-  /** Validates and adds a policy; throws {@link AuthPolicyError} for a bad one. */
-  add(policy: unknown): void;
-  /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
-  lookup(path: string): AuthPolicyAccess | undefined;
-  list(): readonly AuthPolicy[];
-  /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
-  readonly work: number;
-}
-
 /** What a file server opens for `path`: `%2e`, `%2f`, `%5c` decoded, `\` as `/`, dot segments resolved. */
 function resolveDotSegments(path: string): string {
   const segments: string[] = [];
@@ -63,7 +52,7 @@ function resolveDotSegments(path: string): string {
  * Creates a plugin's policy registry: a trie of literal prefix segments, so that a lookup tries only the policies
  * whose prefix the request has. `pluginId` names the plugin in error messages.
  */
-export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
+export function createAuthPolicyRegistry(options: { pluginId?: string } = {}) {
   const { pluginId } = options;
   const policies: AuthPolicy[] = [];
   const root: PrefixNode = { policies: [], children: new Map() };
@@ -96,7 +85,8 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
   };
 
   return {
-    add(policy) {
+    /** Validates and adds a policy; throws {@link AuthPolicyError} for a bad one. */
+    add(policy: unknown): void {
       if (typeof policy !== 'object' || policy === null) {
         return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
       }
@@ -124,13 +114,15 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
       node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
       policies.push({ path, allow: allow as AuthPolicyAccess });
     },
-    lookup: function lookupAuthPolicy(path) {
+    /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
+    lookup: function lookupAuthPolicy(path: string): AuthPolicyAccess | undefined {
       const access = lookupRaw(path);
       if (access === undefined || !AMBIGUOUS_PATH.test(path)) return access;
       const resolved = lookupRaw(resolveDotSegments(path));
       return RANK[resolved ?? 'required'] < RANK[access] ? resolved : access;
     },
-    list: () => policies,
+    list: (): readonly AuthPolicy[] => policies,
+    /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
     get work() {
       return work;
     },

@@ -39,34 +39,29 @@ interface Upgrade extends CredentialsReader {
   handOff(): void;
 }
 
-/** The open WebSockets of one scope (one plugin, or all plugins of the backend), per principal or address. */
-export interface ConnectionCounter {
-  readonly limit: number;
-  /** For the refusal message: `in plugin 'signals'` or `across all plugins`. */
-  readonly scope: string;
-  /** Takes a place for `key`; `false` when `key` already holds `limit`. */
-  tryOpen(key: string): boolean;
-  close(key: string): void;
-}
+/** The open WebSockets of one scope (a plugin, or all plugins of one backend instance), per client. */
+export class ConnectionCounter {
+  readonly #open = new Map<string, number>();
 
-/** Creates an in-memory count of open WebSockets: each backend instance limits its own sockets. */
-export function createConnectionCounter(limit: number, scope: string): ConnectionCounter {
-  const open = new Map<string, number>();
-  return {
-    limit,
-    scope,
-    tryOpen(key) {
-      const count = open.get(key) ?? 0;
-      if (count >= limit) return false;
-      open.set(key, count + 1);
-      return true;
-    },
-    close(key) {
-      const count = open.get(key) ?? 0;
-      if (count <= 1) open.delete(key);
-      else open.set(key, count - 1);
-    },
-  };
+  /** @param scope - for the refusal message: `in plugin 'signals'` or `across all plugins` */
+  constructor(
+    readonly limit: number,
+    readonly scope: string,
+  ) {}
+
+  /** Takes a place for `key`; `false` when `key` already holds `limit`. */
+  tryOpen(key: string): boolean {
+    const count = this.#open.get(key) ?? 0;
+    if (count >= this.limit) return false;
+    this.#open.set(key, count + 1);
+    return true;
+  }
+
+  close(key: string): void {
+    const count = this.#open.get(key) ?? 0;
+    if (count <= 1) this.#open.delete(key);
+    else this.#open.set(key, count - 1);
+  }
 }
 
 /**

@@ -8,19 +8,19 @@ import type { ErrorRequestHandler, Handler, RequestHandler } from 'express';
 import Router from 'express-promise-router';
 import { describeValue, HttpRouterConfigError } from '../errors';
 import { createHttpRouterMetrics, optionalMetricsServiceRef } from '../metrics';
-import { createAuthIntegrationRouter } from '../middleware/createAuthIntegrationRouter';
-import { createCookieAuthRefreshMiddleware } from '../middleware/createCookieAuthRefreshMiddleware';
+import {
+  createAuthIntegrationRouter,
+  createCookieAuthRefreshMiddleware,
+  WELL_KNOWN_AUTH_PATHS,
+} from '../middleware/authRoutes';
 import { createCredentialsBarrier } from '../middleware/createCredentialsBarrier';
 import { createErrorHandler } from '../middleware/createErrorHandler';
 import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddleware';
 import { passThrough } from '../middleware/passThrough';
 import { rateLimitContextServiceRef } from '../rateLimit/context';
 import { createRateLimitHandler } from '../rateLimit/createRateLimitMiddleware';
-import { createConnectionCounter, createWebSocketRoutes } from './createWebSocketRoutes';
+import { ConnectionCounter, createWebSocketRoutes } from './createWebSocketRoutes';
 import type { RootWebSocketRouter } from './types';
-
-/** The paths of the auth routers, matched as their express routes match: regardless of case. */
-const WELL_KNOWN_AUTH_PATHS = /^\/\.backstage\/auth\/v1\//i;
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -94,7 +94,7 @@ function createHttpRouterServiceFactory(
       const rateLimit = rateLimitContext.get();
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
       const connectionCounters =
-        limit === undefined ? [] : [createConnectionCounter(limit, 'across all plugins')];
+        limit === undefined ? [] : [new ConnectionCounter(limit, 'across all plugins')];
       return { rateLimit, connectionCounters, shutdownWarning: { logged: false } };
     },
     async factory(deps, { rateLimit, connectionCounters, shutdownWarning }) {
@@ -159,7 +159,7 @@ function createHttpRouterServiceFactory(
         connectionCounters:
           limit === undefined
             ? connectionCounters
-            : [...connectionCounters, createConnectionCounter(limit, `in plugin '${pluginId}'`)],
+            : [...connectionCounters, new ConnectionCounter(limit, `in plugin '${pluginId}'`)],
         metrics: metrics.webSockets,
       });
       return Object.assign(service, { addWebSocketHandler });

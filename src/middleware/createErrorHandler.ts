@@ -1,32 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import {
-  AuthenticationError,
-  ConflictError,
-  InputError,
-  NotAllowedError,
-  NotFoundError,
-  NotImplementedError,
-  NotModifiedError,
-  ServiceUnavailableError,
-  isError,
-  serializeError,
-  toError,
-} from '@backstage/errors';
+import { isError, serializeError, toError } from '@backstage/errors';
 import type { ErrorRequestHandler } from 'express';
 import { isMarkedAsLogged } from '../errors';
 
 /** The status of each `@backstage/errors` name, for an error that carries none of its own. */
-const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
-  [NotModifiedError.name, 304],
-  [InputError.name, 400],
-  [AuthenticationError.name, 401],
-  [NotAllowedError.name, 403],
-  [NotFoundError.name, 404],
-  [ConflictError.name, 409],
-  [NotImplementedError.name, 501],
-  [ServiceUnavailableError.name, 503],
-]);
+const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
+  NotModifiedError: 304,
+  InputError: 400,
+  AuthenticationError: 401,
+  NotAllowedError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  NotImplementedError: 501,
+  ServiceUnavailableError: 503,
+};
 
 /**
  * Options for {@link createErrorHandler}.
@@ -47,7 +35,7 @@ export function getErrorStatus(error: Error): number {
       return value as number;
     }
   }
-  return STATUS_BY_ERROR_NAME.get(error.name) ?? 500;
+  return Object.hasOwn(STATUS_BY_ERROR_NAME, error.name) ? STATUS_BY_ERROR_NAME[error.name] : 500;
 }
 
 /**

@@ -22,7 +22,7 @@ const REJECTION_MESSAGES: Record<LifecycleRejectionReason, string> = {
  * @public
  */
 export interface LifecycleMiddlewareOptions {
-  /** The root config; `backend.lifecycle.startupRequestPauseTimeout` is read from it. */
+  /** Where `backend.lifecycle.startupRequestPauseTimeout` is read. */
   config: RootConfigService;
   lifecycle: LifecycleService;
   /** Gets one warning when shutdown starts, instead of a log line per 503. Defaults to none. */
@@ -33,11 +33,7 @@ export interface LifecycleMiddlewareOptions {
   shutdownWarning?: { logged: boolean };
 }
 
-interface PausedRequest {
-  res: Response;
-  next: NextFunction;
-  timer: NodeJS.Timeout;
-}
+type PausedRequest = { res: Response; next: NextFunction; timer: NodeJS.Timeout };
 
 /**
  * Creates a middleware that holds requests until the plugin has started and turns them away once it stops.
