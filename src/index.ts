@@ -6,7 +6,7 @@ export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMid
 export {
   createAuthIntegrationRouter,
   createCookieAuthRefreshMiddleware,
-} from './middleware/authRoutes';
+} from '@backstage/backend-defaults/httpRouter';
 export { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 export type {
   CredentialsBarrier,

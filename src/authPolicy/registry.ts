@@ -37,11 +37,8 @@ interface PrefixNode {
 /** What a file server opens for `path`: `%2e`, `%2f`, `%5c` decoded, `\` as `/`, dot segments resolved. */
 function resolveDotSegments(path: string): string {
   const segments: string[] = [];
-  for (const segment of path
-    .replace(/%2e/gi, '.')
-    .replace(/%2f|%5c|\\/gi, '/')
-    .split('/')
-    .slice(1)) {
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
+  for (const segment of decoded.split('/').slice(1)) {
     if (segment === '..') segments.pop();
     else if (segment !== '.') segments.push(segment);
   }

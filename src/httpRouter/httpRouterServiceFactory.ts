@@ -4,15 +4,14 @@ import {
   type HttpRouterService,
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
+import {
+  createAuthIntegrationRouter,
+  createCookieAuthRefreshMiddleware,
+} from '@backstage/backend-defaults/httpRouter';
 import type { ErrorRequestHandler, Handler, RequestHandler } from 'express';
 import Router from 'express-promise-router';
 import { describeValue, HttpRouterConfigError } from '../errors';
 import { createHttpRouterMetrics, optionalMetricsServiceRef } from '../metrics';
-import {
-  createAuthIntegrationRouter,
-  createCookieAuthRefreshMiddleware,
-  WELL_KNOWN_AUTH_PATHS,
-} from '../middleware/authRoutes';
 import { createCredentialsBarrier } from '../middleware/createCredentialsBarrier';
 import { createErrorHandler } from '../middleware/createErrorHandler';
 import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddleware';
@@ -30,6 +29,9 @@ export interface HttpRouterFactoryOptions {
   /** Where a plugin's router is mounted on the root router. Defaults to `/api/<pluginId>`. */
   getPath?(pluginId: string): string;
 }
+
+/** The paths of upstream's auth routers, as their express routes match: regardless of case. */
+const WELL_KNOWN_AUTH_PATHS = /^\/\.backstage\/auth\/v1\//i;
 
 /** Runs `router` only for the well-known auth paths, so that other requests skip its layers. */
 const onlyForAuthPaths = (router: RequestHandler): RequestHandler =>

@@ -1,6 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { createAuthIntegrationRouter } from '../../middleware/authRoutes';
+import { createAuthIntegrationRouter } from '../../index';
 import { createTestApp } from '../helpers/createTestApp';
 import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
 
