@@ -1,4 +1,4 @@
-import { createAuthPolicyRegistry } from '../src/authPolicy';
+import { createAuthPolicyRegistry } from '../src/authPolicy/registry';
 
 /** Nanoseconds per lookup, averaged over `iterations` calls. */
 function measure(lookup: (path: string) => unknown, path: string, iterations: number): number {

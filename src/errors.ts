@@ -27,13 +27,15 @@ export function describeValue(value: unknown): string {
  */
 export class HttpRouterConfigError extends Error {
   readonly code = ERROR_CODES.config;
-  /** The full config key, for example `backend.rateLimit.window`. */
-  readonly key: string;
+  override name = 'HttpRouterConfigError';
 
-  constructor(key: string, message: string, options?: { cause?: unknown }) {
+  /** @param key - the full config key, for example `backend.rateLimit.window` */
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(`Invalid config at '${key}': ${message}`, options);
-    this.name = 'HttpRouterConfigError';
-    this.key = key;
   }
 }
 
@@ -43,6 +45,7 @@ export class HttpRouterConfigError extends Error {
  */
 export class AuthPolicyError extends Error {
   readonly code = ERROR_CODES.authPolicy;
+  override name = 'AuthPolicyError';
   readonly pluginId: string | undefined;
   readonly path: unknown;
   /** Zero-based index in the path of the problem, when the path could not be read. */
@@ -55,27 +58,13 @@ export class AuthPolicyError extends Error {
     position?: number;
     hint?: string;
   }) {
-    const where = details.pluginId ? ` for plugin '${details.pluginId}'` : '';
-    const at = details.position === undefined ? '' : ` (at position ${details.position})`;
-    const hint = details.hint ? `. ${details.hint}` : '';
+    const { pluginId, path, message, position, hint } = details;
+    const where = pluginId ? ` for plugin '${pluginId}'` : '';
+    const at = position === undefined ? '' : ` (at position ${position})`;
     super(
-      `Invalid auth policy${where} with path ${JSON.stringify(details.path)}: ${details.message}${at}${hint}`,
+      `Invalid auth policy${where} with path ${JSON.stringify(path)}: ${message}${at}${hint ? `. ${hint}` : ''}`,
     );
-    this.name = 'AuthPolicyError';
-    this.pluginId = details.pluginId;
-    this.path = details.path;
-    this.position = details.position;
-  }
-}
-
-/** A policy path neither router compiler reads; the registry wraps it in an {@link AuthPolicyError}. */
-export class PolicyPathSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly position: number,
-  ) {
-    super(message);
-    this.name = 'PolicyPathSyntaxError';
+    [this.pluginId, this.path, this.position] = [pluginId, path, position];
   }
 }
 
@@ -86,11 +75,12 @@ export class PolicyPathSyntaxError extends Error {
 export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
   readonly code = ERROR_CODES.rateLimitStoreUnavailable;
   readonly statusCode = 503;
-  readonly retryAfterSeconds: number;
 
-  constructor(retryAfterSeconds: number, cause?: unknown) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    cause?: unknown,
+  ) {
     super('Rate limiting is unavailable because its Redis store cannot be reached', cause);
-    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -100,19 +90,21 @@ export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
  */
 export class RedisStoreOptionError extends Error {
   readonly code = ERROR_CODES.redisStoreOption;
-  /** The option at fault, for example `connection`. */
-  readonly option: string;
+  override name = 'RedisStoreOptionError';
 
-  constructor(option: string, message: string) {
+  /** @param option - the option at fault, for example `connection` */
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
     super(`Invalid Redis rate-limit store option '${option}': ${message}`);
-    this.name = 'RedisStoreOptionError';
-    this.option = option;
   }
 }
 
 /** `applyDefaults()` put no limiter of ours in place: safer to fail than to serve with upstream's, or none. */
 export class RootRateLimitNotAppliedError extends Error {
   readonly code = ERROR_CODES.rootRateLimitNotApplied;
+  override name = 'RootRateLimitNotAppliedError';
 
   constructor() {
     super(
@@ -121,7 +113,6 @@ export class RootRateLimitNotAppliedError extends Error {
         "Backstage's while 'backend.rateLimit' is set. Use a version of @backstage/backend-defaults that " +
         'this package supports (see its peerDependencies).',
     );
-    this.name = 'RootRateLimitNotAppliedError';
   }
 }
 

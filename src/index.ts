@@ -3,13 +3,15 @@ export type { HttpRouterFactoryOptions } from './httpRouter/httpRouterServiceFac
 export { rootHttpRouterServiceFactory } from './httpRouter/rootHttpRouterServiceFactory';
 export { createLifecycleMiddleware } from './middleware/createLifecycleMiddleware';
 export type { LifecycleMiddlewareOptions } from './middleware/createLifecycleMiddleware';
-export { createAuthIntegrationRouter } from './middleware/createAuthIntegrationRouter';
+export {
+  createAuthIntegrationRouter,
+  createCookieAuthRefreshMiddleware,
+} from '@backstage/backend-defaults/httpRouter';
 export { createCredentialsBarrier } from './middleware/createCredentialsBarrier';
 export type {
   CredentialsBarrier,
   CredentialsBarrierOptions,
 } from './middleware/createCredentialsBarrier';
-export { createCookieAuthRefreshMiddleware } from './middleware/createCookieAuthRefreshMiddleware';
 export { createErrorHandler } from './middleware/createErrorHandler';
 export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
 export { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
@@ -25,7 +27,7 @@ export type {
   RateLimitSettings,
   RateLimitStoreOptions,
 } from './rateLimit/types';
-export type { AuthPolicy, AuthPolicyAccess } from './authPolicy';
+export type { AuthPolicy, AuthPolicyAccess } from './authPolicy/registry';
 export {
   AuthPolicyError,
   ERROR_CODES,

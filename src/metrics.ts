@@ -1,6 +1,6 @@
 import { createServiceFactory, createServiceRef } from '@backstage/backend-plugin-api';
 import { metrics } from '@opentelemetry/api';
-import type { AuthPolicyAccess } from './authPolicy';
+import type { AuthPolicyAccess } from './authPolicy/registry';
 
 /**
  * The name prefix of every instrument the router creates, in OpenTelemetry's dotted, lower-case style.

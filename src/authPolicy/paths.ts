@@ -1,44 +1,45 @@
 import { PathError, parse, pathToRegexp, type Token } from 'path-to-regexp';
 import express4PathToRegexp from 'path-to-regexp-express4';
-import { PolicyPathSyntaxError } from '../errors';
 
 /** Where express 4 syntax starts: an escape, a parameter with the `/` and `.` it takes in, or an operator. */
 const EXPRESS4_SYNTAX = /\\|(\/)?(\.)?:\w+(?:\(.*?\))?\*?(\?)?|[*?+(){}[\]^$|]/;
 
-/** Which compiler read a path: none for `'/'` and `'*'`, upstream's, or the one of express 4's `router.use`. */
-export type PolicyPathSyntax = 'everything' | 'path-to-regexp-8' | 'express-4';
+/** A policy path neither router compiler reads; the registry wraps it in an `AuthPolicyError`. */
+export class PolicyPathSyntaxError extends Error {
+  override name = 'PolicyPathSyntaxError';
+
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
+    super(message);
+  }
+}
 
 /** A route-syntax path compiled once, to be tested against many request paths. */
 export interface CompiledPolicyPath {
   path: string;
-  syntax: PolicyPathSyntax;
+  /** Which compiler read it: none for `'/'` and `'*'`, upstream's, or the one of express 4's `router.use`. */
+  syntax: 'everything' | 'path-to-regexp-8' | 'express-4';
   /** Whole segments every covered request path starts with (`['', 'users']` for `/users/:id`); may be fewer. */
   prefix: readonly string[];
-  /** Whether the path covers `req.path`: a case-sensitive prefix match on segment boundaries. */
+  /** Whether the path covers `req.path`: a prefix match on segment boundaries. */
   matches(requestPath: string): boolean;
-}
-
-/** path-to-regexp 8 names the position of a problem as `at index N`. */
-const INDEX_IN_MESSAGE = /at index (\d+)/;
-
-/** Express 4 answers 400 to a request whose parameter does not percent-decode, so it never reaches a route. */
-function capturesDecode(match: RegExpExecArray): boolean {
-  for (let i = 1; i < match.length; i++) {
-    if (match[i]?.includes('%')) {
-      try {
-        decodeURIComponent(match[i]);
-      } catch {
-        return false;
-      }
-    }
-  }
-  return true;
 }
 
 const matcherOf = (regexp: RegExp) =>
   function matchesPolicyPath(requestPath: string): boolean {
     const match = regexp.exec(requestPath);
-    return match !== null && capturesDecode(match);
+    if (match === null) return false;
+    // Express 4 answers 400 to a parameter that does not percent-decode, so it never reaches a route.
+    for (let i = 1; i < match.length; i++) {
+      try {
+        if (match[i]?.includes('%')) decodeURIComponent(match[i]);
+      } catch {
+        return false;
+      }
+    }
+    return true;
   };
 
 /** Whether whatever `tokens` match from `index` on is empty or starts with `/`. */
@@ -48,8 +49,8 @@ function startsWithSlash(tokens: readonly Token[], index = 0): boolean {
   if (token.type === 'text') {
     return token.value ? token.value.startsWith('/') : startsWithSlash(tokens, index + 1);
   }
-  if (token.type !== 'group') return false;
   return (
+    token.type === 'group' &&
     startsWithSlash([...token.tokens, ...tokens.slice(index + 1)]) &&
     startsWithSlash(tokens, index + 1)
   );
@@ -59,8 +60,7 @@ function startsWithSlash(tokens: readonly Token[], index = 0): boolean {
 function upstreamPrefix(tokens: readonly Token[]): string[] {
   let index = 0;
   let text = '';
-  for (; tokens[index]?.type === 'text'; index++)
-    text += (tokens[index] as { value: string }).value;
+  for (let token = tokens[0]; token?.type === 'text'; token = tokens[++index]) text += token.value;
   const parts = text.split('/');
   return startsWithSlash(tokens, index) ? parts : parts.slice(0, -1);
 }
@@ -95,33 +95,25 @@ export function compilePolicyPath(
   if (path === '/' || path === '*') {
     return { path, syntax: 'everything', prefix: [], matches: () => true };
   }
-  let upstreamError: PathError;
+  let reason: string;
   try {
     const data = parse(path);
     const { regexp } = pathToRegexp(data, { end: false, sensitive });
-    return {
-      path,
-      syntax: 'path-to-regexp-8',
-      prefix: upstreamPrefix(data.tokens),
-      matches: matcherOf(regexp),
-    };
+    const prefix = upstreamPrefix(data.tokens);
+    return { path, syntax: 'path-to-regexp-8', prefix, matches: matcherOf(regexp) };
   } catch (error) {
     if (!(error instanceof PathError)) throw error;
-    upstreamError = error;
+    reason = error.message.replace(/; visit .*$/, '');
   }
-  const reason = upstreamError.message.replace(/; visit .*$/, '');
-  const position = Number(INDEX_IN_MESSAGE.exec(reason)?.[1] ?? 0);
-  if (/[{}]/.test(path)) {
-    throw new PolicyPathSyntaxError(reason, position);
-  }
-  let regexp: RegExp;
+  const position = Number(/at index (\d+)/.exec(reason)?.[1] ?? 0);
+  if (/[{}]/.test(path)) throw new PolicyPathSyntaxError(reason, position);
   try {
-    regexp = express4PathToRegexp(path, [], { end: false, strict: false, sensitive });
+    const regexp = express4PathToRegexp(path, [], { end: false, strict: false, sensitive });
+    return { path, syntax: 'express-4', prefix: express4Prefix(path), matches: matcherOf(regexp) };
   } catch (error) {
     throw new PolicyPathSyntaxError(
       `${reason}; read as express 4 syntax it is no valid expression either (${(error as Error).message})`,
       position,
     );
   }
-  return { path, syntax: 'express-4', prefix: express4Prefix(path), matches: matcherOf(regexp) };
 }

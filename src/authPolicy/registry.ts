@@ -1,5 +1,5 @@
-import { AuthPolicyError, PolicyPathSyntaxError } from '../errors';
-import { compilePolicyPath, type CompiledPolicyPath } from './paths';
+import { AuthPolicyError } from '../errors';
+import { compilePolicyPath, PolicyPathSyntaxError, type CompiledPolicyPath } from './paths';
 
 /**
  * What a policy lets through: `unauthenticated` skips the credentials check, `user-cookie` also accepts
@@ -17,9 +17,8 @@ export interface AuthPolicy {
   allow: AuthPolicyAccess;
 }
 
-const AUTH_POLICY_ACCESS_VALUES: readonly AuthPolicyAccess[] = ['unauthenticated', 'user-cookie'];
+const AUTH_POLICY_ACCESS_VALUES: readonly unknown[] = ['unauthenticated', 'user-cookie'];
 
-/** What an unreadable path's error adds about the syntax that is accepted. */
 const PATH_SYNTAX_HINT =
   "Accepted: path-to-regexp 8 syntax (':name', '*name', '{optional}') as upstream, or express 4 syntax (':name?', ':name(pattern)', '*'); see docs/auth-policy-paths.md";
 
@@ -27,36 +26,18 @@ const PATH_SYNTAX_HINT =
 const AMBIGUOUS_PATH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\/i;
 
 /** Strictness of each answer: credentials required beats a cookie, which beats no credentials. */
-const RANK: Record<AuthPolicyAccess | 'required', number> = {
-  required: 0,
-  'user-cookie': 1,
-  unauthenticated: 2,
-};
+const RANK = { required: 0, 'user-cookie': 1, unauthenticated: 2 } as const;
 
-/** Policies whose prefix ends at this segment, and the segments below it. */
+/** Policies whose literal prefix ends at this segment, and the segments below it. */
 interface PrefixNode {
   policies: Array<{ compiled: CompiledPolicyPath; allow: AuthPolicyAccess }>;
   children: Map<string, PrefixNode>;
 }
 
-const newNode = (): PrefixNode => ({ policies: [], children: new Map() });
-
-/** A plugin's auth policies: validated when added, looked up per request. */
-export interface AuthPolicyRegistry {
-  /** Validates and adds a policy; later lookups see it. Throws {@link AuthPolicyError} for a bad policy. */
-  add(policy: unknown): void;
-  /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
-  lookup(path: string): AuthPolicyAccess | undefined;
-  /** The policies added so far, in order. */
-  list(): readonly AuthPolicy[];
-  /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
-  readonly work: number;
-}
-
 /** What a file server opens for `path`: `%2e`, `%2f`, `%5c` decoded, `\` as `/`, dot segments resolved. */
 function resolveDotSegments(path: string): string {
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   const segments: string[] = [];
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   for (const segment of decoded.split('/').slice(1)) {
     if (segment === '..') segments.pop();
     else if (segment !== '.') segments.push(segment);
@@ -68,10 +49,10 @@ function resolveDotSegments(path: string): string {
  * Creates a plugin's policy registry: a trie of literal prefix segments, so that a lookup tries only the policies
  * whose prefix the request has. `pluginId` names the plugin in error messages.
  */
-export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): AuthPolicyRegistry {
+export function createAuthPolicyRegistry(options: { pluginId?: string } = {}) {
   const { pluginId } = options;
   const policies: AuthPolicy[] = [];
-  const root = newNode();
+  const root: PrefixNode = { policies: [], children: new Map() };
   let work = 0;
 
   const fail = (path: unknown, message: string, position?: number): never => {
@@ -79,40 +60,10 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
     throw new AuthPolicyError({ pluginId, path, message, position, hint });
   };
 
-  const add = (policy: unknown) => {
-    if (typeof policy !== 'object' || policy === null) {
-      return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
-    }
-    const { path, allow } = policy as Record<string, unknown>;
-    if (typeof path !== 'string' || path === '') {
-      return fail(path, 'expected a non-empty string path');
-    }
-    if (!AUTH_POLICY_ACCESS_VALUES.includes(allow as AuthPolicyAccess)) {
-      const allowed = AUTH_POLICY_ACCESS_VALUES.map(value => `'${value}'`).join(', ');
-      return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${allowed}`);
-    }
-    let compiled: CompiledPolicyPath;
-    try {
-      compiled = compilePolicyPath(path);
-    } catch (error) {
-      if (error instanceof PolicyPathSyntaxError) return fail(path, error.message, error.position);
-      throw error;
-    }
-    let node = root;
-    for (const segment of compiled.prefix) {
-      let child = node.children.get(segment);
-      if (!child) node.children.set(segment, (child = newNode()));
-      node = child;
-    }
-    node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
-    policies.push({ path, allow: allow as AuthPolicyAccess });
-  };
-
   const lookupRaw = (path: string): AuthPolicyAccess | undefined => {
     let cookie = false;
     let node: PrefixNode | undefined = root;
-    let start = 0;
-    while (node) {
+    for (let start = 0; node;) {
       work++;
       for (const { compiled, allow } of node.policies) {
         if (allow === 'user-cookie' && cookie) continue;
@@ -131,14 +82,44 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}): A
   };
 
   return {
-    add,
-    lookup: function lookupAuthPolicy(path) {
+    /** Validates and adds a policy; throws {@link AuthPolicyError} for a bad one. */
+    add(policy: unknown): void {
+      if (typeof policy !== 'object' || policy === null) {
+        return fail(undefined, `expected an object { path, allow }, got ${String(policy)}`);
+      }
+      const { path, allow } = policy as Record<string, unknown>;
+      if (typeof path !== 'string' || path === '')
+        return fail(path, 'expected a non-empty string path');
+      if (!AUTH_POLICY_ACCESS_VALUES.includes(allow)) {
+        const expected = "'unauthenticated', 'user-cookie'";
+        return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${expected}`);
+      }
+      let compiled: CompiledPolicyPath;
+      try {
+        compiled = compilePolicyPath(path);
+      } catch (error) {
+        if (error instanceof PolicyPathSyntaxError)
+          return fail(path, error.message, error.position);
+        throw error;
+      }
+      let node = root;
+      for (const segment of compiled.prefix) {
+        let child = node.children.get(segment);
+        if (!child) node.children.set(segment, (child = { policies: [], children: new Map() }));
+        node = child;
+      }
+      node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
+      policies.push({ path, allow: allow as AuthPolicyAccess });
+    },
+    /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
+    lookup: function lookupAuthPolicy(path: string): AuthPolicyAccess | undefined {
       const access = lookupRaw(path);
       if (access === undefined || !AMBIGUOUS_PATH.test(path)) return access;
       const resolved = lookupRaw(resolveDotSegments(path));
       return RANK[resolved ?? 'required'] < RANK[access] ? resolved : access;
     },
-    list: () => policies,
+    list: (): readonly AuthPolicy[] => policies,
+    /** Prefix nodes visited plus policies tried by all lookups, so that tests can bound a lookup's cost. */
     get work() {
       return work;
     },

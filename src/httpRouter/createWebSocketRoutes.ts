@@ -1,203 +1,245 @@
 import type {
   AuthService,
   BackstageCredentials,
-  LoggerService,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
-import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import {
+  AuthenticationError,
+  NotAllowedError,
+  ServiceUnavailableError,
+  toError,
+} from '@backstage/errors';
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { TooManyRequestsError } from '../errors';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics';
-import { passThrough } from '../middleware/passThrough';
 import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
 import type { CredentialsReader } from '../rateLimit/types';
 import { createAllPluginsLimitStep } from './rootHttpRouterServiceFactory';
-import {
-  authenticateUpgrade,
-  readUpgradeTokens,
-  type UpgradeAuthentication,
-} from './authenticateUpgrade';
-import { createConnectionLimitStep, type ConnectionCounter } from './connectionLimit';
 import type { RootWebSocketRouter, WebSocketHandlerOptions } from './types';
 
-type AuthPolicy = WebSocketHandlerOptions['authPolicy'];
+/** The most bearer candidates one upgrade may offer, as upstream: each costs a verification. */
+const MAX_UPGRADE_TOKEN_CANDIDATES = 5;
+/** A place frees when a socket closes, so a refused client may soon try again. */
+const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
+const BEARER = /^Bearer[ ]+(\S+)$/i;
+const UPGRADE = Symbol('WebSocket upgrade');
 
-const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
-const DISABLE_DEFAULT_AUTH_POLICY_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
+type Authentication = { credentials: BackstageCredentials; authProtocol?: string };
 
-/** Options for {@link createWebSocketRoutes}. */
-export interface WebSocketRoutesOptions {
-  pluginId: string;
-  /** Where the plugin's HTTP router is mounted; WebSocket paths are relative to it. */
-  mountPath: string;
-  /** The root router, which routes upgrades by exact path. */
-  rootHttpRouter: RootWebSocketRouter;
-  auth: AuthService;
-  config: RootConfigService;
-  /** Receives one line per upgrade refused with a 5xx (through `errorHandler`). */
-  logger: LoggerService;
-  /** The plugin router's rate-limit step, which an upgrade passes first. */
-  rateLimit: RequestHandler;
-  /** The plugin router's lifecycle gate, which an upgrade passes next. */
-  lifecycleGate: RequestHandler;
-  /** Where the upgrade holds a place while its socket is open: the plugin's and the all-plugins counters. */
-  connectionCounters: readonly ConnectionCounter[];
-  /** Answers a refused upgrade as the plugin router answers a refused request. */
-  errorHandler: ErrorRequestHandler;
-  /** Counts upgrades by outcome and the open sockets. Defaults to none. */
-  metrics?: WebSocketMetrics;
+/** One upgrade on its way through the checks, kept in `res.locals`. */
+interface Upgrade extends CredentialsReader {
+  protocols: string[];
+  tokens: string[];
+  unauthenticated: boolean;
+  verified?: Promise<Authentication>;
+  passed?: Authentication;
+  refusedByGate?: boolean;
+  handOff(): void;
 }
 
-/** The outcome of a refused upgrade, by the status it was answered with and whether the lifecycle gate refused. */
-function refusalOutcome(statusCode: number, byLifecycleGate: boolean): WebSocketUpgradeOutcome {
+/** The open WebSockets of one scope (a plugin, or all plugins of one backend instance), per client. */
+export class ConnectionCounter {
+  readonly #open = new Map<string, number>();
+
+  /** @param scope - for the refusal message: `in plugin 'signals'` or `across all plugins` */
+  constructor(
+    readonly limit: number,
+    readonly scope: string,
+  ) {}
+
+  /** Takes a place for `key`; `false` when `key` already holds `limit`. */
+  tryOpen(key: string): boolean {
+    const count = this.#open.get(key) ?? 0;
+    if (count >= this.limit) return false;
+    this.#open.set(key, count + 1);
+    return true;
+  }
+
+  close(key: string): void {
+    const count = this.#open.get(key) ?? 0;
+    if (count <= 1) this.#open.delete(key);
+    else this.#open.set(key, count - 1);
+  }
+}
+
+/**
+ * The first token that verifies as a user or service wins; else 403, 503 or 401 (the strongest refusal), as
+ * upstream's unexported `authenticateWebSocket`, or none credentials when `allowNone` (the policy disabled).
+ */
+async function authenticateUpgrade(
+  auth: AuthService,
+  { protocols, tokens }: Upgrade,
+  allowNone: boolean,
+): Promise<Authentication> {
+  if (tokens.length > MAX_UPGRADE_TOKEN_CANDIDATES) {
+    throw new AuthenticationError(
+      `WebSocket authentication accepts at most ${MAX_UPGRADE_TOKEN_CANDIDATES} token candidates, got ${tokens.length}`,
+    );
+  }
+  let denied, unavailable, invalid: Error | undefined;
+  for (const token of tokens) {
+    try {
+      const credentials = await auth.authenticate(token);
+      if (auth.isPrincipal(credentials, 'user') || auth.isPrincipal(credentials, 'service')) {
+        return { credentials, authProtocol: protocols.includes(token) ? token : undefined };
+      }
+    } catch (error) {
+      const cause = toError(error);
+      if (cause.name === NotAllowedError.name) denied = cause;
+      else if (cause.name === ServiceUnavailableError.name) unavailable = cause;
+      else invalid ??= new AuthenticationError('Invalid WebSocket credentials', cause);
+    }
+  }
+  if (allowNone) return { credentials: await auth.getNoneCredentials() };
+  throw (
+    denied ?? unavailable ?? invalid ?? new AuthenticationError('Missing WebSocket credentials')
+  );
+}
+
+function refusalOutcome(statusCode: number, byLifecycleGate = false): WebSocketUpgradeOutcome {
   if (byLifecycleGate) return 'lifecycle_refused';
   if (statusCode === 429) return 'limited';
   if (statusCode === 401 || statusCode === 403) return 'unauthenticated';
   return statusCode === 503 ? 'unavailable' : 'failed';
 }
 
-/** Whose sockets an upgrade counts as: its principal, or its address as the request budgets count it. */
-function connectionKey(req: Request, credentials: BackstageCredentials | undefined): string {
-  const principal = credentials?.principal as {
-    type?: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  if (principal?.type === 'user') return `user:${principal.userEntityRef}`;
-  if (principal?.type === 'service') return `service:${principal.subject}`;
-  return `address:${clientAddressKey(req)}`;
+/** Options for {@link createWebSocketRoutes}: the plugin router's pieces that an upgrade passes too. */
+export interface WebSocketRoutesOptions {
+  pluginId: string;
+  /** WebSocket paths are relative to it. */
+  mountPath: string;
+  rootHttpRouter: RootWebSocketRouter;
+  auth: AuthService;
+  config: RootConfigService;
+  rateLimit: RequestHandler;
+  lifecycleGate: RequestHandler;
+  /** The plugin's and the all-plugins counters, each holding a place while the socket is open. */
+  connectionCounters: readonly ConnectionCounter[];
+  errorHandler: ErrorRequestHandler;
+  metrics?: WebSocketMetrics;
 }
 
 /**
- * Builds a plugin's `addWebSocketHandler`: an upgrade passes the all-plugins limiter, `steps`, token
- * authentication and the connection limit, in an express app over a `ServerResponse` bound to the socket, so a
- * refusal gets the same status, headers and body as over HTTP. A hook before the authentication of upstream's
- * `createWebSocketRouter`, and its mount path as an option, would remove this.
+ * Builds a plugin's `addWebSocketHandler`: an upgrade passes the all-plugins limiter, the plugin's limiter, the
+ * lifecycle gate, token authentication and the connection limit, in an express app over a `ServerResponse` bound
+ * to the socket, so a refusal gets the same status, headers and body as over HTTP. A hook before the
+ * authentication of upstream's `createWebSocketRouter`, and its mount path as an option, would remove this.
  */
 export function createWebSocketRoutes(
   options: WebSocketRoutesOptions,
 ): (route: WebSocketHandlerOptions) => void {
-  const { pluginId, mountPath, rootHttpRouter, auth, config, errorHandler, metrics } = options;
-  const allowNone = config.getOptionalBoolean(DISABLE_DEFAULT_AUTH_POLICY_KEY) ?? false;
-  const trustProxy = config.getOptional(TRUST_PROXY_CONFIG_KEY);
-  const base = mountPath.replace(/\/+$/, '');
-  const authentications = new WeakMap<IncomingMessage, Promise<UpgradeAuthentication>>();
-  const authenticated = new WeakMap<IncomingMessage, UpgradeAuthentication>();
+  const { pluginId, rootHttpRouter, auth, config, connectionCounters, metrics } = options;
+  const allowNone =
+    config.getOptionalBoolean('backend.auth.dangerouslyDisableDefaultAuthPolicy') ?? false;
+  const upgradeOf = (res: Response) => res.locals[UPGRADE as never] as Upgrade;
   // Once per upgrade: the limiter verifies first (through the reader), the authentication step reuses it.
-  const authenticate = (request: IncomingMessage, authPolicy: AuthPolicy) => {
-    let authentication = authentications.get(request);
-    if (!authentication) {
-      authentication =
-        authPolicy === 'unauthenticated'
-          ? auth.getNoneCredentials().then(credentials => ({ credentials }))
-          : authenticateUpgrade(auth, request, allowNone);
-      authentications.set(request, authentication);
-    }
-    return authentication;
-  };
-  const handOffs = new WeakMap<IncomingMessage, () => void>();
-  const allPluginsLimit = createAllPluginsLimitStep(config);
-  const limitConnections = createConnectionLimitStep(options.connectionCounters, req =>
-    connectionKey(req, authenticated.get(req)?.credentials),
-  );
+  const authenticate = (upgrade: Upgrade) =>
+    (upgrade.verified ??= upgrade.unauthenticated
+      ? auth.getNoneCredentials().then(credentials => ({ credentials }))
+      : authenticateUpgrade(auth, upgrade, allowNone));
 
-  const refusedByGate = new WeakSet<IncomingMessage>();
-  const createApp = (authPolicy: AuthPolicy) => {
-    // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
-    const app = express();
-    app.disable('x-powered-by');
-    if (trustProxy !== undefined) {
-      app.set('trust proxy', trustProxy);
+  // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
+  const app = express();
+  app.disable('x-powered-by');
+  const trustProxy = config.getOptional('backend.trustProxy');
+  if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
+  app.use(createAllPluginsLimitStep(config), options.rateLimit);
+  app.use(function lifecycleGate(req, res, next) {
+    options.lifecycleGate(req, res, error => {
+      upgradeOf(res).refusedByGate = error !== undefined;
+      next(error);
+    });
+  });
+  app.use(function authenticateWebSocket(_req, res, next) {
+    const upgrade = upgradeOf(res);
+    authenticate(upgrade).then(passed => {
+      upgrade.passed = passed;
+      next();
+    }, next);
+  });
+  app.use(function webSocketConnectionLimit(req, res, next) {
+    const { passed, handOff } = upgradeOf(res);
+    const principal = passed?.credentials.principal as Record<string, string> | undefined;
+    let key = `address:${clientAddressKey(req)}`;
+    if (principal?.type === 'user') key = `user:${principal.userEntityRef}`;
+    if (principal?.type === 'service') key = `service:${principal.subject}`;
+    const full = connectionCounters.findIndex(counter => !counter.tryOpen(key));
+    const taken = full < 0 ? connectionCounters : connectionCounters.slice(0, full);
+    const release = () => taken.forEach(held => held.close(key));
+    if (full >= 0) {
+      release();
+      const { limit, scope } = connectionCounters[full];
+      const retryAfterSeconds = CONNECTION_LIMIT_RETRY_AFTER_SECONDS;
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+      const message = `Too many open WebSockets: at most ${limit} per client ${scope}`;
+      return next(new TooManyRequestsError(message, { retryAfterSeconds }));
     }
-    app.use(allPluginsLimit);
-    if (options.rateLimit !== passThrough) app.use(options.rateLimit);
-    app.use(function lifecycleGate(req, res, next) {
-      options.lifecycleGate(req, res, error => {
-        if (error !== undefined) refusedByGate.add(req);
-        next(error);
-      });
-    });
-    app.use(function authenticateWebSocket(req, _res, next) {
-      authenticate(req, authPolicy).then(result => {
-        authenticated.set(req, result);
-        next();
-      }, next);
-    });
-    app.use(limitConnections);
-    app.use(function handOffWebSocket(req) {
-      handOffs.get(req)?.();
-    });
-    app.use(errorHandler);
-    return app;
-  };
+    if (req.socket.destroyed) release();
+    else if (taken.length > 0) req.socket.once('close', release);
+    handOff();
+  });
+  app.use(options.errorHandler);
 
-  /** Runs the checks; resolves with the authentication when the upgrade passed, `undefined` when refused. */
-  const check = (
-    app: express.Express,
-    authPolicy: AuthPolicy,
-    request: IncomingMessage,
-    socket: Duplex,
-  ): Promise<UpgradeAuthentication | undefined> => {
-    const reader: CredentialsReader = {
-      offered: authPolicy !== 'unauthenticated' && readUpgradeTokens(request).tokens.length > 0,
-      verify: () => authenticate(request, authPolicy).then(({ credentials }) => credentials),
-    };
-    const res = new ServerResponse(request) as ServerResponse & { locals: object };
-    // express keeps `res.locals` that exist when it takes the request.
-    res.locals = { [CREDENTIALS_READER]: reader };
-    res.assignSocket(socket as Socket);
-    res.setHeader('Connection', 'close');
-    return new Promise((resolve, reject) => {
+  /** Resolves with the authentication when the upgrade passed the checks, `undefined` when refused. */
+  const check = (request: IncomingMessage, socket: Socket, unauthenticated: boolean) =>
+    new Promise<Authentication | undefined>((resolve, reject) => {
+      const res = new ServerResponse(request) as ServerResponse & { locals: object };
+      const bearer = request.headers.authorization?.match(BEARER)?.[1];
+      const protocols = (request.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map(value => value.trim())
+        .filter(Boolean);
+      const tokens = bearer ? [...protocols, bearer] : protocols;
       const onClose = () => resolve(undefined);
-      handOffs.set(request, () => {
-        socket.off('close', onClose);
-        res.detachSocket(socket as Socket);
-        resolve(authenticated.get(request));
-      });
+      const upgrade: Upgrade = {
+        ...{ protocols, tokens, unauthenticated },
+        offered: !unauthenticated && tokens.length > 0,
+        verify: () => authenticate(upgrade).then(({ credentials }) => credentials),
+        handOff() {
+          socket.off('close', onClose);
+          res.detachSocket(socket);
+          resolve(upgrade.passed);
+        },
+      };
+      // express keeps `res.locals` that exist when it takes the request.
+      res.locals = { [CREDENTIALS_READER]: upgrade, [UPGRADE]: upgrade };
+      res.assignSocket(socket);
+      res.setHeader('Connection', 'close');
       res.once('finish', () => {
-        metrics?.recordUpgrade(refusalOutcome(res.statusCode, refusedByGate.has(request)));
+        metrics?.recordUpgrade(refusalOutcome(res.statusCode, upgrade.refusedByGate));
         socket.end(() => socket.destroy());
         resolve(undefined);
       });
       socket.once('close', onClose);
-      app(request as Request, res as unknown as express.Response, (error?: unknown) =>
+      app(request as express.Request, res as unknown as Response, (error?: unknown) =>
         error === undefined ? resolve(undefined) : reject(error),
       );
     });
-  };
 
   return function addWebSocketHandler(route) {
     const { path, handler, authPolicy } = route ?? {};
+    const refuse = (expected: string) =>
+      new TypeError(`addWebSocketHandler() of plugin '${pluginId}' expects ${expected}`);
     if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw new TypeError(
-        `addWebSocketHandler() of plugin '${pluginId}' expects a path starting with '/', got ${JSON.stringify(path)}`,
-      );
+      throw refuse(`a path starting with '/', got ${JSON.stringify(path)}`);
     }
-    if (typeof handler !== 'function') {
-      throw new TypeError(
-        `addWebSocketHandler() of plugin '${pluginId}' expects a handler function`,
-      );
-    }
+    if (typeof handler !== 'function') throw refuse('a handler function');
     if (authPolicy !== undefined && authPolicy !== 'unauthenticated') {
-      throw new TypeError(
-        `addWebSocketHandler() of plugin '${pluginId}' expects authPolicy 'unauthenticated' or none, got ${JSON.stringify(authPolicy)}`,
-      );
+      throw refuse(`authPolicy 'unauthenticated' or none, got ${JSON.stringify(authPolicy)}`);
     }
-    const app = createApp(authPolicy);
-    const fullPath = `${base}${path === '/' ? '' : path}`;
+    const fullPath = `${options.mountPath.replace(/\/+$/, '')}${path === '/' ? '' : path}`;
     try {
       rootHttpRouter.addWebSocketHandler({
         path: fullPath,
         async handler({ request, socket, head }) {
-          const authentication = await check(app, authPolicy, request, socket);
-          if (!authentication || socket.destroyed) {
-            return;
-          }
+          const passed = await check(request, socket as Socket, authPolicy === 'unauthenticated');
+          if (!passed || socket.destroyed) return;
           metrics?.recordUpgrade('accepted');
           metrics?.addOpen(1);
           socket.once('close', () => metrics?.addOpen(-1));
-          await handler({ request, socket, head, ...authentication });
+          await handler({ request, socket, head, ...passed });
         },
       });
     } catch (error) {

@@ -4,10 +4,22 @@ import {
   type HttpRouterService,
   type ServiceFactory,
 } from '@backstage/backend-plugin-api';
-import { createPluginHttpRouter } from './createPluginHttpRouter';
-import { createConnectionCounter } from './connectionLimit';
-import { optionalMetricsServiceRef } from '../metrics';
+import {
+  createAuthIntegrationRouter,
+  createCookieAuthRefreshMiddleware,
+} from '@backstage/backend-defaults/httpRouter';
+import type { ErrorRequestHandler, Handler, RequestHandler } from 'express';
+import Router from 'express-promise-router';
+import { describeValue, HttpRouterConfigError } from '../errors';
+import { createHttpRouterMetrics, optionalMetricsServiceRef } from '../metrics';
+import { createCredentialsBarrier } from '../middleware/createCredentialsBarrier';
+import { createErrorHandler } from '../middleware/createErrorHandler';
+import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddleware';
+import { passThrough } from '../middleware/passThrough';
 import { rateLimitContextServiceRef } from '../rateLimit/context';
+import { createRateLimitHandler } from '../rateLimit/createRateLimitMiddleware';
+import { ConnectionCounter, createWebSocketRoutes } from './createWebSocketRoutes';
+import type { RootWebSocketRouter } from './types';
 
 /**
  * Options for {@link httpRouterServiceFactory}.
@@ -18,20 +30,57 @@ export interface HttpRouterFactoryOptions {
   getPath?(pluginId: string): string;
 }
 
-function defaultGetPath(pluginId: string): string {
-  return `/api/${pluginId}`;
+/** The paths of upstream's auth routers, as their express routes match: regardless of case. */
+const WELL_KNOWN_AUTH_PATHS = /^\/\.backstage\/auth\/v1\//i;
+
+/** Runs `router` only for the well-known auth paths, so that other requests skip its layers. */
+const onlyForAuthPaths = (router: RequestHandler): RequestHandler =>
+  function wellKnownAuthRoutes(req, res, next) {
+    if (WELL_KNOWN_AUTH_PATHS.test(req.path)) router(req, res, next);
+    else next();
+  };
+
+/**
+ * Our steps, then the plugin's routes, as one handler; an error from any of them goes to `errorHandler`, and
+ * never to the plugin's own error handlers. Each step is a plain middleware that calls `next` once.
+ */
+function composePluginRouter(
+  steps: RequestHandler[],
+  pluginRoutes: RequestHandler,
+  errorHandler: ErrorRequestHandler,
+): RequestHandler {
+  const handlers = [...steps.filter(step => step !== passThrough), pluginRoutes];
+  const answerError: ErrorRequestHandler = (error, req, res, done) => {
+    try {
+      errorHandler(error, req, res, done);
+    } catch (thrown) {
+      done(thrown);
+    }
+  };
+  return function pluginRouter(req, res, done) {
+    let index = 0;
+    const next = (error?: unknown): void => {
+      if (error === 'router') return done();
+      if (error && error !== 'route') return answerError(error, req, res, done);
+      if (index === handlers.length) return done();
+      try {
+        handlers[index++](req, res, next);
+      } catch (thrown) {
+        answerError(thrown, req, res, done);
+      }
+    };
+    next();
+  };
 }
 
 function createHttpRouterServiceFactory(
   options?: HttpRouterFactoryOptions,
 ): ServiceFactory<HttpRouterService, 'plugin', 'singleton'> {
-  const getPath = options?.getPath ?? defaultGetPath;
+  const getPath = options?.getPath ?? ((pluginId: string) => `/api/${pluginId}`);
   return createServiceFactory({
     service: coreServices.httpRouter,
     initialization: 'always',
     deps: {
-      rootLogger: coreServices.rootLogger,
-      rootLifecycle: coreServices.rootLifecycle,
       plugin: coreServices.pluginMetadata,
       config: coreServices.rootConfig,
       lifecycle: coreServices.lifecycle,
@@ -47,11 +96,75 @@ function createHttpRouterServiceFactory(
       const rateLimit = rateLimitContext.get();
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
       const connectionCounters =
-        limit === undefined ? [] : [createConnectionCounter(limit, 'across all plugins')];
+        limit === undefined ? [] : [new ConnectionCounter(limit, 'across all plugins')];
       return { rateLimit, connectionCounters, shutdownWarning: { logged: false } };
     },
-    factory({ rateLimitContext: _context, ...deps }, rootContext) {
-      return createPluginHttpRouter({ ...deps, ...rootContext, getPath });
+    async factory(deps, { rateLimit, connectionCounters, shutdownWarning }) {
+      const { plugin, config, lifecycle, rootHttpRouter, auth, httpAuth, logger } = deps;
+      const pluginId = plugin.getId();
+      const mountPath = getPath(pluginId);
+      if (typeof mountPath !== 'string' || !mountPath.startsWith('/')) {
+        const got = describeValue(mountPath);
+        const expected = `expected getPath('${pluginId}') to return a path starting with '/', got ${got}`;
+        throw new HttpRouterConfigError('getPath', expected);
+      }
+      const metrics = createHttpRouterMetrics({ meter: deps.metricsService, pluginId });
+      const barrier = createCredentialsBarrier({
+        ...{ httpAuth, config, pluginId, logger, lifecycle },
+        metrics: metrics.credentialsBarrier,
+      });
+      const rateLimitStep = createRateLimitHandler(rateLimit, {
+        ...{ pluginId, logger, lifecycle, httpAuth, mountPath, metrics },
+        // Verifies credentials as the barrier will for the path, so httpAuth's per-request cache answers it.
+        lookupAccess: barrier.lookupAccess,
+        countsAllPlugins: true,
+      });
+      const lifecycleGate = createLifecycleMiddleware({
+        ...{ config, lifecycle, logger, shutdownWarning },
+        metrics: metrics.lifecycleGate,
+      });
+      // Fails the start-up when Redis refuses the configured database, rather than counting elsewhere.
+      await rateLimit.verifyRedis();
+      const pluginRoutes = Router();
+      const errorHandler = createErrorHandler({ logger });
+      const steps = [
+        rateLimitStep,
+        onlyForAuthPaths(createAuthIntegrationRouter({ auth })),
+        lifecycleGate,
+        barrier.middleware,
+        onlyForAuthPaths(createCookieAuthRefreshMiddleware({ auth, httpAuth })),
+      ];
+      rootHttpRouter.use(mountPath, composePluginRouter(steps, pluginRoutes, errorHandler));
+
+      const service = {
+        use(handler: Handler) {
+          const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
+          const refused = handlers.find(item => typeof item !== 'function');
+          if (handlers.length === 0 || refused !== undefined) {
+            const got = handlers.length === 0 ? 'an empty array' : describeValue(refused);
+            throw new TypeError(
+              `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), got ${got}`,
+            );
+          }
+          pluginRoutes.use(handlers as Handler[]);
+        },
+        addAuthPolicy: barrier.addAuthPolicy,
+      } as HttpRouterService;
+      // Absent before Backstage 0.19, as upstream's, so that plugins which feature-detect it keep their fallback.
+      const root = rootHttpRouter as Partial<RootWebSocketRouter>;
+      if (typeof root.addWebSocketHandler !== 'function') return service;
+      const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;
+      const addWebSocketHandler = createWebSocketRoutes({
+        ...{ pluginId, mountPath, auth, config, lifecycleGate, errorHandler },
+        rootHttpRouter: root as RootWebSocketRouter,
+        rateLimit: rateLimitStep,
+        connectionCounters:
+          limit === undefined
+            ? connectionCounters
+            : [...connectionCounters, new ConnectionCounter(limit, `in plugin '${pluginId}'`)],
+        metrics: metrics.webSockets,
+      });
+      return Object.assign(service, { addWebSocketHandler });
     },
   });
 }

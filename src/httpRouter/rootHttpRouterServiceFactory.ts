@@ -6,6 +6,7 @@ import {
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
 import type { RequestHandler } from 'express';
 import { RootRateLimitNotAppliedError } from '../errors';
+import { passThrough } from '../middleware/passThrough';
 import { createRateLimitMiddleware } from '../rateLimit/createRateLimitMiddleware';
 
 /** Each backend's all-plugins limiter, keyed by its root config; weak, so a stopped backend is forgotten. */
@@ -17,9 +18,7 @@ const allPluginsLimiters = new WeakMap<object, RequestHandler>();
  */
 export function createAllPluginsLimitStep(backend: object): RequestHandler {
   return function allPluginsLimit(req, res, next) {
-    const limiter = allPluginsLimiters.get(backend);
-    if (limiter) limiter(req, res, next);
-    else next();
+    (allPluginsLimiters.get(backend) ?? passThrough)(req, res, next);
   };
 }
 
@@ -44,26 +43,18 @@ export function withOurRateLimit(
     applyDefaults() {
       built = false;
       context.applyDefaults();
-      if (!built && config.has('backend.rateLimit')) {
-        throw new RootRateLimitNotAppliedError();
-      }
+      if (!built && config.has('backend.rateLimit')) throw new RootRateLimitNotAppliedError();
     },
   };
-}
-
-function applyDefaultsOnly({ applyDefaults }: RootHttpRouterConfigureContext): void {
-  applyDefaults();
 }
 
 function createRootHttpRouterServiceFactory(
   options?: RootHttpRouterFactoryOptions,
 ): ServiceFactory<RootHttpRouterService, 'root', 'singleton'> {
-  const configure = options?.configure ?? applyDefaultsOnly;
+  const configure = options?.configure ?? (context => context.applyDefaults());
   return upstreamRootHttpRouterServiceFactory({
     ...options,
-    configure(context) {
-      configure(withOurRateLimit(context));
-    },
+    configure: context => configure(withOurRateLimit(context)),
   });
 }
 

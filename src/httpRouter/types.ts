@@ -24,10 +24,8 @@ export interface WebSocketHandlerOptions {
 export interface RootWebSocketRouter {
   addWebSocketHandler(options: {
     path: string;
-    handler(context: {
-      request: IncomingMessage;
-      socket: Duplex;
-      head: Buffer;
-    }): void | Promise<void>;
+    handler(
+      context: Pick<WebSocketUpgradeContext, 'request' | 'socket' | 'head'>,
+    ): void | Promise<void>;
   }): void;
 }

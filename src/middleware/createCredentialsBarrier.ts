@@ -7,19 +7,17 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { AuthenticationError } from '@backstage/errors';
 import type { Request, RequestHandler } from 'express';
-import { createAuthPolicyRegistry } from '../authPolicy';
-import type { AuthPolicy, AuthPolicyAccess } from '../authPolicy';
+import {
+  createAuthPolicyRegistry,
+  type AuthPolicy,
+  type AuthPolicyAccess,
+} from '../authPolicy/registry';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import type { CredentialsBarrierMetrics, CredentialsRefusalReason } from '../metrics';
 import { passThrough } from './passThrough';
 
-const AUTH_COOKIE = 'backstage-auth';
-
-function hasAuthCookie(cookieHeader: string | undefined): boolean {
-  return (cookieHeader ?? '')
-    .split(';')
-    .some(pair => pair.slice(0, pair.indexOf('=')).trim() === AUTH_COOKIE);
-}
+const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
+const AUTH_COOKIE = /(?:^|;)\s*backstage-auth\s*=/;
 
 /**
  * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the
@@ -29,16 +27,10 @@ export function credentialsRefusalReason(
   req: Pick<Request, 'headers'>,
   cookieAllowed: boolean,
 ): CredentialsRefusalReason {
-  if (req.headers.authorization !== undefined) {
-    return 'invalid';
-  }
-  if (hasAuthCookie(req.headers.cookie)) {
-    return cookieAllowed ? 'invalid' : 'limited_access';
-  }
-  return 'missing';
+  if (req.headers.authorization !== undefined) return 'invalid';
+  if (!AUTH_COOKIE.test(req.headers.cookie ?? '')) return 'missing';
+  return cookieAllowed ? 'invalid' : 'limited_access';
 }
-
-const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
 /**
  * Options for {@link createCredentialsBarrier}.
@@ -50,7 +42,7 @@ export interface CredentialsBarrierOptions {
   config: RootConfigService;
   /** The plugin the barrier guards, named in policy errors. Defaults to none. */
   pluginId?: string;
-  /** Where the warning about a disabled barrier and the list of opened paths go. Defaults to none. */
+  /** Gets the warning about a disabled barrier and the opened paths. Defaults to none. */
   logger?: LoggerService;
   /** With a `logger`, the opened paths are logged at start-up and each later policy as added. Defaults to none. */
   lifecycle?: LifecycleService;
@@ -73,7 +65,7 @@ export interface CredentialsBarrier {
 }
 
 const describePolicies = (policies: readonly AuthPolicy[]) =>
-  policies.length ? policies.map(({ path, allow }) => `${path} (${allow})`).join(', ') : 'none';
+  policies.map(({ path, allow }) => `${path} (${allow})`).join(', ') || 'none';
 
 /**
  * Creates the middleware that refuses requests without user or service credentials, and the way to open paths.
@@ -85,16 +77,14 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
   const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
-  const authPolicies = () => registry.list();
+  const authPolicies = registry.list;
   const lookupAccess = registry.lookup;
   let started = false;
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
     registry.add(policy);
     if (started) {
-      const added = authPolicies().slice(-1);
-      logger?.info(
-        `Auth policy added to plugin '${pluginId}' after start-up: ${describePolicies(added)}`,
-      );
+      const added = describePolicies(authPolicies().slice(-1));
+      logger?.info(`Auth policy added to plugin '${pluginId}' after start-up: ${added}`);
     }
   };
   if (lifecycle && logger) {
@@ -109,11 +99,10 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
     // Read as upstream reads it, so that `${ENV_VAR}` substitutions such as 'true' keep working.
     disabled = config.getOptionalBoolean(DISABLE_CONFIG_KEY);
   } catch (error) {
-    throw new HttpRouterConfigError(
-      DISABLE_CONFIG_KEY,
-      `expected true or false, got ${describeValue(config.getOptional(DISABLE_CONFIG_KEY))}`,
-      { cause: error },
-    );
+    const got = describeValue(config.getOptional(DISABLE_CONFIG_KEY));
+    throw new HttpRouterConfigError(DISABLE_CONFIG_KEY, `expected true or false, got ${got}`, {
+      cause: error,
+    });
   }
   if (disabled) {
     logger?.warn(
@@ -125,28 +114,22 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   const middleware: RequestHandler = function credentialsBarrier(req, _res, next) {
     const access = lookupAccess(req.path);
     if (access === 'unauthenticated') {
-      metrics?.recordPolicyAllowed('unauthenticated');
-      next();
-      return;
+      metrics?.recordPolicyAllowed(access);
+      return next();
     }
-    const cookieAllowed = access === 'user-cookie';
-    httpAuth
-      .credentials(req, { allow: ['user', 'service'], allowLimitedAccess: cookieAllowed })
-      // A rejection without a reason must still refuse the request: `next(undefined)` would let it through.
-      .then(
-        () => {
-          // httpAuth does not say whether the cookie or a token passed, so every request on the path counts.
-          if (cookieAllowed) {
-            metrics?.recordPolicyAllowed('user-cookie');
-          }
-          next();
-        },
-        (error: unknown) => {
-          metrics?.recordRefusal(credentialsRefusalReason(req, cookieAllowed));
-          next(error ?? new AuthenticationError('Missing credentials'));
-        },
-      );
+    const allowLimitedAccess = access === 'user-cookie';
+    httpAuth.credentials(req, { allow: ['user', 'service'], allowLimitedAccess }).then(
+      () => {
+        // httpAuth does not say whether the cookie or a token passed, so every request on the path counts.
+        if (allowLimitedAccess) metrics?.recordPolicyAllowed('user-cookie');
+        next();
+      },
+      (error: unknown) => {
+        metrics?.recordRefusal(credentialsRefusalReason(req, allowLimitedAccess));
+        // A rejection without a reason must still refuse: `next(undefined)` would let the request through.
+        next(error ?? new AuthenticationError('Missing credentials'));
+      },
+    );
   };
-
   return { middleware, addAuthPolicy, authPolicies, lookupAccess };
 }

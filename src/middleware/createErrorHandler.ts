@@ -1,32 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import {
-  AuthenticationError,
-  ConflictError,
-  InputError,
-  NotAllowedError,
-  NotFoundError,
-  NotImplementedError,
-  NotModifiedError,
-  ServiceUnavailableError,
-  isError,
-  serializeError,
-  toError,
-} from '@backstage/errors';
+import { isError, serializeError, toError } from '@backstage/errors';
 import type { ErrorRequestHandler } from 'express';
 import { isMarkedAsLogged } from '../errors';
 
 /** The status of each `@backstage/errors` name, for an error that carries none of its own. */
-const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
-  [NotModifiedError.name, 304],
-  [InputError.name, 400],
-  [AuthenticationError.name, 401],
-  [NotAllowedError.name, 403],
-  [NotFoundError.name, 404],
-  [ConflictError.name, 409],
-  [NotImplementedError.name, 501],
-  [ServiceUnavailableError.name, 503],
-]);
+const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
+  NotModifiedError: 304,
+  InputError: 400,
+  AuthenticationError: 401,
+  NotAllowedError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  NotImplementedError: 501,
+  ServiceUnavailableError: 503,
+};
 
 /**
  * Options for {@link createErrorHandler}.
@@ -41,13 +29,13 @@ export interface ErrorHandlerOptions {
 
 /** The status an error asks for: a whole `statusCode` or `status` in 100–599, else its name's, else 500. */
 export function getErrorStatus(error: Error): number {
-  for (const field of ['statusCode', 'status'] as const) {
-    const value = (error as unknown as Record<string, unknown>)[field];
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) {
-      return value;
+  const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
+  for (const value of [statusCode, status]) {
+    if (Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599) {
+      return value as number;
     }
   }
-  return STATUS_BY_ERROR_NAME.get(error.name) ?? 500;
+  return Object.hasOwn(STATUS_BY_ERROR_NAME, error.name) ? STATUS_BY_ERROR_NAME[error.name] : 500;
 }
 
 /**
@@ -59,29 +47,20 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
   const { logger, showStackTraces = process.env.NODE_ENV === 'development' } = options;
   const errorLogger = logger.child({ type: 'errorHandler' });
 
-  const hideInternals = (error: Error): Error => {
-    const logId = randomBytes(10).toString('hex');
-    errorLogger
-      .child({ logId })
-      .error(`Filtered internal error with logId=${logId} from response`, error);
-    const replacement = new Error(`An internal error occurred logId=${logId}`);
-    delete replacement.stack;
-    return replacement;
-  };
-
   return function answerWithErrorBody(thrown, req, res, next) {
-    const error =
-      !isError(thrown) || (thrown as Error).constructor?.name === 'DatabaseError'
-        ? hideInternals(toError(thrown))
-        : (thrown as Error);
+    let error = thrown as Error;
+    if (!isError(thrown) || error.constructor?.name === 'DatabaseError') {
+      const logId = randomBytes(10).toString('hex');
+      const message = `Filtered internal error with logId=${logId} from response`;
+      errorLogger.child({ logId }).error(message, toError(thrown));
+      error = new Error(`An internal error occurred logId=${logId}`);
+      delete error.stack;
+    }
     const statusCode = getErrorStatus(error);
     if (statusCode >= 500 && !isMarkedAsLogged(error)) {
       errorLogger.error(`Request failed with status ${statusCode}`, error);
     }
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
+    if (res.headersSent) return next(error);
     res.status(statusCode).json({
       error: serializeError(error, { includeStack: showStackTraces }),
       request: { method: req.method, url: req.url },

@@ -5,19 +5,13 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
 import type { NextFunction, RequestHandler, Response } from 'express';
+import { markAsLogged } from '../errors';
 import type { LifecycleGateMetrics, LifecycleRejectionReason } from '../metrics';
 import { readDurationMs } from '../readDurationMs';
-import { markAsLogged } from '../errors';
 
-/** How long requests wait for the plugin to start when `backend.lifecycle.startupRequestPauseTimeout` is unset. */
-export const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
-
-/** The `Retry-After` (seconds) sent with the 503 answers of the lifecycle gate. */
+const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
 const LIFECYCLE_RETRY_AFTER_SECONDS = 5;
-
 const TIMEOUT_CONFIG_KEY = 'backend.lifecycle.startupRequestPauseTimeout';
-
-/** The message of each 503, as upstream words it. */
 const REJECTION_MESSAGES: Record<LifecycleRejectionReason, string> = {
   startup_timeout: 'Service has not started up yet',
   shutdown: 'Service is shutting down',
@@ -25,49 +19,29 @@ const REJECTION_MESSAGES: Record<LifecycleRejectionReason, string> = {
 
 /**
  * Options for {@link createLifecycleMiddleware}.
- *
  * @public
  */
 export interface LifecycleMiddlewareOptions {
-  /** The root config; `backend.lifecycle.startupRequestPauseTimeout` is read from it. */
+  /** Where `backend.lifecycle.startupRequestPauseTimeout` is read. */
   config: RootConfigService;
-  /** The plugin's lifecycle service, whose startup and shutdown hooks open and close the gate. */
   lifecycle: LifecycleService;
-  /**
-   * Receives one warning when shutdown starts; the 503s that follow are then not logged one by one. Defaults to
-   * none: nothing is logged here, and the error handler logs each 503.
-   */
+  /** Gets one warning when shutdown starts, instead of a log line per 503. Defaults to none. */
   logger?: LoggerService;
-  /**
-   * Counts the 503s by reason and the requests waiting for start-up; usually
-   * `createHttpRouterMetrics(...).lifecycleGate`. Defaults to none: nothing is recorded.
-   */
+  /** Counts the 503s by reason and the requests waiting for start-up. Defaults to none. */
   metrics?: LifecycleGateMetrics;
   /** Shared by a backend's gates, so that its shutdown logs one warning. Defaults to this gate's own. */
   shutdownWarning?: { logged: boolean };
 }
 
-interface PausedRequest {
-  res: Response;
-  next: NextFunction;
-  timer: NodeJS.Timeout;
-}
+type PausedRequest = { res: Response; next: NextFunction; timer: NodeJS.Timeout };
 
 /**
  * Creates a middleware that holds requests until the plugin has started and turns them away once it stops.
- *
  * @remarks
- * A request that arrives before the plugin's startup hook has run waits, and proceeds when it runs. If it is still
- * waiting after `backend.lifecycle.startupRequestPauseTimeout` (default 5 seconds), it fails with a
- * `ServiceUnavailableError` (503). Once shutdown has started, waiting and new requests fail the same way, and
- * `logger` gets one warning for the whole shutdown. Each 503 carries a `Retry-After` header. An unreadable timeout
- * throws at creation, naming the key and the value. With `metrics`, every 503 is counted (`startup_timeout` or
- * `shutdown`), and so is every request while it waits.
- *
- * Only `next` is required of the request and response: a response without `setHeader` gets no `Retry-After`,
- * and one without `once` keeps a waiting request's slot until it times out, so that the gate also runs on the
- * bare objects of upstream's unit tests.
- *
+ * A request waits for the startup hook, at most `backend.lifecycle.startupRequestPauseTimeout` (default 5
+ * seconds); then, and from shutdown on, it fails with a 503 `ServiceUnavailableError` and `Retry-After`. Only
+ * `next` is required of the response: without `setHeader` there is no `Retry-After`, without `once` a client that
+ * leaves keeps its slot until the time-out, so the gate also runs on upstream's bare test objects.
  * @public
  */
 export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): RequestHandler {
@@ -75,7 +49,6 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
   const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, {
     fallbackMs: DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS,
   });
-
   let state: 'starting' | 'up' | 'down' = 'starting';
   const paused = new Set<PausedRequest>();
 
@@ -88,20 +61,20 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
     // The shutdown warning stands for every refusal that follows; start-up time-outs are each worth a line.
     next(state === 'down' && logger ? markAsLogged(error) : error);
   };
-
-  lifecycle.addStartupHook(() => {
-    if (state !== 'starting') {
-      return;
-    }
-    state = 'up';
+  const release = (then: (request: PausedRequest) => void) => {
     for (const request of paused) {
       clearTimeout(request.timer);
       metrics?.addWaiting(-1);
-      request.next();
+      then(request);
     }
     paused.clear();
-  });
+  };
 
+  lifecycle.addStartupHook(() => {
+    if (state !== 'starting') return;
+    state = 'up';
+    release(request => request.next());
+  });
   lifecycle.addShutdownHook(() => {
     state = 'down';
     if (!shutdownWarning.logged) {
@@ -111,42 +84,26 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
           (paused.size > 0 ? `, including ${paused.size} still waiting for start-up` : ''),
       );
     }
-    for (const request of paused) {
-      clearTimeout(request.timer);
-      metrics?.addWaiting(-1);
-      reject(request.res, request.next, 'shutdown');
-    }
-    paused.clear();
+    release(request => reject(request.res, request.next, 'shutdown'));
   });
 
   return function lifecycleGate(_req, res, next) {
-    if (state === 'up') {
-      next();
-      return;
-    }
-    if (state === 'down') {
-      reject(res, next, 'shutdown');
-      return;
-    }
+    if (state === 'up') return next();
+    if (state === 'down') return reject(res, next, 'shutdown');
     const request: PausedRequest = {
       res,
       next,
       timer: setTimeout(() => {
-        if (paused.delete(request)) {
-          metrics?.addWaiting(-1);
-          reject(res, next, 'startup_timeout');
-        }
+        if (!paused.delete(request)) return;
+        metrics?.addWaiting(-1);
+        reject(res, next, 'startup_timeout');
       }, timeoutMs),
     };
-    // A client that gives up while waiting should not keep its slot until the time-out.
-    if (typeof res.once === 'function') {
-      res.once('close', () => {
-        if (paused.delete(request)) {
-          clearTimeout(request.timer);
-          metrics?.addWaiting(-1);
-        }
-      });
-    }
+    res.once?.('close', () => {
+      if (!paused.delete(request)) return;
+      clearTimeout(request.timer);
+      metrics?.addWaiting(-1);
+    });
     paused.add(request);
     metrics?.addWaiting(1);
   };

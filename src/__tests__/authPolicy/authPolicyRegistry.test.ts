@@ -1,4 +1,4 @@
-import { createAuthPolicyRegistry } from '../../authPolicy';
+import { createAuthPolicyRegistry } from '../../authPolicy/registry';
 import { AuthPolicyError, ERROR_CODES } from '../../errors';
 
 /** A registry of `count` policies, the `i`th made by `shape(i)`, alternating the two kinds of access. */

@@ -2,8 +2,8 @@ import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
 import { pathToRegexp } from 'path-to-regexp';
-import { compilePolicyPath, createAuthPolicyRegistry } from '../../authPolicy';
-import type { CompiledPolicyPath } from '../../authPolicy';
+import { compilePolicyPath, type CompiledPolicyPath } from '../../authPolicy/paths';
+import { createAuthPolicyRegistry } from '../../authPolicy/registry';
 
 // A fixed seed keeps every run, and CI, on the same pairs; set AUTH_POLICY_FUZZ_SEED to explore others.
 const SEED = Number(process.env.AUTH_POLICY_FUZZ_SEED ?? 20261124);

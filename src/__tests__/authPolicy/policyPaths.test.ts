@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { pathToRegexp } from 'path-to-regexp';
-import { compilePolicyPath, createAuthPolicyRegistry } from '../../authPolicy';
-import { ERROR_CODES, PolicyPathSyntaxError } from '../../errors';
+import { compilePolicyPath, PolicyPathSyntaxError } from '../../authPolicy/paths';
+import { createAuthPolicyRegistry } from '../../authPolicy/registry';
+import { ERROR_CODES } from '../../errors';
 
 /** Express 4's own path-to-regexp, resolved from express so that it is the copy its router uses. */
 const requireFromExpress = createRequire(require.resolve('express'));

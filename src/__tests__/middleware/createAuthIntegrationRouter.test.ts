@@ -1,6 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { createAuthIntegrationRouter } from '../../middleware/createAuthIntegrationRouter';
+import { createAuthIntegrationRouter } from '../../index';
 import { createTestApp } from '../helpers/createTestApp';
 import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
 

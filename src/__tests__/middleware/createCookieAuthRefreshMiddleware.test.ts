@@ -1,6 +1,6 @@
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { createCookieAuthRefreshMiddleware } from '../../middleware/createCookieAuthRefreshMiddleware';
+import { createCookieAuthRefreshMiddleware } from '../../index';
 import { createTestApp } from '../helpers/createTestApp';
 
 describe('createCookieAuthRefreshMiddleware', () => {
