@@ -1,13 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisReply, SendCommandClusterFn } from 'rate-limit-redis';
 import { HttpRouterConfigError, RedisStoreOptionError } from '../errors';
 import { redisConnectionAttribute, registerRedisFallbackProbe } from './fallbackProbe';
-import { createRedisBreaker, type RedisBreaker } from './breaker';
+import { createRedisBreaker } from './breaker';
 
 /** How long one attempt to open a socket may take, and how long start-up waits for the first one. */
 const CONNECT_TIMEOUT_MS = 2_000;
-/** The longest pause between two reconnection attempts. */
 const MAX_RECONNECT_DELAY_MS = 1_000;
 /** How long a closing client waits for its socket; ioredis reads it though its types omit it (default 2 s). */
 const DISCONNECT_TIMEOUT_MS = 100;
@@ -16,16 +15,14 @@ const CONNECTION_NAME = 'backstage-http-router-rate-limit';
 const DEFAULT_REDIS_PORT = 6379;
 const CONNECTION_CONFIG_KEY = 'backend.rateLimit.store.connection';
 
-/** Where the store connects, read from its `connection` option. */
+/** Where the store connects, read from its `connection` option; `description` masks the password. */
 export interface RedisTarget {
   mode: 'standalone' | 'cluster';
   nodes: Array<{ host: string; port: number }>;
   username?: string;
   password?: string;
-  /** The database index (standalone only). */
   db?: number;
   tls: boolean;
-  /** The connection with its password masked, for log lines. */
   description: string;
 }
 
@@ -36,41 +33,27 @@ function maskPassword(value: string): string {
   return value.replace(/^([^:/]*:\/\/)[^]*@/, '$1***@');
 }
 
+const EXAMPLE_URLS = "such as 'redis://host:6379' or 'rediss://host:6380'";
+
 function parseNodeUrl(input: unknown, option: string): ParsedNode {
   const shown = typeof input === 'string' ? maskPassword(input) : input;
-  const fail = (message: string) => new RedisStoreOptionError(option, message);
-  if (typeof input !== 'string' || input.trim() === '') {
-    throw fail(
-      `expected a URL such as 'redis://host:6379' or 'rediss://host:6380', got ${JSON.stringify(shown)}`,
-    );
-  }
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw fail(
-      `'${shown}' is not a URL; expected one such as 'redis://host:6379' or 'rediss://host:6380'`,
-    );
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw fail(
-      `unsupported scheme '${url.protocol}' in '${shown}'; expected 'redis:' or 'rediss:' (TLS)`,
-    );
-  }
-  if (url.hostname === '') {
-    throw fail(`'${shown}' names no host`);
-  }
-  if (url.search !== '' || url.hash !== '') {
-    throw fail(
-      `'${shown}' has a query or fragment; options other than host, port, user, password and database are not supported`,
-    );
-  }
-  const path = url.pathname.replace(/^\//, '');
-  if (path !== '' && !/^\d+$/.test(path)) {
-    throw fail(
-      `the path of '${url.protocol}//${url.host}/${path}' must be a database index such as '/0', got '/${path}'`,
-    );
-  }
+  const url = typeof input === 'string' && URL.canParse(input) ? new URL(input) : undefined;
+  const path = url?.pathname.replace(/^\//, '') ?? '';
+  const problem =
+    typeof input !== 'string' || input.trim() === ''
+      ? `expected a URL ${EXAMPLE_URLS}, got ${JSON.stringify(shown)}`
+      : !url
+        ? `'${shown}' is not a URL; expected one ${EXAMPLE_URLS}`
+        : url.protocol !== 'redis:' && url.protocol !== 'rediss:'
+          ? `unsupported scheme '${url.protocol}' in '${shown}'; expected 'redis:' or 'rediss:' (TLS)`
+          : url.hostname === ''
+            ? `'${shown}' names no host`
+            : url.search !== '' || url.hash !== ''
+              ? `'${shown}' has a query or fragment; options other than host, port, user, password and database are not supported`
+              : path !== '' && !/^\d+$/.test(path)
+                ? `the path of '${url.protocol}//${url.host}/${path}' must be a database index such as '/0', got '/${path}'`
+                : undefined;
+  if (problem !== undefined || !url) throw new RedisStoreOptionError(option, problem ?? '');
   const username = url.username ? decodeURIComponent(url.username) : undefined;
   const password = url.password ? decodeURIComponent(url.password) : undefined;
   const credentials = username || password ? `${url.username}${password ? ':***' : ''}@` : '';
@@ -86,209 +69,95 @@ function parseNodeUrl(input: unknown, option: string): ParsedNode {
   };
 }
 
-function agree<T>(nodes: ParsedNode[], pick: (node: ParsedNode) => T, what: string): T {
-  const values = [...new Set(nodes.map(pick).filter(value => value !== undefined))];
-  if (values.length > 1) {
-    throw new RedisStoreOptionError(
-      'connection',
-      `all cluster nodes must use the same ${what}, got ${nodes.map(node => node.description).join(', ')}`,
-    );
-  }
-  return values[0];
-}
-
 /** Reads a `connection` option (one URL, or Redis Cluster node URLs); throws naming the value, password masked. */
 export function parseRedisConnection(connection: unknown): RedisTarget {
   if (!Array.isArray(connection)) {
     const { host, port, ...node } = parseNodeUrl(connection, 'connection');
     return { mode: 'standalone', nodes: [{ host, port }], ...node };
   }
-  if (connection.length === 0) {
-    throw new RedisStoreOptionError(
-      'connection',
-      'expected at least one cluster node URL, got an empty list',
-    );
-  }
+  const fail = (message: string) => new RedisStoreOptionError('connection', message);
+  if (connection.length === 0)
+    throw fail('expected at least one cluster node URL, got an empty list');
   const nodes = connection.map((value, index) => parseNodeUrl(value, `connection[${index}]`));
+  const listed = nodes.map(node => node.description).join(', ');
   if (nodes.some(node => node.db !== undefined && node.db !== 0)) {
-    throw new RedisStoreOptionError(
-      'connection',
-      `Redis Cluster only has database 0, got ${nodes.map(node => node.description).join(', ')}`,
-    );
+    throw fail(`Redis Cluster only has database 0, got ${listed}`);
   }
+  const agree = <T>(pick: (node: ParsedNode) => T, what: string): T => {
+    const values = [...new Set(nodes.map(pick).filter(value => value !== undefined))];
+    if (values.length > 1) throw fail(`all cluster nodes must use the same ${what}, got ${listed}`);
+    return values[0];
+  };
   return {
     mode: 'cluster',
     nodes: nodes.map(({ host, port }) => ({ host, port })),
-    username: agree(nodes, node => node.username, 'user'),
-    password: agree(nodes, node => node.password, 'password'),
-    tls: agree(nodes, node => node.tls, 'scheme'),
+    username: agree(node => node.username, 'user'),
+    password: agree(node => node.password, 'password'),
+    tls: agree(node => node.tls, 'scheme'),
     description: `cluster ${nodes.map(node => node.description).join(',')}`,
   };
 }
 
-/** A store's share of one Redis connection. */
-export interface RedisLease {
-  /** Sends a raw command, routed by key in a cluster; the shape rate-limit-redis expects. */
-  sendCommand: SendCommandClusterFn;
-  /** Whether the connection can send commands now. */
-  isReady(): boolean;
-  /** Settles when the first connection attempt has ended; `undefined` once it has. */
-  firstAttempt(): Promise<void> | undefined;
-  /** Shared by every lease on the connection. */
-  breaker: RedisBreaker;
-  /** Gives the lease back; the connection closes with its last lease. Safe to call twice. */
-  release(): void;
-}
-
 /** The Redis connections of one backend (or of one limiter used on its own), one per `connection` and timeout. */
-export interface RedisConnections {
-  /** Hands out the connection for `connection` and `timeoutMs`, opening it on first use. */
-  acquire(options: { connection: string | string[]; timeoutMs: number }): RedisLease;
-  /** Waits (2 s at most) for each first attempt; rejects when Redis refused the database one names. */
-  verify(): Promise<void>;
-}
-
-/** Options for {@link createRedisConnections}. */
-export interface RedisConnectionsOptions {
-  /** Reports outages, once each when they start and end. Defaults to none. */
-  logger?: LoggerService;
-  /** How long without a failure ends an outage in the log. Defaults to 5 seconds. */
-  outageSettleMs?: number;
-}
-
-interface Entry {
-  lease: Omit<RedisLease, 'release'>;
-  leases: number;
-  /** Why Redis refused the database of the URL, until it accepts it again. */
-  refusal?: HttpRouterConfigError;
-  close(): void;
-}
+export type RedisConnections = ReturnType<typeof createRedisConnections>;
+/** A store's share of one Redis connection. */
+export type RedisLease = ReturnType<RedisConnections['acquire']>;
+type RawCommand = { key?: string; isReadOnly?: boolean; command: string[] };
 
 /**
  * Creates the Redis connections the stores of one backend share: one client per Redis whatever the number of
  * limiters; another `timeoutMs` gets its own client and breaker (late for one store is no outage for the other).
+ * @param options - `logger` reports outages; `outageSettleMs` is the failure-free time that ends one.
  */
-export function createRedisConnections(options: RedisConnectionsOptions = {}): RedisConnections {
-  const entries = new Map<string, Entry>();
+export function createRedisConnections(
+  options: { logger?: LoggerService; outageSettleMs?: number } = {},
+) {
+  const opened = new Map<string, ReturnType<typeof openConnection>>();
   return {
-    acquire({ connection, timeoutMs }) {
+    /** Hands out the connection for `connection` and `timeoutMs`, opening it on first use. */
+    acquire({ connection, timeoutMs }: { connection: string | string[]; timeoutMs: number }) {
       const key = JSON.stringify([connection, timeoutMs]);
-      let entry = entries.get(key);
-      if (!entry) {
-        entry = openEntry(connection, timeoutMs, options);
-        entries.set(key, entry);
-      }
-      const opened = entry;
-      opened.leases += 1;
+      const entry = opened.get(key) ?? openConnection(connection, timeoutMs, options);
+      opened.set(key, entry);
+      entry.leases += 1;
       let released = false;
-      return {
-        ...opened.lease,
-        release() {
-          if (released) return;
-          released = true;
-          opened.leases -= 1;
-          if (opened.leases === 0 && entries.get(key) === opened) {
-            entries.delete(key);
-            opened.close();
-          }
-        },
+      /** Gives the lease back; the connection closes with its last lease. Safe to call twice. */
+      const release = () => {
+        if (released) return;
+        released = true;
+        if (--entry.leases > 0) return;
+        opened.delete(key);
+        entry.close();
       };
+      return { ...entry.lease, release };
     },
+    /** Waits (2 s at most) for each first attempt; rejects when Redis refused the database one names. */
     async verify() {
-      const open = [...entries.values()];
-      await Promise.all(
-        open.map(({ lease }) => {
-          const attempt = lease.firstAttempt();
-          if (!attempt) return undefined;
-          let timer: NodeJS.Timeout | undefined;
-          const deadline = new Promise<void>(resolve => {
-            timer = setTimeout(resolve, CONNECT_TIMEOUT_MS);
-          });
-          return Promise.race([attempt, deadline]).finally(() => clearTimeout(timer));
-        }),
-      );
-      const refused = open.find(entry => entry.refusal);
-      if (refused?.refusal) throw refused.refusal;
+      const open = [...opened.values()];
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise(resolve => (timer = setTimeout(resolve, CONNECT_TIMEOUT_MS)));
+      await Promise.race([Promise.all(open.map(({ lease }) => lease.firstAttempt())), deadline]);
+      clearTimeout(timer);
+      const refusal = open.find(entry => entry.refusal)?.refusal;
+      if (refusal) throw refusal;
     },
   };
 }
 
-function openEntry(
-  connection: string | string[],
-  timeoutMs: number,
-  options: RedisConnectionsOptions,
-): Entry {
-  const { logger, outageSettleMs } = options;
-  // Never throws: the config reader parsed it already.
-  const target = parseRedisConnection(connection);
-  const entry: Entry = {} as Entry;
-  const client = openIoredisClient(target, {
-    onError(error) {
-      // While the database is refused the connection is dropped on purpose; that is no outage.
-      if (!entry.refusal) breaker.trip(error);
-    },
-    onReady() {
-      if (entry.refusal) {
-        entry.refusal = undefined;
-        logger?.warn(`Redis rate-limit store ${target.description} accepts its database now`);
-      }
-      breaker.reset();
-    },
-    onDatabaseRefused(error) {
-      if (entry.refusal) return;
-      entry.refusal = new HttpRouterConfigError(
-        CONNECTION_CONFIG_KEY,
-        `Redis at ${target.description} refused database ${target.db ?? 0} (${error.message}); name a database ` +
-          "that this server has (0 to its 'databases' setting minus one, 0 to 15 by default)",
-        { cause: error },
-      );
-      logger?.error(
-        `Redis rate-limit store ${target.description}: ${entry.refusal.message}. Until that is fixed, requests ` +
-          'are counted in memory on this instance, or refused with 503 where the store fails closed; they are ' +
-          'never counted in another database',
-      );
-    },
-  });
-  const breaker = createRedisBreaker({
-    description: target.description,
-    timeoutMs,
-    isReady: client.isReady,
-    isConnecting: () => client.firstAttempt() !== undefined,
-    logger,
-    outageSettleMs,
-  });
-  const unregister = registerRedisFallbackProbe(redisConnectionAttribute(connection), () =>
-    breaker.isOpen(),
-  );
-  return Object.assign(entry, {
-    lease: { ...client, breaker },
-    leases: 0,
-    close() {
-      unregister();
-      breaker.close();
-      client.close();
-    },
-  });
-}
-
-interface ClientListeners {
-  /** The connection failed, or Redis answered with an error that is not about a command. */
-  onError(error: Error): void;
-  onReady(): void;
-  /** Redis refused the `SELECT` of the URL's database; the connection was dropped before use. */
-  onDatabaseRefused(error: Error): void;
-}
-
-function reconnectDelay(attempt: number): number {
-  return Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
-}
+const reconnectDelay = (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 
 /**
- * Opens the ioredis client (the only code that knows ioredis): commands never queue nor are resent, so each reaches
- * Redis or fails at once. In a cluster `SCRIPT LOAD` goes to every master (the script cache is per node), and the
- * first attempt ends once every master answered a `PING`, so the first requests find their node's socket open.
+ * Opens one ioredis client (the only code that knows ioredis) with its breaker. Commands never wait offline nor are
+ * resent, so each reaches Redis or fails at once; those sent while a write is in flight go out together in the next.
+ * In a cluster the first attempt ends once every master answered a `PING`, so the first requests find sockets open.
  */
-function openIoredisClient(target: RedisTarget, listeners: ClientListeners) {
+function openConnection(
+  connection: string | string[],
+  timeoutMs: number,
+  { logger, outageSettleMs }: { logger?: LoggerService; outageSettleMs?: number },
+) {
+  // Never throws: the config reader parsed it already.
+  const target = parseRedisConnection(connection);
   const perNode: RedisOptions & { disconnectTimeout: number } = {
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     username: target.username,
@@ -298,7 +167,6 @@ function openIoredisClient(target: RedisTarget, listeners: ClientListeners) {
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    enableAutoPipelining: true,
   };
   const client =
     target.mode === 'cluster'
@@ -311,34 +179,84 @@ function openIoredisClient(target: RedisTarget, listeners: ClientListeners) {
         })
       : new Redis({
           ...perNode,
+          enableAutoPipelining: true,
           ...target.nodes[0],
           db: target.db,
           enableOfflineQueue: false,
           retryStrategy: reconnectDelay,
         });
-
   let closed = false;
+  // ioredis reports `ready` until the socket's close event; a client we closed must not look usable meanwhile.
+  const isReady = () => !closed && client.status === 'ready';
   let attempting = true;
-  let endFirstAttempt = () => undefined as void;
-  const firstAttempt = new Promise<void>(resolve => {
-    endFirstAttempt = () => {
-      attempting = false;
-      resolve();
-    };
+  let attempted = () => undefined as void;
+  const firstAttempt = new Promise<void>(resolve => (attempted = resolve));
+  const endFirstAttempt = () => {
+    attempting = false;
+    attempted();
+  };
+  const breaker = createRedisBreaker({
+    description: target.description,
+    timeoutMs,
+    isReady,
+    isConnecting: () => attempting,
+    logger,
+    outageSettleMs,
   });
+  const entry = {
+    leases: 0,
+    /** Why Redis refused the database of the URL, until it accepts it again. */
+    refusal: undefined as HttpRouterConfigError | undefined,
+    lease: {
+      /** Sends a raw command, routed by its key in a cluster. */
+      sendCommand: ({ command: [name, ...args] }: RawCommand) => client.call(name, ...args),
+      script: (lua: string) => defineScript(client, lua),
+      isReady,
+      /** Settles when the first connection attempt has ended; `undefined` once it has. */
+      firstAttempt: () => (attempting ? firstAttempt : undefined),
+      breaker,
+    },
+    close() {
+      unregister();
+      breaker.close();
+      closed = true;
+      endFirstAttempt();
+      client.disconnect();
+    },
+  };
+  const unregister = registerRedisFallbackProbe(redisConnectionAttribute(connection), () =>
+    breaker.isOpen(),
+  );
+
+  const databaseRefused = (error: Error) => {
+    // ioredis goes on to 'ready' in database 0 after a failed SELECT: drop the connection before any use.
+    client.disconnect(true);
+    if (closed || entry.refusal) return;
+    entry.refusal = new HttpRouterConfigError(
+      CONNECTION_CONFIG_KEY,
+      `Redis at ${target.description} refused database ${target.db ?? 0} (${error.message}); name a database ` +
+        "that this server has (0 to its 'databases' setting minus one, 0 to 15 by default)",
+      { cause: error },
+    );
+    logger?.error(
+      `Redis rate-limit store ${target.description}: ${entry.refusal.message}. Until that is fixed, requests ` +
+        'are counted in memory on this instance, or refused with 503 where the store fails closed; they are ' +
+        'never counted in another database',
+    );
+  };
   const reportError = (error: Error) => {
     const command = (error as Error & { command?: { name?: unknown } }).command;
-    if (String(command?.name).toLowerCase() === 'select') {
-      // ioredis goes on to 'ready' in database 0 after a failed SELECT: drop the connection before any use.
-      client.disconnect(true);
-      if (!closed) listeners.onDatabaseRefused(error);
-    } else if (!closed) {
-      listeners.onError(error);
-    }
+    if (String(command?.name).toLowerCase() === 'select') databaseRefused(error);
+    // While the database is refused the connection is dropped on purpose; that is no outage.
+    else if (!closed && !entry.refusal) breaker.trip(error);
     endFirstAttempt();
   };
   const reportReady = () => {
-    if (!closed) listeners.onReady();
+    if (!closed && entry.refusal) {
+      entry.refusal = undefined;
+      logger?.warn(`Redis rate-limit store ${target.description} accepts its database now`);
+    }
+    if (!closed) breaker.reset();
     endFirstAttempt();
   };
   // Without an 'error' listener ioredis prints every failed reconnection attempt to the console.
@@ -347,50 +265,18 @@ function openIoredisClient(target: RedisTarget, listeners: ClientListeners) {
   // A dropped connection emits no error until the next reconnection attempt fails, which may be a while.
   client.on('close', () => reportError(new Error('the connection to Redis was closed')));
   client.on('ready', () => {
-    if (client instanceof Cluster && attempting) {
-      const masters = client.nodes('master').map(node => node.ping());
-      const deadline = new Promise(resolve => setTimeout(resolve, CONNECT_TIMEOUT_MS).unref());
-      void Promise.race([Promise.allSettled(masters), deadline]).then(reportReady);
-      return;
-    }
-    reportReady();
+    if (!(client instanceof Cluster && attempting)) return reportReady();
+    const masters = client.nodes('master').map(node => node.ping());
+    const deadline = new Promise(resolve => setTimeout(resolve, CONNECT_TIMEOUT_MS).unref());
+    void Promise.race([Promise.allSettled(masters), deadline]).then(reportReady);
   });
-
-  const sendCommand: SendCommandClusterFn = ({ command }) => {
-    const [name, ...args] = command;
-    if (client instanceof Cluster && /^script$/i.test(name) && /^load$/i.test(args[0] ?? '')) {
-      return loadScriptOnEveryMaster(client, name, args);
-    }
-    return client.call(name, ...args) as Promise<RedisReply>;
-  };
-  return {
-    sendCommand,
-    // ioredis reports `ready` until the socket's close event; a client we closed must not look usable meanwhile.
-    isReady: () => !closed && client.status === 'ready',
-    firstAttempt: () => (attempting ? firstAttempt : undefined),
-    close() {
-      closed = true;
-      endFirstAttempt();
-      client.disconnect();
-    },
-  };
+  return entry;
 }
 
-/** Answers with the first master's success: a hung master must not hold up the others. */
-async function loadScriptOnEveryMaster(
-  cluster: Cluster,
-  name: string,
-  args: string[],
-): Promise<RedisReply> {
-  const loads = cluster
-    .nodes('master')
-    .map(node => node.call(name, ...args) as Promise<RedisReply>);
-  if (loads.length === 0) {
-    throw new Error('No Redis Cluster master is known yet');
-  }
-  try {
-    return await Promise.any(loads);
-  } catch (error) {
-    throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
-  }
+/** ioredis sends EVAL on a socket's first use of the script, EVALSHA after, and EVAL again on NOSCRIPT. */
+function defineScript(client: Redis | Cluster, lua: string) {
+  const name = `script${createHash('sha1').update(lua).digest('hex')}`;
+  if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
+  type Script = (key: string, ...args: string[]) => Promise<unknown>;
+  return (client as unknown as Record<string, Script>)[name].bind(client);
 }

@@ -1,21 +1,12 @@
-import {
-  metrics,
-  type MeterProvider,
-  type ObservableGauge,
-  type ObservableResult,
-} from '@opentelemetry/api';
+import { metrics, type ObservableGauge, type ObservableResult } from '@opentelemetry/api';
 import { LIBRARY_METER_NAME, METRIC_NAMES } from '../metrics';
 
-interface Probe {
-  connection: string;
-  isInFallback: () => boolean;
-}
+type Probe = { connection: string; isInFallback: () => boolean };
 
 const probes = new Set<Probe>();
 let gauge: ObservableGauge | undefined;
-/** The global provider the gauge was last created from; what follows is about its collections. */
-let provider: MeterProvider | undefined;
-/** What the last collection reported, per connection. */
+/** The global provider the gauge belongs to; the two below are about its collections. */
+let provider: object | undefined;
 let lastReported = new Map<string, number>();
 /** Closed while last shown in fallback: cumulative exporters repeat a last value, so each gets a last 0. */
 const closedInFallback = new Set<string>();
@@ -23,44 +14,19 @@ const closedInFallback = new Set<string>();
 function observe(result: ObservableResult): void {
   // One value per connection: 1 when any store on it is in fallback (two timeouts on one URL are two clients).
   const values = new Map<string, number>();
-  for (const connection of closedInFallback) {
-    values.set(connection, 0);
-  }
+  for (const connection of closedInFallback) values.set(connection, 0);
   closedInFallback.clear();
-  for (const probe of probes) {
-    let inFallback = false;
+  for (const { connection, isInFallback } of probes) {
+    let value = 0;
     try {
-      inFallback = probe.isInFallback();
+      value = isInFallback() ? 1 : 0;
     } catch {
       // A probe that throws must not hide the other connections; its connection reads as not in fallback.
     }
-    values.set(probe.connection, Math.max(values.get(probe.connection) ?? 0, inFallback ? 1 : 0));
+    values.set(connection, Math.max(values.get(connection) ?? 0, value));
   }
-  for (const [connection, value] of values) {
-    result.observe(value, { connection });
-  }
+  for (const [connection, value] of values) result.observe(value, { connection });
   lastReported = values;
-}
-
-function attachGauge(): void {
-  detachGauge();
-  const current = metrics.getMeterProvider();
-  if (current !== provider) {
-    // Another SDK shows no series of the previous one, so it needs no last 0 for them either.
-    provider = current;
-    lastReported = new Map();
-    closedInFallback.clear();
-  }
-  gauge = current.getMeter(LIBRARY_METER_NAME).createObservableGauge(METRIC_NAMES.redisFallback, {
-    description: '1 while a Redis rate-limit connection is in fallback, 0 otherwise',
-    unit: '1',
-  });
-  gauge.addCallback(observe);
-}
-
-function detachGauge(): void {
-  gauge?.removeCallback(observe);
-  gauge = undefined;
 }
 
 function withoutCredentials(url: unknown): string {
@@ -79,15 +45,12 @@ function withoutCredentials(url: unknown): string {
 
 /** The `connection` attribute: the URL(s), comma-separated, without credentials, query or fragment. */
 export function redisConnectionAttribute(connection: string | readonly string[]): string {
-  // Checked at run time too: the registry also names connections whose option could not be read.
-  return Array.isArray(connection)
-    ? connection.map(withoutCredentials).join(',')
-    : withoutCredentials(connection);
+  return (Array.isArray(connection) ? connection : [connection]).map(withoutCredentials).join(',');
 }
 
 /**
  * Shows a connection on the Redis fallback gauge (1 while `isInFallback()`), on the global meter: connections
- * serve every plugin, and an SDK registered after start-up is picked up when the next first probe registers.
+ * serve every plugin, and an SDK registered after start-up is picked up when the next probe registers.
  * @param connection - The attribute, from {@link redisConnectionAttribute}: never a password.
  * @returns A function that removes the probe; safe to call twice.
  */
@@ -95,18 +58,24 @@ export function registerRedisFallbackProbe(
   connection: string,
   isInFallback: () => boolean,
 ): () => void {
+  const current = metrics.getMeterProvider();
+  if (current !== provider) {
+    // Another SDK shows no series of the previous one, so it needs no last 0 for them either.
+    gauge?.removeCallback(observe);
+    provider = current;
+    lastReported = new Map();
+    closedInFallback.clear();
+    gauge = current.getMeter(LIBRARY_METER_NAME).createObservableGauge(METRIC_NAMES.redisFallback, {
+      description: '1 while a Redis rate-limit connection is in fallback, 0 otherwise',
+      unit: '1',
+    });
+    gauge.addCallback(observe);
+  }
   const probe: Probe = { connection, isInFallback };
-  if (probes.size === 0) attachGauge();
   probes.add(probe);
   return () => {
-    if (!probes.delete(probe)) return;
-    const stillOpen = [...probes].some(other => other.connection === connection);
-    if (!stillOpen && lastReported.get(connection) === 1) {
+    if (!probes.delete(probe) || lastReported.get(connection) !== 1) return;
+    if (![...probes].some(other => other.connection === connection))
       closedInFallback.add(connection);
-    }
-    // Kept while a last 0 is pending; the next probe to register attaches a fresh gauge anyway.
-    if (probes.size === 0 && closedInFallback.size === 0) {
-      detachGauge();
-    }
   };
 }

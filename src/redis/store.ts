@@ -1,20 +1,21 @@
-import {
-  type ClientRateLimitInfo,
-  type IncrementResponse,
-  MemoryStore,
-  type Options,
-  type Store,
-} from 'express-rate-limit';
-import { RedisStore } from 'rate-limit-redis';
+import { MemoryStore, type Store } from 'express-rate-limit';
 import { RateLimitStoreUnavailableError } from '../errors';
 import type { RateLimitMetrics } from '../metrics';
 import { MAX_TIMER_DELAY_MS } from '../readDurationMs';
 import { redisWaitFailure } from './breaker';
-import type { RedisConnections, RedisLease } from './connection';
+import type { RedisConnections } from './connection';
 
-/** Options for {@link createRedisStore}. */
+// The keys and values of rate-limit-redis, so that instances of either count together.
+const INCREMENT_LUA = `local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+  return { 1, tonumber(ARGV[1]) }
+end
+return { redis.call('INCR', KEYS[1]), ttl }`;
+const GET_LUA = `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`;
+
+/** Options for {@link createRedisStore}; stores with the same `connection` and `timeoutMs` share a client. */
 export interface RedisStoreOptions {
-  /** The backend's connections; stores with the same `connection` and `timeoutMs` share one. */
   connections: RedisConnections;
   /** A Redis URL, or a Redis Cluster's node URLs. */
   connection: string | string[];
@@ -22,158 +23,103 @@ export interface RedisStoreOptions {
   prefix: string;
   /** The longest one store operation waits for Redis. */
   timeoutMs: number;
-  /** While Redis cannot count: `true` counts in memory on this instance, `false` rejects (a 503). */
+  /** While Redis cannot count: `true` counts in memory on this instance, `false` answers 503. */
   passOnStoreError: boolean;
-  /** The `Retry-After` of that 503. */
   retryAfterSeconds: number;
   /** Records how long each count waited for Redis. Defaults to none. */
   metrics?: RateLimitMetrics;
 }
 
-type OperationName = 'get' | 'increment' | 'decrement' | 'resetKey';
+type Operation = 'get' | 'increment' | 'decrement' | 'resetKey';
 
 const ignore = () => undefined;
 
-/**
- * Creates an express-rate-limit store counting in Redis: each operation waits `timeoutMs` at most, then the
- * breaker sends the others to the fallback (a `MemoryStore`, or a 503 with `passOnStoreError: false`).
- */
-export function createRedisStore(options: RedisStoreOptions): Store {
-  return new BreakerGuardedRedisStore(options);
+/** Reads a script's `{ hits, ttl }`; no hits is no entry. */
+function toInfo([hits, ttl]: [number | string | null, number]) {
+  return hits === null ? undefined : { totalHits: +hits, resetTime: new Date(Date.now() + ttl) };
 }
 
-class BreakerGuardedRedisStore implements Store {
-  /** Counters live in Redis, so two instances with one prefix share them. */
-  readonly localKeys = false;
-  readonly prefix: string;
-  readonly #memory = new MemoryStore();
-  readonly #lease: RedisLease;
-  readonly #options: RedisStoreOptions;
-  #limiterOptions: Options | undefined;
-  /** The rate-limit-redis instance in use, or the promise of a fresh one. */
-  #redis: RedisStore | Promise<RedisStore> | undefined;
+/**
+ * Creates an express-rate-limit store counting in Redis, one round trip per operation: each waits `timeoutMs` at
+ * most, then the breaker sends the others to the fallback (a `MemoryStore`, or a 503 with `passOnStoreError: false`).
+ */
+export function createRedisStore(options: RedisStoreOptions): Store {
+  const { prefix, passOnStoreError, retryAfterSeconds } = options;
+  const memory = new MemoryStore();
+  const lease = options.connections.acquire(options);
+  const { breaker, firstAttempt, isReady } = lease;
+  const [increment, get] = [lease.script(INCREMENT_LUA), lease.script(GET_LUA)];
+  let windowMs = '0';
+  const send = (name: Operation, key: string): Promise<unknown> => {
+    const redisKey = prefix + key;
+    if (name === 'increment') return increment(redisKey, windowMs).then(toInfo as never);
+    if (name === 'get') return get(redisKey).then(toInfo as never);
+    const command = [name === 'decrement' ? 'DECR' : 'DEL', redisKey];
+    return lease.sendCommand({ key: redisKey, isReadOnly: false, command }).then(ignore);
+  };
 
-  constructor(options: RedisStoreOptions) {
-    this.#options = options;
-    this.prefix = options.prefix;
-    this.#lease = options.connections.acquire(options);
-  }
+  const fallBack = async (name: Operation, key: string, cause: unknown) => {
+    // Taking back a hit only makes a budget larger, so it never needs to fail closed.
+    if (name !== 'decrement' && !passOnStoreError) {
+      throw new RateLimitStoreUnavailableError(retryAfterSeconds, cause);
+    }
+    // The memory store cannot reset in Redis; its own reset ran already.
+    return name === 'resetKey' ? undefined : memory[name](key);
+  };
 
-  init(options: Options): void {
-    // Past 2^31-1 ms setInterval fires every millisecond; Redis has no such limit, so the fallback forgets early.
-    this.#memory.init({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
-    // Nothing is sent yet: rate-limit-redis's init runs on first use, when Redis may be up; again after a rebuild.
-    this.#limiterOptions = options;
-    this.#redis = undefined;
-  }
-
-  get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    return this.#run('get', key);
-  }
-
-  increment(key: string): Promise<IncrementResponse> {
-    return this.#run('increment', key);
-  }
-
-  decrement(key: string): Promise<void> {
-    return this.#run('decrement', key);
-  }
-
-  async resetKey(key: string): Promise<void> {
-    await this.#memory.resetKey(key);
-    await this.#run('resetKey', key);
-  }
-
-  shutdown(): void {
-    this.#memory.shutdown();
-    this.#lease.release();
-  }
-
-  #run<T>(name: OperationName, key: string): Promise<T> {
-    const { breaker, firstAttempt, isReady } = this.#lease;
+  const run = (name: Operation, key: string): Promise<never> => {
     if (breaker.isOpen()) {
       // A read of the same key reaches the node that owns it in a cluster, and counts nothing.
-      breaker.probe(() => this.#send('get', key, ignore));
-      return this.#fallBack(name, key, undefined);
+      breaker.probe(() => send('get', key));
+      return fallBack(name, key, undefined) as Promise<never>;
     }
-    let used: RedisStore | undefined;
     const connecting = firstAttempt();
     // Only the first requests after start-up wait for the first connection attempt.
-    const sent: Promise<T> = connecting
+    const sent = connecting
       ? connecting.then(() => {
           if (!isReady()) throw new Error('Redis could not be reached at start-up');
-          return this.#send(name, key, redis => (used = redis));
+          return send(name, key);
         })
-      : this.#send(name, key, redis => (used = redis));
+      : send(name, key);
     // Only a count goes on the histogram: its request waits for it.
-    const recorder = name === 'increment' ? this.#options.metrics : undefined;
-    const startedAt = recorder ? performance.now() : 0;
+    const metrics = name === 'increment' ? options.metrics : undefined;
+    const startedAt = metrics ? performance.now() : 0;
     return breaker.wait(sent).then(
       result => {
-        recorder?.recordStoreWait(performance.now() - startedAt);
+        metrics?.recordStoreWait(performance.now() - startedAt);
         return result;
       },
       (error: unknown) => {
-        recorder?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
+        metrics?.recordStoreWait(performance.now() - startedAt, redisWaitFailure(error));
         breaker.trip(error);
-        // The instance may hold a failed script load; the next success starts from a fresh one.
-        if (used === undefined || this.#redis === used) this.#redis = undefined;
         if (name === 'increment') {
           // Counted in memory (or refused): a hit that reaches a hung Redis later would count twice.
-          sent.then(() => used?.decrement(key)).catch(ignore);
+          sent.then(() => send('decrement', key)).catch(ignore);
         }
-        return this.#fallBack<T>(name, key, error);
+        return fallBack(name, key, error);
       },
-    );
-  }
+    ) as Promise<never>;
+  };
 
-  /**
-   * Runs `name` on the current rate-limit-redis instance. That keeps a failed `SCRIPT LOAD` and fails every later
-   * count with it, hence a fresh one after a failure; rate-limit-redis dropping a rejected load would remove this.
-   */
-  #send<T>(name: OperationName, key: string, onInstance: (redis: RedisStore) => void): Promise<T> {
-    this.#redis ??= this.#start();
-    const redis = this.#redis;
-    if (redis instanceof Promise) {
-      return redis.then(ready => {
-        onInstance(ready);
-        return ready[name](key) as Promise<T>;
-      });
-    }
-    onInstance(redis);
-    return redis[name](key) as Promise<T>;
-  }
-
-  #start(): Promise<RedisStore> {
-    const limiterOptions = this.#limiterOptions;
-    if (!limiterOptions) {
-      return Promise.reject(
-        new Error('The Redis rate-limit store was used before init() was called'),
-      );
-    }
-    const fresh = new RedisStore({
-      prefix: this.prefix,
-      sendCommandCluster: this.#lease.sendCommand,
-    });
-    const started: Promise<RedisStore> = fresh.init(limiterOptions).then(
-      () => {
-        if (this.#redis === started) this.#redis = fresh;
-        return fresh;
-      },
-      (error: unknown) => {
-        if (this.#redis === started) this.#redis = undefined;
-        throw error;
-      },
-    );
-    return started;
-  }
-
-  async #fallBack<T>(name: OperationName, key: string, cause: unknown): Promise<T> {
-    // Taking back a hit only makes a budget larger, so it never needs to fail closed.
-    if (name !== 'decrement' && !this.#options.passOnStoreError) {
-      throw new RateLimitStoreUnavailableError(this.#options.retryAfterSeconds, cause);
-    }
-    // The memory store cannot reset in Redis; its own reset ran already.
-    return (name === 'resetKey' ? undefined : this.#memory[name](key)) as T;
-  }
+  return {
+    // Counters live in Redis, so two instances with one prefix share them.
+    localKeys: false,
+    prefix,
+    init(limiter) {
+      // Past 2^31-1 ms setInterval fires every millisecond; Redis has no such limit, so the fallback forgets early.
+      memory.init({ ...limiter, windowMs: Math.min(limiter.windowMs, MAX_TIMER_DELAY_MS) });
+      windowMs = String(limiter.windowMs);
+    },
+    get: key => run('get', key),
+    increment: key => run('increment', key),
+    decrement: key => run('decrement', key),
+    async resetKey(key) {
+      await memory.resetKey(key);
+      await run('resetKey', key);
+    },
+    shutdown() {
+      memory.shutdown();
+      lease.release();
+    },
+  };
 }
