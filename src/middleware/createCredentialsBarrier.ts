@@ -32,10 +32,7 @@ export function credentialsRefusalReason(
   return cookieAllowed ? 'invalid' : 'limited_access';
 }
 
-/**
- * Options for {@link createCredentialsBarrier}.
- * @public
- */
+/** Options for {@link createCredentialsBarrier}. @public */
 export interface CredentialsBarrierOptions {
   httpAuth: HttpAuthService;
   /** The root config; `backend.auth.dangerouslyDisableDefaultAuthPolicy` is read from it. */
@@ -50,10 +47,7 @@ export interface CredentialsBarrierOptions {
   metrics?: CredentialsBarrierMetrics;
 }
 
-/**
- * What {@link createCredentialsBarrier} returns.
- * @public
- */
+/** What {@link createCredentialsBarrier} returns. @public */
 export interface CredentialsBarrier {
   /** Lets a request through only with credentials its path's policies accept. */
   middleware: RequestHandler;
@@ -77,15 +71,12 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
   const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
-  const authPolicies = registry.list;
-  const lookupAccess = registry.lookup;
+  const { list: authPolicies, lookup: lookupAccess } = registry;
   let started = false;
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
     registry.add(policy);
-    if (started) {
-      const added = describePolicies(authPolicies().slice(-1));
-      logger?.info(`Auth policy added to plugin '${pluginId}' after start-up: ${added}`);
-    }
+    const added = `Auth policy added to plugin '${pluginId}' after start-up`;
+    if (started) logger?.info(`${added}: ${describePolicies(authPolicies().slice(-1))}`);
   };
   if (lifecycle && logger) {
     lifecycle.addStartupHook(() => {
@@ -98,11 +89,9 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   try {
     // Read as upstream reads it, so that `${ENV_VAR}` substitutions such as 'true' keep working.
     disabled = config.getOptionalBoolean(DISABLE_CONFIG_KEY);
-  } catch (error) {
-    const got = describeValue(config.getOptional(DISABLE_CONFIG_KEY));
-    throw new HttpRouterConfigError(DISABLE_CONFIG_KEY, `expected true or false, got ${got}`, {
-      cause: error,
-    });
+  } catch (cause) {
+    const expected = `expected true or false, got ${describeValue(config.getOptional(DISABLE_CONFIG_KEY))}`;
+    throw new HttpRouterConfigError(DISABLE_CONFIG_KEY, expected, { cause });
   }
   if (disabled) {
     logger?.warn(

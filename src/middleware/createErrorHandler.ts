@@ -16,10 +16,7 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   ServiceUnavailableError: 503,
 };
 
-/**
- * Options for {@link createErrorHandler}.
- * @public
- */
+/** Options for {@link createErrorHandler}. @public */
 export interface ErrorHandlerOptions {
   /** Where 5xx errors are logged. */
   logger: LoggerService;
@@ -27,14 +24,14 @@ export interface ErrorHandlerOptions {
   showStackTraces?: boolean;
 }
 
+const isStatus = (value: unknown): value is number =>
+  Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599;
+
 /** The status an error asks for: a whole `statusCode` or `status` in 100–599, else its name's, else 500. */
 export function getErrorStatus(error: Error): number {
   const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
-  for (const value of [statusCode, status]) {
-    if (Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599) {
-      return value as number;
-    }
-  }
+  const own = [statusCode, status].find(isStatus);
+  if (own !== undefined) return own;
   return Object.hasOwn(STATUS_BY_ERROR_NAME, error.name) ? STATUS_BY_ERROR_NAME[error.name] : 500;
 }
 
