@@ -3,12 +3,7 @@ import type {
   BackstageCredentials,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
-import {
-  AuthenticationError,
-  NotAllowedError,
-  ServiceUnavailableError,
-  toError,
-} from '@backstage/errors';
+import { AuthenticationError, toError } from '@backstage/errors';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -38,20 +33,8 @@ interface Upgrade extends CredentialsReader {
   handOff(): void;
 }
 
-/**
- * The open WebSockets of one scope (a plugin, or all plugins of one backend instance), per client; `scope` is
- * for the refusal message: `in plugin 'signals'` or `across all plugins`.
- */
-export interface ConnectionCounter {
-  limit: number;
-  scope: string;
-  open: Map<string, number>;
-}
-
-export const createConnectionCounter = (limit: number, scope: string): ConnectionCounter => ({
-  ...{ limit, scope },
-  open: new Map(),
-});
+/** The open WebSockets per client of one scope, named in refusals: `in plugin 'x'`, `across all plugins`. */
+export type ConnectionCounter = { limit: number; scope: string; open: Map<string, number> };
 
 /**
  * None credentials for an unauthenticated route; else the first token that verifies as a user or service wins,
@@ -75,8 +58,8 @@ async function authenticateUpgrade(auth: AuthService, upgrade: Upgrade, allowNon
       }
     } catch (error) {
       const cause = toError(error);
-      if (cause.name === NotAllowedError.name) denied = cause;
-      else if (cause.name === ServiceUnavailableError.name) unavailable = cause;
+      if (cause.name === 'NotAllowedError') denied = cause;
+      else if (cause.name === 'ServiceUnavailableError') unavailable = cause;
       else invalid ??= new AuthenticationError('Invalid WebSocket credentials', cause);
     }
   }
@@ -206,8 +189,8 @@ export function createWebSocketRoutes(options: WebSocketRoutesOptions) {
 
   return function addWebSocketHandler(route: WebSocketHandlerOptions): void {
     const { path, handler, authPolicy } = route ?? {};
-    const refuse = (expected: string) =>
-      new TypeError(`addWebSocketHandler() of plugin '${pluginId}' expects ${expected}`);
+    const method = `addWebSocketHandler() of plugin '${pluginId}'`;
+    const refuse = (expected: string) => new TypeError(`${method} expects ${expected}`);
     if (typeof path !== 'string' || !path.startsWith('/')) {
       throw refuse(`a path starting with '/', got ${JSON.stringify(path)}`);
     }
@@ -228,11 +211,9 @@ export function createWebSocketRoutes(options: WebSocketRoutesOptions) {
           await handler({ request, socket, head, ...passed });
         },
       });
-    } catch (error) {
-      throw new TypeError(
-        `addWebSocketHandler() of plugin '${pluginId}' could not register '${fullPath}': ${(error as Error).message}`,
-        { cause: error },
-      );
+    } catch (cause) {
+      const message = `${method} could not register '${fullPath}': ${(cause as Error).message}`;
+      throw new TypeError(message, { cause });
     }
   };
 }

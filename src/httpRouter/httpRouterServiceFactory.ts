@@ -18,7 +18,7 @@ import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddlewa
 import { passThrough } from '../middleware/passThrough';
 import { rateLimitContextServiceRef } from '../rateLimit/context';
 import { createRateLimitHandler } from '../rateLimit/createRateLimitMiddleware';
-import { createConnectionCounter, createWebSocketRoutes } from './createWebSocketRoutes';
+import { createWebSocketRoutes, type ConnectionCounter } from './createWebSocketRoutes';
 import type { RootWebSocketRouter } from './types';
 
 /** Options for {@link httpRouterServiceFactory}. @public */
@@ -93,8 +93,9 @@ function createHttpRouterServiceFactory(
     createRootContext({ rateLimitContext }) {
       const rateLimit = rateLimitContext.get();
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
-      const connectionCounters =
-        limit === undefined ? [] : [createConnectionCounter(limit, 'across all plugins')];
+      const connectionCounters: ConnectionCounter[] = [];
+      if (limit !== undefined)
+        connectionCounters.push({ limit, scope: 'across all plugins', open: new Map() });
       return { rateLimit, connectionCounters, shutdownWarning: { logged: false } };
     },
     async factory(deps, { rateLimit, connectionCounters, shutdownWarning }) {
@@ -150,15 +151,13 @@ function createHttpRouterServiceFactory(
       const root = rootHttpRouter as Partial<RootWebSocketRouter>;
       if (typeof root.addWebSocketHandler !== 'function') return service;
       const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;
+      const counters = [...connectionCounters];
+      const scope = `in plugin '${pluginId}'`;
+      if (limit !== undefined) counters.push({ limit, scope, open: new Map() });
       const addWebSocketHandler = createWebSocketRoutes({
         ...{ pluginId, mountPath, auth, config, lifecycleGate, errorHandler },
         rootHttpRouter: root as RootWebSocketRouter,
-        rateLimit: rateLimitStep,
-        connectionCounters:
-          limit === undefined
-            ? connectionCounters
-            : [...connectionCounters, createConnectionCounter(limit, `in plugin '${pluginId}'`)],
-        metrics: metrics.webSockets,
+        ...{ rateLimit: rateLimitStep, connectionCounters: counters, metrics: metrics.webSockets },
       });
       return Object.assign(service, { addWebSocketHandler });
     },

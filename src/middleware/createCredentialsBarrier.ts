@@ -13,7 +13,7 @@ import {
   type AuthPolicyAccess,
 } from '../authPolicy/registry';
 import { HttpRouterConfigError, describeValue } from '../errors';
-import type { CredentialsBarrierMetrics, CredentialsRefusalReason } from '../metrics';
+import type { CredentialsBarrierMetrics } from '../metrics';
 import { passThrough } from './passThrough';
 
 const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
@@ -23,10 +23,7 @@ const AUTH_COOKIE = /(?:^|;)\s*backstage-auth\s*=/;
  * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the
  * auth cookie alone where no `user-cookie` policy covers the path is `limited_access`.
  */
-export function credentialsRefusalReason(
-  req: Pick<Request, 'headers'>,
-  cookieAllowed: boolean,
-): CredentialsRefusalReason {
+export function credentialsRefusalReason(req: Pick<Request, 'headers'>, cookieAllowed: boolean) {
   if (req.headers.authorization !== undefined) return 'invalid';
   if (!AUTH_COOKIE.test(req.headers.cookie ?? '')) return 'missing';
   return cookieAllowed ? 'invalid' : 'limited_access';
