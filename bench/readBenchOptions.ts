@@ -16,7 +16,7 @@ export interface BenchOptions {
   rounds: number;
   /** Concurrent autocannon connections. Defaults to 10. */
   connections: number;
-  /** Substrings of scenario ids to run; empty runs all. Defaults to all. */
+  /** Scenario ids to run, exact or ending in `*` for a prefix; empty runs all. Defaults to all. */
   scenarios: string[];
   /** Profile the server children with `--cpu-prof`. Defaults to false. */
   cpuProf: boolean;

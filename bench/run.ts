@@ -59,6 +59,10 @@ interface Live {
 /** Scenarios the instructions method leaves out unless BENCH_SCENARIOS names them: slow under valgrind. */
 const SLOW_UNDER_VALGRIND = ['full/', 'plugin/long-path'];
 
+/** A `BENCH_SCENARIOS` entry names one scenario id exactly, or, ending in `*`, every id it starts with. */
+const matchesScenario = (id: string, filter: string) =>
+  filter.endsWith('*') ? id.startsWith(filter.slice(0, -1)) : id === filter;
+
 /** How one round of one variant is measured: req/s under load, or counted instructions. */
 type MeasureRound = (entry: Live) => Promise<RoundResult>;
 
@@ -190,14 +194,18 @@ async function runScenario(
 async function main() {
   const options = readBenchOptions();
   const instructions = options.method === 'instructions';
-  const scenarios = createScenarios().filter(scenario =>
+  const all = createScenarios();
+  const unmatched = options.scenarios.filter(f => !all.some(s => matchesScenario(s.id, f)));
+  if (unmatched.length > 0) {
+    throw new Error(
+      `BENCH_SCENARIOS names ${unmatched.join(', ')}, which match no scenario; the ids are ${all.map(s => s.id).join(', ')}`,
+    );
+  }
+  const scenarios = all.filter(scenario =>
     options.scenarios.length === 0
       ? !instructions || !SLOW_UNDER_VALGRIND.some(prefix => scenario.id.startsWith(prefix))
-      : options.scenarios.some(f => scenario.id.includes(f)),
+      : options.scenarios.some(f => matchesScenario(scenario.id, f)),
   );
-  if (scenarios.length === 0) {
-    throw new Error(`BENCH_SCENARIOS=${options.scenarios.join(',')} matches no scenario`);
-  }
 
   let redis: BenchRedis | undefined;
   let redisProblem: string | undefined;

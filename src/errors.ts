@@ -1,9 +1,6 @@
 import { CustomErrorBase, ServiceUnavailableError } from '@backstage/errors';
 
-/**
- * The stable `code` of each error this package throws, one per error class below.
- * @public
- */
+/** The stable `code` of each error this package throws, one per error class below. @public */
 export const ERROR_CODES = {
   config: 'ERR_HTTP_ROUTER_CONFIG',
   authPolicy: 'ERR_HTTP_ROUTER_AUTH_POLICY',
@@ -12,37 +9,29 @@ export const ERROR_CODES = {
   rootRateLimitNotApplied: 'ERR_HTTP_ROUTER_ROOT_RATE_LIMIT_NOT_APPLIED',
 } as const;
 
+/** A value as a config or option error shows it: JSON where it has one, else its string. */
 export function describeValue(value: unknown): string {
-  if (value === undefined) return 'undefined';
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value) ?? String(value);
   } catch {
     return String(value);
   }
 }
 
-/**
- * Thrown at start-up for an unusable config value, naming the full key, the value and what is accepted.
- * @public
- */
+/** An unusable config value, named with its full key, the value and what is accepted. @public */
 export class HttpRouterConfigError extends Error {
   readonly code = ERROR_CODES.config;
   override name = 'HttpRouterConfigError';
+  /** The full config key, for example `backend.rateLimit.window`. */
+  readonly key: string;
 
-  /** @param key - the full config key, for example `backend.rateLimit.window` */
-  constructor(
-    readonly key: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(key: string, message: string, options?: { cause?: unknown }) {
     super(`Invalid config at '${key}': ${message}`, options);
+    this.key = key;
   }
 }
 
-/**
- * Thrown by `addAuthPolicy` for a policy that cannot be used, naming the plugin, the path and the fault.
- * @public
- */
+/** An unusable policy given to `addAuthPolicy`, naming the plugin, path and fault. @public */
 export class AuthPolicyError extends Error {
   readonly code = ERROR_CODES.authPolicy;
   override name = 'AuthPolicyError';
@@ -68,36 +57,29 @@ export class AuthPolicyError extends Error {
   }
 }
 
-/**
- * The rate-limit store could not count a request and fails closed: a 503 with `Retry-After`.
- * @public
- */
+/** The rate-limit store cannot count a request and fails closed: 503, `Retry-After`. @public */
 export class RateLimitStoreUnavailableError extends ServiceUnavailableError {
   readonly code = ERROR_CODES.rateLimitStoreUnavailable;
   readonly statusCode = 503;
 
-  constructor(
-    readonly retryAfterSeconds: number,
-    cause?: unknown,
-  ) {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, cause?: unknown) {
     super('Rate limiting is unavailable because its Redis store cannot be reached', cause);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
-/**
- * An option of the Redis rate-limit store cannot be used, named with the value and what is accepted.
- * @public
- */
+/** An unusable Redis rate-limit store option, with the value and what is accepted. @public */
 export class RedisStoreOptionError extends Error {
   readonly code = ERROR_CODES.redisStoreOption;
   override name = 'RedisStoreOptionError';
+  /** The option at fault, for example `connection`. */
+  readonly option: string;
 
-  /** @param option - the option at fault, for example `connection` */
-  constructor(
-    readonly option: string,
-    message: string,
-  ) {
+  constructor(option: string, message: string) {
     super(`Invalid Redis rate-limit store option '${option}': ${message}`);
+    this.option = option;
   }
 }
 
@@ -108,10 +90,8 @@ export class RootRateLimitNotAppliedError extends Error {
 
   constructor() {
     super(
-      "applyDefaults() of '@backstage/backend-defaults/rootHttpRouter' did not call middleware.rateLimit(), " +
-        "so backstage-http-router's rootHttpRouterServiceFactory cannot put its limiter in place of " +
-        "Backstage's while 'backend.rateLimit' is set. Use a version of @backstage/backend-defaults that " +
-        'this package supports (see its peerDependencies).',
+      "applyDefaults() of '@backstage/backend-defaults/rootHttpRouter' did not call middleware.rateLimit(), so " +
+        "'backend.rateLimit' cannot be applied: use a @backstage/backend-defaults of this package's peerDependencies.",
     );
   }
 }

@@ -12,8 +12,7 @@ export type {
   CredentialsBarrier,
   CredentialsBarrierOptions,
 } from './middleware/createCredentialsBarrier';
-export { createErrorHandler } from './middleware/createErrorHandler';
-export type { ErrorHandlerOptions } from './middleware/createErrorHandler';
+export { createErrorHandler, type ErrorHandlerOptions } from './middleware/createErrorHandler';
 export { createRateLimitMiddleware } from './rateLimit/createRateLimitMiddleware';
 export type { RateLimitMiddlewareOptions } from './rateLimit/createRateLimitMiddleware';
 export type {

@@ -17,8 +17,6 @@ export interface AuthPolicy {
   allow: AuthPolicyAccess;
 }
 
-const AUTH_POLICY_ACCESS_VALUES: readonly unknown[] = ['unauthenticated', 'user-cookie'];
-
 const PATH_SYNTAX_HINT =
   "Accepted: path-to-regexp 8 syntax (':name', '*name', '{optional}') as upstream, or express 4 syntax (':name?', ':name(pattern)', '*'); see docs/auth-policy-paths.md";
 
@@ -90,9 +88,9 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}) {
       const { path, allow } = policy as Record<string, unknown>;
       if (typeof path !== 'string' || path === '')
         return fail(path, 'expected a non-empty string path');
-      if (!AUTH_POLICY_ACCESS_VALUES.includes(allow)) {
-        const expected = "'unauthenticated', 'user-cookie'";
-        return fail(path, `'allow' is ${JSON.stringify(allow)}, expected one of ${expected}`);
+      if (allow !== 'unauthenticated' && allow !== 'user-cookie') {
+        const expected = "expected one of 'unauthenticated', 'user-cookie'";
+        return fail(path, `'allow' is ${JSON.stringify(allow)}, ${expected}`);
       }
       let compiled: CompiledPolicyPath;
       try {
@@ -108,8 +106,8 @@ export function createAuthPolicyRegistry(options: { pluginId?: string } = {}) {
         if (!child) node.children.set(segment, (child = { policies: [], children: new Map() }));
         node = child;
       }
-      node.policies.push({ compiled, allow: allow as AuthPolicyAccess });
-      policies.push({ path, allow: allow as AuthPolicyAccess });
+      node.policies.push({ compiled, allow });
+      policies.push({ path, allow });
     },
     /** What the policies ask of `req.path`: `unauthenticated` beats `user-cookie`; `undefined`: credentials. */
     lookup: function lookupAuthPolicy(path: string): AuthPolicyAccess | undefined {

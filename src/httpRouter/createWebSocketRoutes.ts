@@ -3,12 +3,7 @@ import type {
   BackstageCredentials,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
-import {
-  AuthenticationError,
-  NotAllowedError,
-  ServiceUnavailableError,
-  toError,
-} from '@backstage/errors';
+import { AuthenticationError, toError } from '@backstage/errors';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -24,11 +19,10 @@ const MAX_UPGRADE_TOKEN_CANDIDATES = 5;
 /** A place frees when a socket closes, so a refused client may soon try again. */
 const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 1;
 const BEARER = /^Bearer[ ]+(\S+)$/i;
-const UPGRADE = Symbol('WebSocket upgrade');
 
 type Authentication = { credentials: BackstageCredentials; authProtocol?: string };
 
-/** One upgrade on its way through the checks, kept in `res.locals`. */
+/** One upgrade on its way through the checks, kept in `res.locals` as the limiter's credentials reader. */
 interface Upgrade extends CredentialsReader {
   protocols: string[];
   tokens: string[];
@@ -39,40 +33,17 @@ interface Upgrade extends CredentialsReader {
   handOff(): void;
 }
 
-/** The open WebSockets of one scope (a plugin, or all plugins of one backend instance), per client. */
-export class ConnectionCounter {
-  readonly #open = new Map<string, number>();
-
-  /** @param scope - for the refusal message: `in plugin 'signals'` or `across all plugins` */
-  constructor(
-    readonly limit: number,
-    readonly scope: string,
-  ) {}
-
-  /** Takes a place for `key`; `false` when `key` already holds `limit`. */
-  tryOpen(key: string): boolean {
-    const count = this.#open.get(key) ?? 0;
-    if (count >= this.limit) return false;
-    this.#open.set(key, count + 1);
-    return true;
-  }
-
-  close(key: string): void {
-    const count = this.#open.get(key) ?? 0;
-    if (count <= 1) this.#open.delete(key);
-    else this.#open.set(key, count - 1);
-  }
-}
+/** The open WebSockets per client of one scope, named in refusals: `in plugin 'x'`, `across all plugins`. */
+export type ConnectionCounter = { limit: number; scope: string; open: Map<string, number> };
 
 /**
- * The first token that verifies as a user or service wins; else 403, 503 or 401 (the strongest refusal), as
- * upstream's unexported `authenticateWebSocket`, or none credentials when `allowNone` (the policy disabled).
+ * None credentials for an unauthenticated route; else the first token that verifies as a user or service wins,
+ * else 403, 503 or 401 (the strongest refusal), as upstream's unexported `authenticateWebSocket`, or none
+ * credentials when `allowNone` (the default policy disabled).
  */
-async function authenticateUpgrade(
-  auth: AuthService,
-  { protocols, tokens }: Upgrade,
-  allowNone: boolean,
-): Promise<Authentication> {
+async function authenticateUpgrade(auth: AuthService, upgrade: Upgrade, allowNone: boolean) {
+  const { protocols, tokens, unauthenticated } = upgrade;
+  if (unauthenticated) return { credentials: await auth.getNoneCredentials() };
   if (tokens.length > MAX_UPGRADE_TOKEN_CANDIDATES) {
     throw new AuthenticationError(
       `WebSocket authentication accepts at most ${MAX_UPGRADE_TOKEN_CANDIDATES} token candidates, got ${tokens.length}`,
@@ -87,8 +58,8 @@ async function authenticateUpgrade(
       }
     } catch (error) {
       const cause = toError(error);
-      if (cause.name === NotAllowedError.name) denied = cause;
-      else if (cause.name === ServiceUnavailableError.name) unavailable = cause;
+      if (cause.name === 'NotAllowedError') denied = cause;
+      else if (cause.name === 'ServiceUnavailableError') unavailable = cause;
       else invalid ??= new AuthenticationError('Invalid WebSocket credentials', cause);
     }
   }
@@ -98,7 +69,7 @@ async function authenticateUpgrade(
   );
 }
 
-function refusalOutcome(statusCode: number, byLifecycleGate = false): WebSocketUpgradeOutcome {
+function refusalOutcome(statusCode: number, byLifecycleGate?: boolean): WebSocketUpgradeOutcome {
   if (byLifecycleGate) return 'lifecycle_refused';
   if (statusCode === 429) return 'limited';
   if (statusCode === 401 || statusCode === 403) return 'unauthenticated';
@@ -127,18 +98,14 @@ export interface WebSocketRoutesOptions {
  * to the socket, so a refusal gets the same status, headers and body as over HTTP. A hook before the
  * authentication of upstream's `createWebSocketRouter`, and its mount path as an option, would remove this.
  */
-export function createWebSocketRoutes(
-  options: WebSocketRoutesOptions,
-): (route: WebSocketHandlerOptions) => void {
+export function createWebSocketRoutes(options: WebSocketRoutesOptions) {
   const { pluginId, rootHttpRouter, auth, config, connectionCounters, metrics } = options;
   const allowNone =
     config.getOptionalBoolean('backend.auth.dangerouslyDisableDefaultAuthPolicy') ?? false;
-  const upgradeOf = (res: Response) => res.locals[UPGRADE as never] as Upgrade;
+  const upgradeOf = (res: Response) => res.locals[CREDENTIALS_READER as never] as Upgrade;
   // Once per upgrade: the limiter verifies first (through the reader), the authentication step reuses it.
   const authenticate = (upgrade: Upgrade) =>
-    (upgrade.verified ??= upgrade.unauthenticated
-      ? auth.getNoneCredentials().then(credentials => ({ credentials }))
-      : authenticateUpgrade(auth, upgrade, allowNone));
+    (upgrade.verified ??= authenticateUpgrade(auth, upgrade, allowNone));
 
   // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
   const app = express();
@@ -165,19 +132,23 @@ export function createWebSocketRoutes(
     let key = `address:${clientAddressKey(req)}`;
     if (principal?.type === 'user') key = `user:${principal.userEntityRef}`;
     if (principal?.type === 'service') key = `service:${principal.subject}`;
-    const full = connectionCounters.findIndex(counter => !counter.tryOpen(key));
-    const taken = full < 0 ? connectionCounters : connectionCounters.slice(0, full);
-    const release = () => taken.forEach(held => held.close(key));
-    if (full >= 0) {
-      release();
-      const { limit, scope } = connectionCounters[full];
+    const full = connectionCounters.find(({ limit, open }) => (open.get(key) ?? 0) >= limit);
+    if (full) {
       const retryAfterSeconds = CONNECTION_LIMIT_RETRY_AFTER_SECONDS;
       res.setHeader('Retry-After', String(retryAfterSeconds));
-      const message = `Too many open WebSockets: at most ${limit} per client ${scope}`;
+      const message = `Too many open WebSockets: at most ${full.limit} per client ${full.scope}`;
       return next(new TooManyRequestsError(message, { retryAfterSeconds }));
     }
-    if (req.socket.destroyed) release();
-    else if (taken.length > 0) req.socket.once('close', release);
+    const add = (delta: number) =>
+      connectionCounters.forEach(({ open }) => {
+        const count = (open.get(key) ?? 0) + delta;
+        if (count > 0) open.set(key, count);
+        else open.delete(key);
+      });
+    if (!req.socket.destroyed && connectionCounters.length > 0) {
+      add(1);
+      req.socket.once('close', () => add(-1));
+    }
     handOff();
   });
   app.use(options.errorHandler);
@@ -187,10 +158,8 @@ export function createWebSocketRoutes(
     new Promise<Authentication | undefined>((resolve, reject) => {
       const res = new ServerResponse(request) as ServerResponse & { locals: object };
       const bearer = request.headers.authorization?.match(BEARER)?.[1];
-      const protocols = (request.headers['sec-websocket-protocol'] ?? '')
-        .split(',')
-        .map(value => value.trim())
-        .filter(Boolean);
+      const offered = request.headers['sec-websocket-protocol']?.split(',') ?? [];
+      const protocols = offered.map(value => value.trim()).filter(Boolean);
       const tokens = bearer ? [...protocols, bearer] : protocols;
       const onClose = () => resolve(undefined);
       const upgrade: Upgrade = {
@@ -204,7 +173,7 @@ export function createWebSocketRoutes(
         },
       };
       // express keeps `res.locals` that exist when it takes the request.
-      res.locals = { [CREDENTIALS_READER]: upgrade, [UPGRADE]: upgrade };
+      res.locals = { [CREDENTIALS_READER]: upgrade };
       res.assignSocket(socket);
       res.setHeader('Connection', 'close');
       res.once('finish', () => {
@@ -218,10 +187,10 @@ export function createWebSocketRoutes(
       );
     });
 
-  return function addWebSocketHandler(route) {
+  return function addWebSocketHandler(route: WebSocketHandlerOptions): void {
     const { path, handler, authPolicy } = route ?? {};
-    const refuse = (expected: string) =>
-      new TypeError(`addWebSocketHandler() of plugin '${pluginId}' expects ${expected}`);
+    const method = `addWebSocketHandler() of plugin '${pluginId}'`;
+    const refuse = (expected: string) => new TypeError(`${method} expects ${expected}`);
     if (typeof path !== 'string' || !path.startsWith('/')) {
       throw refuse(`a path starting with '/', got ${JSON.stringify(path)}`);
     }
@@ -242,11 +211,9 @@ export function createWebSocketRoutes(
           await handler({ request, socket, head, ...passed });
         },
       });
-    } catch (error) {
-      throw new TypeError(
-        `addWebSocketHandler() of plugin '${pluginId}' could not register '${fullPath}': ${(error as Error).message}`,
-        { cause: error },
-      );
+    } catch (cause) {
+      const message = `${method} could not register '${fullPath}': ${(cause as Error).message}`;
+      throw new TypeError(message, { cause });
     }
   };
 }

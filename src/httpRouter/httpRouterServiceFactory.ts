@@ -18,13 +18,10 @@ import { createLifecycleMiddleware } from '../middleware/createLifecycleMiddlewa
 import { passThrough } from '../middleware/passThrough';
 import { rateLimitContextServiceRef } from '../rateLimit/context';
 import { createRateLimitHandler } from '../rateLimit/createRateLimitMiddleware';
-import { ConnectionCounter, createWebSocketRoutes } from './createWebSocketRoutes';
+import { createWebSocketRoutes, type ConnectionCounter } from './createWebSocketRoutes';
 import type { RootWebSocketRouter } from './types';
 
-/**
- * Options for {@link httpRouterServiceFactory}.
- * @public
- */
+/** Options for {@link httpRouterServiceFactory}. @public */
 export interface HttpRouterFactoryOptions {
   /** Where a plugin's router is mounted on the root router. Defaults to `/api/<pluginId>`. */
   getPath?(pluginId: string): string;
@@ -41,8 +38,9 @@ const onlyForAuthPaths = (router: RequestHandler): RequestHandler =>
   };
 
 /**
- * Our steps, then the plugin's routes, as one handler; an error from any of them goes to `errorHandler`, and
- * never to the plugin's own error handlers. Each step is a plain middleware that calls `next` once.
+ * Our steps, then the plugin's routes, as one handler that runs them as upstream's express router of them does: an
+ * error from a step skips the plugin's routes and their error handlers to `errorHandler`, as does one the plugin's
+ * own handlers pass on; `next('route')` goes on, `next('router')` leaves. Each step calls `next` once.
  */
 function composePluginRouter(
   steps: RequestHandler[],
@@ -95,8 +93,9 @@ function createHttpRouterServiceFactory(
     createRootContext({ rateLimitContext }) {
       const rateLimit = rateLimitContext.get();
       const limit = rateLimit.settings.global?.webSocketConnectionLimit;
-      const connectionCounters =
-        limit === undefined ? [] : [new ConnectionCounter(limit, 'across all plugins')];
+      const connectionCounters: ConnectionCounter[] = [];
+      if (limit !== undefined)
+        connectionCounters.push({ limit, scope: 'across all plugins', open: new Map() });
       return { rateLimit, connectionCounters, shutdownWarning: { logged: false } };
     },
     async factory(deps, { rateLimit, connectionCounters, shutdownWarning }) {
@@ -104,9 +103,8 @@ function createHttpRouterServiceFactory(
       const pluginId = plugin.getId();
       const mountPath = getPath(pluginId);
       if (typeof mountPath !== 'string' || !mountPath.startsWith('/')) {
-        const got = describeValue(mountPath);
-        const expected = `expected getPath('${pluginId}') to return a path starting with '/', got ${got}`;
-        throw new HttpRouterConfigError('getPath', expected);
+        const expected = `expected getPath('${pluginId}') to return a path starting with '/', got`;
+        throw new HttpRouterConfigError('getPath', `${expected} ${describeValue(mountPath)}`);
       }
       const metrics = createHttpRouterMetrics({ meter: deps.metricsService, pluginId });
       const barrier = createCredentialsBarrier({
@@ -138,13 +136,12 @@ function createHttpRouterServiceFactory(
 
       const service = {
         use(handler: Handler) {
-          const handlers = Array.isArray(handler) ? handler.flat(Infinity) : [handler];
-          const refused = handlers.find(item => typeof item !== 'function');
-          if (handlers.length === 0 || refused !== undefined) {
-            const got = handlers.length === 0 ? 'an empty array' : describeValue(refused);
-            throw new TypeError(
-              `httpRouter.use() of plugin '${pluginId}' expects a request handler function (or an array of them), got ${got}`,
-            );
+          const handlers: unknown[] = [handler].flat(Infinity);
+          const refused = handlers.findIndex(item => typeof item !== 'function');
+          if (handlers.length === 0 || refused >= 0) {
+            const got = refused < 0 ? 'an empty array' : describeValue(handlers[refused]);
+            const expects = `httpRouter.use() of plugin '${pluginId}' expects a request handler function`;
+            throw new TypeError(`${expects} (or an array of them), got ${got}`);
           }
           pluginRoutes.use(handlers as Handler[]);
         },
@@ -154,15 +151,13 @@ function createHttpRouterServiceFactory(
       const root = rootHttpRouter as Partial<RootWebSocketRouter>;
       if (typeof root.addWebSocketHandler !== 'function') return service;
       const limit = rateLimit.settings.plugins[pluginId]?.webSocketConnectionLimit;
+      const counters = [...connectionCounters];
+      const scope = `in plugin '${pluginId}'`;
+      if (limit !== undefined) counters.push({ limit, scope, open: new Map() });
       const addWebSocketHandler = createWebSocketRoutes({
         ...{ pluginId, mountPath, auth, config, lifecycleGate, errorHandler },
         rootHttpRouter: root as RootWebSocketRouter,
-        rateLimit: rateLimitStep,
-        connectionCounters:
-          limit === undefined
-            ? connectionCounters
-            : [...connectionCounters, new ConnectionCounter(limit, `in plugin '${pluginId}'`)],
-        metrics: metrics.webSockets,
+        ...{ rateLimit: rateLimitStep, connectionCounters: counters, metrics: metrics.webSockets },
       });
       return Object.assign(service, { addWebSocketHandler });
     },

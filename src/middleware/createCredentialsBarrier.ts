@@ -13,7 +13,7 @@ import {
   type AuthPolicyAccess,
 } from '../authPolicy/registry';
 import { HttpRouterConfigError, describeValue } from '../errors';
-import type { CredentialsBarrierMetrics, CredentialsRefusalReason } from '../metrics';
+import type { CredentialsBarrierMetrics } from '../metrics';
 import { passThrough } from './passThrough';
 
 const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
@@ -23,19 +23,13 @@ const AUTH_COOKIE = /(?:^|;)\s*backstage-auth\s*=/;
  * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the
  * auth cookie alone where no `user-cookie` policy covers the path is `limited_access`.
  */
-export function credentialsRefusalReason(
-  req: Pick<Request, 'headers'>,
-  cookieAllowed: boolean,
-): CredentialsRefusalReason {
+export function credentialsRefusalReason(req: Pick<Request, 'headers'>, cookieAllowed: boolean) {
   if (req.headers.authorization !== undefined) return 'invalid';
   if (!AUTH_COOKIE.test(req.headers.cookie ?? '')) return 'missing';
   return cookieAllowed ? 'invalid' : 'limited_access';
 }
 
-/**
- * Options for {@link createCredentialsBarrier}.
- * @public
- */
+/** Options for {@link createCredentialsBarrier}. @public */
 export interface CredentialsBarrierOptions {
   httpAuth: HttpAuthService;
   /** The root config; `backend.auth.dangerouslyDisableDefaultAuthPolicy` is read from it. */
@@ -50,10 +44,7 @@ export interface CredentialsBarrierOptions {
   metrics?: CredentialsBarrierMetrics;
 }
 
-/**
- * What {@link createCredentialsBarrier} returns.
- * @public
- */
+/** What {@link createCredentialsBarrier} returns. @public */
 export interface CredentialsBarrier {
   /** Lets a request through only with credentials its path's policies accept. */
   middleware: RequestHandler;
@@ -77,15 +68,12 @@ const describePolicies = (policies: readonly AuthPolicy[]) =>
 export function createCredentialsBarrier(options: CredentialsBarrierOptions): CredentialsBarrier {
   const { httpAuth, config, pluginId, logger, lifecycle, metrics } = options;
   const registry = createAuthPolicyRegistry({ pluginId });
-  const authPolicies = registry.list;
-  const lookupAccess = registry.lookup;
+  const { list: authPolicies, lookup: lookupAccess } = registry;
   let started = false;
   const addAuthPolicy = (policy: HttpRouterServiceAuthPolicy) => {
     registry.add(policy);
-    if (started) {
-      const added = describePolicies(authPolicies().slice(-1));
-      logger?.info(`Auth policy added to plugin '${pluginId}' after start-up: ${added}`);
-    }
+    const added = `Auth policy added to plugin '${pluginId}' after start-up`;
+    if (started) logger?.info(`${added}: ${describePolicies(authPolicies().slice(-1))}`);
   };
   if (lifecycle && logger) {
     lifecycle.addStartupHook(() => {
@@ -98,11 +86,9 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
   try {
     // Read as upstream reads it, so that `${ENV_VAR}` substitutions such as 'true' keep working.
     disabled = config.getOptionalBoolean(DISABLE_CONFIG_KEY);
-  } catch (error) {
-    const got = describeValue(config.getOptional(DISABLE_CONFIG_KEY));
-    throw new HttpRouterConfigError(DISABLE_CONFIG_KEY, `expected true or false, got ${got}`, {
-      cause: error,
-    });
+  } catch (cause) {
+    const expected = `expected true or false, got ${describeValue(config.getOptional(DISABLE_CONFIG_KEY))}`;
+    throw new HttpRouterConfigError(DISABLE_CONFIG_KEY, expected, { cause });
   }
   if (disabled) {
     logger?.warn(

@@ -5,21 +5,20 @@ import type { ErrorRequestHandler } from 'express';
 import { isMarkedAsLogged } from '../errors';
 
 /** The status of each `@backstage/errors` name, for an error that carries none of its own. */
-const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
-  NotModifiedError: 304,
-  InputError: 400,
-  AuthenticationError: 401,
-  NotAllowedError: 403,
-  NotFoundError: 404,
-  ConflictError: 409,
-  NotImplementedError: 501,
-  ServiceUnavailableError: 503,
-};
+const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map(
+  Object.entries({
+    NotModifiedError: 304,
+    InputError: 400,
+    AuthenticationError: 401,
+    NotAllowedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    NotImplementedError: 501,
+    ServiceUnavailableError: 503,
+  }),
+);
 
-/**
- * Options for {@link createErrorHandler}.
- * @public
- */
+/** Options for {@link createErrorHandler}. @public */
 export interface ErrorHandlerOptions {
   /** Where 5xx errors are logged. */
   logger: LoggerService;
@@ -27,15 +26,13 @@ export interface ErrorHandlerOptions {
   showStackTraces?: boolean;
 }
 
+const isStatus = (value: unknown): value is number =>
+  Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599;
+
 /** The status an error asks for: a whole `statusCode` or `status` in 100–599, else its name's, else 500. */
 export function getErrorStatus(error: Error): number {
   const { statusCode, status } = error as { statusCode?: unknown; status?: unknown };
-  for (const value of [statusCode, status]) {
-    if (Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599) {
-      return value as number;
-    }
-  }
-  return Object.hasOwn(STATUS_BY_ERROR_NAME, error.name) ? STATUS_BY_ERROR_NAME[error.name] : 500;
+  return [statusCode, status].find(isStatus) ?? STATUS_BY_ERROR_NAME.get(error.name) ?? 500;
 }
 
 /**
@@ -46,7 +43,6 @@ export function getErrorStatus(error: Error): number {
 export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {
   const { logger, showStackTraces = process.env.NODE_ENV === 'development' } = options;
   const errorLogger = logger.child({ type: 'errorHandler' });
-
   return function answerWithErrorBody(thrown, req, res, next) {
     let error = thrown as Error;
     if (!isError(thrown) || error.constructor?.name === 'DatabaseError') {

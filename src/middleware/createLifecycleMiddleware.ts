@@ -12,15 +12,8 @@ import { readDurationMs } from '../readDurationMs';
 const DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS = 5000;
 const LIFECYCLE_RETRY_AFTER_SECONDS = 5;
 const TIMEOUT_CONFIG_KEY = 'backend.lifecycle.startupRequestPauseTimeout';
-const REJECTION_MESSAGES: Record<LifecycleRejectionReason, string> = {
-  startup_timeout: 'Service has not started up yet',
-  shutdown: 'Service is shutting down',
-};
 
-/**
- * Options for {@link createLifecycleMiddleware}.
- * @public
- */
+/** Options for {@link createLifecycleMiddleware}. @public */
 export interface LifecycleMiddlewareOptions {
   /** Where `backend.lifecycle.startupRequestPauseTimeout` is read. */
   config: RootConfigService;
@@ -46,9 +39,8 @@ type PausedRequest = { res: Response; next: NextFunction; timer: NodeJS.Timeout 
  */
 export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): RequestHandler {
   const { config, lifecycle, logger, metrics, shutdownWarning = { logged: false } } = options;
-  const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, {
-    fallbackMs: DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS,
-  });
+  const fallbackMs = DEFAULT_STARTUP_REQUEST_PAUSE_TIMEOUT_MS;
+  const timeoutMs = readDurationMs(config, TIMEOUT_CONFIG_KEY, { fallbackMs });
   let state: 'starting' | 'up' | 'down' = 'starting';
   const paused = new Set<PausedRequest>();
 
@@ -57,23 +49,24 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
     if (typeof res.setHeader === 'function' && !res.headersSent) {
       res.setHeader('Retry-After', String(LIFECYCLE_RETRY_AFTER_SECONDS));
     }
-    const error = new ServiceUnavailableError(REJECTION_MESSAGES[reason]);
+    const message =
+      reason === 'shutdown' ? 'Service is shutting down' : 'Service has not started up yet';
+    const error = new ServiceUnavailableError(message);
     // The shutdown warning stands for every refusal that follows; start-up time-outs are each worth a line.
     next(state === 'down' && logger ? markAsLogged(error) : error);
   };
-  const release = (then: (request: PausedRequest) => void) => {
-    for (const request of paused) {
-      clearTimeout(request.timer);
-      metrics?.addWaiting(-1);
-      then(request);
-    }
-    paused.clear();
+  /** Takes `request` out of the waiting set; `false` when it already left. */
+  const unpause = (request: PausedRequest) => {
+    if (!paused.delete(request)) return false;
+    clearTimeout(request.timer);
+    metrics?.addWaiting(-1);
+    return true;
   };
 
   lifecycle.addStartupHook(() => {
     if (state !== 'starting') return;
     state = 'up';
-    release(request => request.next());
+    paused.forEach(request => unpause(request) && request.next());
   });
   lifecycle.addShutdownHook(() => {
     state = 'down';
@@ -84,26 +77,18 @@ export function createLifecycleMiddleware(options: LifecycleMiddlewareOptions): 
           (paused.size > 0 ? `, including ${paused.size} still waiting for start-up` : ''),
       );
     }
-    release(request => reject(request.res, request.next, 'shutdown'));
+    paused.forEach(request => unpause(request) && reject(request.res, request.next, 'shutdown'));
   });
 
   return function lifecycleGate(_req, res, next) {
     if (state === 'up') return next();
     if (state === 'down') return reject(res, next, 'shutdown');
-    const request: PausedRequest = {
-      res,
-      next,
-      timer: setTimeout(() => {
-        if (!paused.delete(request)) return;
-        metrics?.addWaiting(-1);
-        reject(res, next, 'startup_timeout');
-      }, timeoutMs),
-    };
-    res.once?.('close', () => {
-      if (!paused.delete(request)) return;
-      clearTimeout(request.timer);
-      metrics?.addWaiting(-1);
-    });
+    const timer = setTimeout(
+      () => unpause(request) && reject(res, next, 'startup_timeout'),
+      timeoutMs,
+    );
+    const request: PausedRequest = { res, next, timer };
+    res.once?.('close', () => unpause(request));
     paused.add(request);
     metrics?.addWaiting(1);
   };

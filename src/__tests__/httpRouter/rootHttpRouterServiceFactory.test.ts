@@ -351,7 +351,7 @@ describe('behaviour compared with upstream', () => {
    * listed in the README under "Differences from upstream":
    * - the 503 answers of the lifecycle gate carry `Retry-After` (createLifecycleMiddleware.test.ts);
    * - policy paths in express 4 syntax are accepted instead of failing the plugin (authPolicy tests);
-   * - an invalid policy throws an error naming the plugin, path and allowed values (createCredentialsBarrier.test.ts);
+   * - an invalid policy throws an error naming the plugin, path and allowed values (middleware/credentials.test.ts);
    * - policies match case-sensitively: `/public` does not open `/PUBLIC/1` (httpRouterServiceFactory.test.ts);
    * - a path with dot segments or encoded slashes is opened only if the path it resolves to is too:
    *   `/public/../hello` needs credentials (httpRouterServiceFactory.test.ts).

@@ -1,14 +1,17 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import type { AuthService } from '@backstage/backend-plugin-api';
 import request from 'supertest';
 import { createAuthIntegrationRouter } from '../../index';
 import { createTestApp } from '../helpers/createTestApp';
-import { TEST_PUBLIC_KEY } from '../helpers/testAuthServices';
+
+const PUBLIC_KEY = { kty: 'EC', crv: 'P-256', kid: 'test-key', x: 'x', y: 'y', alg: 'ES256' };
+
+/** An auth service whose only method used here is `listPublicServiceKeys`. */
+const authListing = (listPublicServiceKeys: AuthService['listPublicServiceKeys']) =>
+  ({ listPublicServiceKeys }) as AuthService;
 
 describe('createAuthIntegrationRouter', () => {
   function setup() {
-    const auth = mockServices.auth.mock({
-      listPublicServiceKeys: async () => ({ keys: [TEST_PUBLIC_KEY] }),
-    });
+    const auth = authListing(async () => ({ keys: [PUBLIC_KEY] }));
     return createTestApp(createAuthIntegrationRouter({ auth }), (_req, res) => {
       res.status(418).json({ fellThrough: true });
     });
@@ -17,7 +20,7 @@ describe('createAuthIntegrationRouter', () => {
   it('serves the public service keys', async () => {
     const res = await request(setup()).get('/.backstage/auth/v1/jwks.json');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ keys: [TEST_PUBLIC_KEY] });
+    expect(res.body).toEqual({ keys: [PUBLIC_KEY] });
   });
 
   it('passes other paths and methods on', async () => {
@@ -26,10 +29,8 @@ describe('createAuthIntegrationRouter', () => {
   });
 
   it('answers a failing key listing with the error body', async () => {
-    const auth = mockServices.auth.mock({
-      listPublicServiceKeys: async () => {
-        throw new Error('key store down');
-      },
+    const auth = authListing(async () => {
+      throw new Error('key store down');
     });
     const res = await request(createTestApp(createAuthIntegrationRouter({ auth }))).get(
       '/.backstage/auth/v1/jwks.json',

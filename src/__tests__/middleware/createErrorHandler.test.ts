@@ -1,4 +1,4 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
   AuthenticationError,
   ConflictError,
@@ -14,11 +14,24 @@ import request from 'supertest';
 import { createErrorHandler, getErrorStatus } from '../../middleware/createErrorHandler';
 import { markAsLogged } from '../../errors';
 
-function setup(thrown: unknown, options: { showStackTraces?: boolean } = {}) {
-  const logger = mockServices.logger.mock();
-  const errorLogger = mockServices.logger.mock();
+/** A logger that records its calls; its children are one other such logger, returned as `errorLogger`. */
+function createLoggers() {
+  const mock = () => ({
+    error: jest.fn(),
+    warn: jest.fn(),
+    info: jest.fn(),
+    debug: jest.fn(),
+    child: jest.fn(),
+  });
+  const logger = mock();
+  const errorLogger = mock();
   logger.child.mockReturnValue(errorLogger);
   errorLogger.child.mockReturnValue(errorLogger);
+  return { logger: logger as LoggerService, errorLogger };
+}
+
+function setup(thrown: unknown, options: { showStackTraces?: boolean } = {}) {
+  const { logger, errorLogger } = createLoggers();
   const app = express();
   app.get('/fail', () => {
     throw thrown;
@@ -97,8 +110,7 @@ describe('createErrorHandler', () => {
   });
 
   it('passes the error on when headers were already sent', async () => {
-    const logger = mockServices.logger.mock();
-    logger.child.mockReturnValue(mockServices.logger.mock());
+    const { logger } = createLoggers();
     const app = express();
     const seen: unknown[] = [];
     app.get('/late', (_req, res, next) => {

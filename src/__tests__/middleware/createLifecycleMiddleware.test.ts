@@ -2,7 +2,8 @@ import type { JsonObject } from '@backstage/types';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
-import { mockServices } from '@backstage/backend-test-utils';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { ConfigReader } from '@backstage/config';
 import request from 'supertest';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ServiceUnavailableError } from '@backstage/errors';
@@ -15,7 +16,7 @@ import { createTestLifecycle } from '../helpers/createTestLifecycle';
 async function setup(config: JsonObject = {}) {
   const { lifecycle, startup, shutdown } = createTestLifecycle();
   const gate = createLifecycleMiddleware({
-    config: mockServices.rootConfig({ data: config }),
+    config: new ConfigReader(config),
     lifecycle,
   });
   let arrivals = 0;
@@ -169,9 +170,9 @@ describe('createLifecycleMiddleware', () => {
     const { lifecycle } = createTestLifecycle();
     const create = () =>
       createLifecycleMiddleware({
-        config: mockServices.rootConfig({
-          data: { backend: { lifecycle: { startupRequestPauseTimeout: timeout } } },
-        }),
+        config: new ConfigReader({
+          backend: { lifecycle: { startupRequestPauseTimeout: timeout } },
+        } as JsonObject),
         lifecycle,
       });
     expect(create).toThrow(
@@ -183,11 +184,24 @@ describe('createLifecycleMiddleware', () => {
     expect(create).toThrow(shown);
   });
 
-  it('logs one warning for a whole shutdown, not a line per refused request (issue 12, item 3)', async () => {
-    const logger = mockServices.logger.mock();
+  it('logs one warning for a whole shutdown, not a line per refused request', async () => {
+    const logger = {
+      warn: jest.fn(),
+      error: jest.fn(),
+      info: jest.fn(),
+      debug: jest.fn(),
+      child: jest.fn(),
+    };
+    logger.child.mockReturnValue(logger);
     const { lifecycle, startup, shutdown } = createTestLifecycle();
     const app = express();
-    app.use(createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle, logger }));
+    app.use(
+      createLifecycleMiddleware({
+        config: new ConfigReader({}),
+        lifecycle,
+        logger: logger as LoggerService,
+      }),
+    );
     app.get('/', (_req, res) => {
       res.json({ ok: true });
     });
@@ -205,7 +219,7 @@ describe('createLifecycleMiddleware', () => {
     expect(logger.error).not.toHaveBeenCalled();
   });
 
-  describe('with bare objects as request and response, as upstream tests it (issue 12, item 10)', () => {
+  describe('with bare objects as request and response, as upstream tests it', () => {
     const bare = () => ({
       req: {} as Request,
       res: {} as Response,
@@ -214,7 +228,7 @@ describe('createLifecycleMiddleware', () => {
 
     it('holds a request until start-up, then calls next()', async () => {
       const { lifecycle, startup } = createTestLifecycle();
-      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const gate = createLifecycleMiddleware({ config: new ConfigReader({}), lifecycle });
       const { req, res, next } = bare();
       gate(req, res, next as NextFunction);
       expect(next).not.toHaveBeenCalled();
@@ -224,7 +238,7 @@ describe('createLifecycleMiddleware', () => {
 
     it('fails a request that waits past the time-out', () => {
       const { lifecycle } = createTestLifecycle();
-      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const gate = createLifecycleMiddleware({ config: new ConfigReader({}), lifecycle });
       const { req, res, next } = bare();
       gate(req, res, next as NextFunction);
       jest.advanceTimersByTime(5000);
@@ -234,7 +248,7 @@ describe('createLifecycleMiddleware', () => {
 
     it('fails waiting and new requests once shutdown starts', async () => {
       const { lifecycle, shutdown } = createTestLifecycle();
-      const gate = createLifecycleMiddleware({ config: mockServices.rootConfig(), lifecycle });
+      const gate = createLifecycleMiddleware({ config: new ConfigReader({}), lifecycle });
       const waiting = bare();
       gate(waiting.req, waiting.res, waiting.next as NextFunction);
       await shutdown();
