@@ -8,9 +8,7 @@ import { parseRedisConnection } from '../redis/connection';
 import type { RateLimitOptions, RateLimitRouteRule, RateLimitSettings } from './types';
 import type { RateLimitStoreOptions } from './types';
 
-/** Where the rate limit settings live in app-config. */
 export const RATE_LIMIT_CONFIG_KEY = 'backend.rateLimit';
-/** Where the express `trust proxy` setting lives in app-config. */
 export const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
 
 /** What `true` and each key left out read as: a busy user with several tabs stays well under this. */
@@ -44,6 +42,7 @@ const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
 /** What a key accepts, as error messages say it. */
 const EXPECTED = {
   rateLimit: 'true (rate limiting with defaults) or an object of rate limit settings',
+  plugin: 'an object of rate limit settings',
   flag: 'true or false',
   count: 'a positive whole number of requests',
   budget: "a positive whole number of requests, or 'unlimited'",
@@ -88,8 +87,7 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
   const pluginBlocks = read(block, 'getOptionalConfig', 'plugin', at, 'an object');
   for (const pluginId of pluginBlocks?.keys() ?? []) {
     const pluginAt = `${at}.plugin.${pluginId}`;
-    const expected = 'an object of rate limit settings';
-    const pluginBlock = read(pluginBlocks!, 'getConfig', pluginId, `${at}.plugin`, expected);
+    const pluginBlock = read(pluginBlocks!, 'getConfig', pluginId, `${at}.plugin`, EXPECTED.plugin);
     warnings.push(...unknownKeys(pluginBlock, pluginAt, [...KEYS.limiter, 'routes'], true));
     const options = readLimiter(pluginBlock, pluginAt, topLevel, warnings);
     const routes = readRoutes(pluginBlock, pluginAt, options, warnings);
@@ -127,21 +125,20 @@ function readLimiter(block: Config, at: string, parent: RateLimitOptions, warnin
   }
   const limit = count('incomingRequestLimit') ?? parent.limit;
   const ipAllowList = read(block, 'getOptionalStringArray', 'ipAllowList', at, EXPECTED.ips);
-  ipAllowList?.forEach((entry, index) => {
-    if (isIpAllowListEntry(entry)) return;
-    const got = `expected ${EXPECTED.ip}, got ${describeValue(entry)}`;
-    throw new HttpRouterConfigError(`${at}.ipAllowList[${index}]`, got);
-  });
+  const bad = ipAllowList?.findIndex(entry => !isIpAllowListEntry(entry)) ?? -1;
+  if (bad >= 0) {
+    const got = `expected ${EXPECTED.ip}, got ${describeValue(ipAllowList![bad])}`;
+    throw new HttpRouterConfigError(`${at}.ipAllowList[${bad}]`, got);
+  }
   const misspelled = block.has(MISSPELLED_SKIP);
-  if (misspelled && block.has('skipSuccessfulRequests')) {
-    throw new HttpRouterConfigError(
-      `${at}.${MISSPELLED_SKIP}`,
-      `set either skipSuccessfulRequests or its deprecated misspelling ${MISSPELLED_SKIP} (but not both); keep skipSuccessfulRequests`,
-    );
+  const [old, correct] = [`${at}.${MISSPELLED_SKIP}`, 'skipSuccessfulRequests'];
+  if (misspelled && block.has(correct)) {
+    const both = `set either ${correct} or its deprecated misspelling ${MISSPELLED_SKIP} (but not both)`;
+    throw new HttpRouterConfigError(old, `${both}; keep ${correct}`);
   }
   if (misspelled) {
     warnings.push(
-      `Config key '${at}.${MISSPELLED_SKIP}' is a deprecated misspelling; rename it to '${at}.skipSuccessfulRequests'`,
+      `Config key '${old}' is a deprecated misspelling; rename it to '${at}.${correct}'`,
     );
   }
   const skipSuccessful = flag(misspelled ? MISSPELLED_SKIP : 'skipSuccessfulRequests');
@@ -233,10 +230,8 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
     const message = (error as Error).message;
     throw new HttpRouterConfigError(`${storeAt}.connection`, message, { cause: error });
   }
-  const duration = (key: string) =>
-    store.has(key)
-      ? readDurationMs(store, key, { fullKey: `${storeAt}.${key}`, fallbackMs: 0 })
-      : undefined;
+  const duration = (key: string, fullKey = `${storeAt}.${key}`) =>
+    store.has(key) ? readDurationMs(store, key, { fullKey, fallbackMs: 0 }) : undefined;
   const retryAfterMs = duration('retryAfter');
   if (retryAfterMs !== undefined && retryAfterMs % 1000 !== 0) {
     throw expectedError(store, 'retryAfter', storeAt, "a whole number of seconds such as '5s'");
@@ -262,7 +257,7 @@ function read<G extends Getter>(
   key: string,
   at: string,
   expected: string,
-  valid: (value: NonNullable<Reads<G>>) => boolean = () => true,
+  valid?: (value: NonNullable<Reads<G>>) => boolean,
 ): Reads<G> {
   let value: Reads<G>;
   try {
@@ -270,7 +265,7 @@ function read<G extends Getter>(
   } catch (error) {
     throw expectedError(block, key, at, expected, error);
   }
-  if (value !== undefined && !valid(value as NonNullable<Reads<G>>)) {
+  if (value !== undefined && valid && !valid(value as NonNullable<Reads<G>>)) {
     throw expectedError(block, key, at, expected);
   }
   return value;
