@@ -30,9 +30,8 @@ export function clientAddressKey(req: Request): string {
   return ip === undefined ? 'unknown-client' : ipKeyGenerator(ip, IPV6_SUBNET);
 }
 
-export function credentialsReaderOf(res: Response): CredentialsReader | undefined {
-  return res.locals[CREDENTIALS_READER as never];
-}
+export const credentialsReaderOf = (res: Response): CredentialsReader | undefined =>
+  res.locals[CREDENTIALS_READER as never];
 
 /** Whether a request brings credentials: `Authorization`, the user cookie, or what its own reader says. */
 export function carriesCredentials(req: Request, res: Response): boolean {
@@ -75,12 +74,10 @@ export type Limiter = RequestHandler & {
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
-/** Options for {@link createLimiter}. */
+/** Options for {@link createLimiter}; `pluginId` and `route` name it as {@link limiterName} does. */
 export interface LimiterOptions {
   options: RateLimitOptions;
-  /** Defaults to none: the all-plugins limiter. */
   pluginId?: string;
-  /** The plugin's route rule the limiter counts. Defaults to none: the plugin's own budget. */
   route?: string;
   store: Store;
   /** Defaults to none: express-rate-limit's messages go to the console. */
@@ -111,23 +108,20 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const keyGenerator = digestKey
     ? (req: Request, res: Response) => digestKey(keyOf(req, res))
     : keyOf;
-  const name = limiterName(pluginId, route);
-  const policyName = bucket ? `${name}-${bucket.kind}` : name;
   const kind = bucket?.kind;
+  const policyName = `${limiterName(pluginId, route)}${kind ? `-${kind}` : ''}`;
   const limit = bucket?.limit ?? options.limit;
-  const { windowMs } = options;
-  const dryRun = options.dryRun === true;
+  const { windowMs, dryRun } = options;
   const isAllowed = bucket ? undefined : createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
-  const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
+  const named = kind && `the ${kind.replace('-', ' ')} limit`;
   const answer = createTooManyRequestsHandler(
     route === undefined ? named : `${named ?? 'the limit'} of route '${route}'`,
   );
-  const log = (level: 'warn' | 'error') => (error: unknown, message?: string) =>
-    logger![level](
-      `Rate limiter '${policyName}': ${message ?? toError(error).message}`,
-      toError(error),
-    );
+  const log = (level: 'warn' | 'error') => (error: unknown, message?: string) => {
+    const cause = toError(error);
+    logger![level](`Rate limiter '${policyName}': ${message ?? cause.message}`, cause);
+  };
   let quietUntil = 0;
   // Its own key-generator validations do not run with our key generator: the unknown-client key, the start-up
   // warning about `backend.trustProxy: true` and the proxy header check stand in for them.
@@ -203,7 +197,7 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   };
   const isSpent = async (req: Request, res: Response) => {
     const count = await limiter.getKey(await keyGenerator(req, res));
-    const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
+    const current = (count?.resetTime?.getTime() ?? Infinity) > Date.now();
     return !dryRun && count !== undefined && count.totalHits >= limit && current;
   };
   return Object.assign(middleware, { windowMs, isSpent, refuse });
@@ -217,16 +211,14 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
  */
 export function createTooManyRequestsHandler(named = 'the limit'): Options['handler'] {
   return function answerTooManyRequests(req, res, next, optionsUsed) {
-    const { windowMs, requestPropertyName } = optionsUsed;
-    const { limit, resetTime } = (req as AugmentedRequest)[requestPropertyName];
-    const windowSeconds = Math.ceil(windowMs / 1000);
+    const { limit, resetTime } = (req as AugmentedRequest)[optionsUsed.requestPropertyName];
+    const windowSeconds = Math.ceil(optionsUsed.windowMs / 1000);
     const retryAfterSeconds = resetTime
       ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
       : windowSeconds;
-    const error = new TooManyRequestsError(
-      `Too many requests: ${named} is ${limit} per ${windowSeconds} seconds; try again in ${retryAfterSeconds} seconds`,
-      { retryAfterSeconds },
-    );
+    const message = `Too many requests: ${named} is ${limit} per ${windowSeconds} seconds`;
+    const retry = `try again in ${retryAfterSeconds} seconds`;
+    const error = new TooManyRequestsError(`${message}; ${retry}`, { retryAfterSeconds });
     if (res.headersSent) return next(error);
     // Set again, so that the header and the message agree to the second.
     res.setHeader('Retry-After', String(retryAfterSeconds));
