@@ -62,8 +62,7 @@ const TRUST_PROXY_WARNING =
 
 /**
  * Reads `backend.rateLimit` (and `backend.trustProxy`, for a warning) into frozen options, one set per limiter.
- * Never logs: problems that need not stop the backend come back as `warnings`; a value it cannot use throws
- * {@link HttpRouterConfigError} naming the full key, the value and what is accepted.
+ * Never logs: problems that need not stop the backend come back as `warnings`; a value it cannot use throws.
  */
 export function readRateLimitOptions(config: Config): RateLimitSettings {
   const at = RATE_LIMIT_CONFIG_KEY;
@@ -136,12 +135,9 @@ function readLimiter(block: Config, at: string, parent: RateLimitOptions, warnin
     const both = `set either ${correct} or its deprecated misspelling ${MISSPELLED_SKIP} (but not both)`;
     throw new HttpRouterConfigError(old, `${both}; keep ${correct}`);
   }
-  if (misspelled) {
-    warnings.push(
-      `Config key '${old}' is a deprecated misspelling; rename it to '${at}.${correct}'`,
-    );
-  }
-  const skipSuccessful = flag(misspelled ? MISSPELLED_SKIP : 'skipSuccessfulRequests');
+  const rename = `is a deprecated misspelling; rename it to '${at}.${correct}'`;
+  if (misspelled) warnings.push(`Config key '${old}' ${rename}`);
+  const skipSuccessful = flag(misspelled ? MISSPELLED_SKIP : correct);
   const principals = defined({
     user: principal('userRequestLimit') ?? parent.principals?.user,
     service: principal('serviceRequestLimit') ?? parent.principals?.service,
@@ -247,10 +243,7 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
 type Getter = keyof Config & `get${string}`;
 type Reads<G extends Getter> = ReturnType<Config[G]>;
 
-/**
- * Reads `key` with a typed getter of Backstage config and checks the value it gives with `valid`; throws an
- * {@link HttpRouterConfigError} naming the full key, the value and `expected`.
- */
+/** Reads `key` with a typed getter and checks it with `valid`; throws naming the key, the value and `expected`. */
 function read<G extends Getter>(
   block: Config,
   getter: G,
@@ -290,10 +283,7 @@ export function isIpAllowListEntry(entry: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
 }
 
-/**
- * A message for each key of `block` not in `known`, with the closest known key. A limiter block warns that the
- * key is ignored, and also reads the misspelled skip flag.
- */
+/** A message per key of `block` not in `known`, with the closest; a limiter block ignores those keys. */
 function unknownKeys(block: Config, at: string, known: readonly string[], limiter = false) {
   return block
     .keys()

@@ -87,11 +87,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
     const leases = redisStores(context.settings).map(({ connection, timeoutMs }) =>
       connections.acquire({ connection, timeoutMs: timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS }),
     );
-    try {
-      await connections.verify();
-    } finally {
-      leases.forEach(lease => lease.release());
-    }
+    return connections.verify().finally(() => leases.forEach(lease => lease.release()));
   };
   const context = {
     /** Replaced when `backend.rateLimit` changes to settings that validate. */

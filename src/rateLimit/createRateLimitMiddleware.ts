@@ -83,10 +83,7 @@ export interface RateLimitHandlerOptions extends Omit<RateLimitMiddlewareOptions
   mountPath?: string;
 }
 
-/**
- * The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. A
- * request the plugin's budgets let through is then counted by each route rule it matches, in order.
- */
+/** A plugin router's rate limit step (or the all-plugins one), rebuilt on change; then each matching route rule. */
 export function createRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
@@ -115,9 +112,8 @@ export function createRateLimitHandler(
         if (error !== undefined) return next(error);
         while (index < matchers.length) {
           const { methods, matches, step } = matchers[index++];
-          if ((!methods || methods.has(req.method)) && matches(path)) {
+          if ((!methods || methods.has(req.method)) && matches(path))
             return step(req, res, countInNextRule);
-          }
         }
         return next();
       };
@@ -125,9 +121,7 @@ export function createRateLimitHandler(
     };
   };
   let current = build();
-  context.onChange(() => {
-    current = build();
-  });
+  context.onChange(() => void (current = build()));
   return function liveRateLimit(req, res, next) {
     current(req, res, next);
   };

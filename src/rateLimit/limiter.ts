@@ -41,10 +41,7 @@ export function carriesCredentials(req: Request, res: Response): boolean {
   return authorization !== undefined || (cookie !== undefined && AUTH_COOKIE.test(cookie));
 }
 
-/**
- * A predicate on `req.ip`, none for an empty list so that callers need not compute `req.ip`. Node's `BlockList`
- * matches an IPv4-mapped IPv6 address as the IPv4 address it carries.
- */
+/** A predicate on `req.ip`, none for an empty list; `BlockList` matches IPv4-mapped IPv6 as its IPv4. */
 export function createIpAllowList(
   entries: readonly string[],
 ): ((ip: string | undefined) => boolean) | undefined {
@@ -139,12 +136,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     validate: { unsharedStore: false },
     keyGenerator,
     handler(req, res, next, optionsUsed) {
-      if (!dryRun) {
-        metrics?.recordDecision('limited', kind);
-        answer(req, res, next, optionsUsed);
-        return;
-      }
-      metrics?.recordDecision('dry_run_limited', kind);
+      metrics?.recordDecision(dryRun ? 'dry_run_limited' : 'limited', kind);
+      if (!dryRun) return answer(req, res, next, optionsUsed);
       res.removeHeader('Retry-After');
       if (Date.now() >= quietUntil) {
         quietUntil = Date.now() + windowMs;
@@ -168,9 +161,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
     // The Redis store logs an outage when it starts and when it ends.
     if (failure instanceof RateLimitStoreUnavailableError) return markAsLogged(refusal);
-    if (!logger) return refusal;
-    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-    return markAsLogged(refusal);
+    logger?.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+    return logger ? markAsLogged(refusal) : refusal;
   };
 
   // The allow list is checked here rather than in `skip`, so that a request rateLimit() passes on is an allowed
@@ -186,13 +178,10 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
       }
     }
     void limiter(req, res, (failure?: unknown) => {
-      if (failure === undefined) {
-        metrics?.recordDecision('allowed', kind);
-        next();
-      } else if (failure === DRY_RUN_PASS) next();
-      // The handler's own, when headers were already sent.
-      else if (failure instanceof TooManyRequestsError) next(failure);
-      else next(refuse(res, failure));
+      if (failure === undefined) metrics?.recordDecision('allowed', kind);
+      if (failure === undefined || failure === DRY_RUN_PASS) return next();
+      // A TooManyRequestsError is the handler's own, when headers were already sent.
+      next(failure instanceof TooManyRequestsError ? failure : refuse(res, failure));
     });
   };
   const isSpent = async (req: Request, res: Response) => {
@@ -206,7 +195,6 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
 /**
  * express-rate-limit's `handler`: 429, `Retry-After` and Backstage's error body, naming the budget (never whose
  * it is); the seconds until the client's window ends, or the whole window when the store does not say.
- *
  * @param named - How the message names the limit. Defaults to `the limit`.
  */
 export function createTooManyRequestsHandler(named = 'the limit'): Options['handler'] {

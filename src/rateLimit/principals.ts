@@ -34,10 +34,8 @@ type Verdict = 'none' | 'failed' | 'user' | 'service';
 export type Budgets = ReturnType<typeof createBudgets>;
 
 /**
- * Builds one limiter per budget of `options.principals` of a layer, and logs their summary. A principal kind
- * without a budget of its own counts in `address`, as requests without verified credentials do; `'unlimited'`
- * is never counted.
- * @param name - How the summary names the layer, e.g. `plugin 'catalog'`.
+ * Builds one limiter per budget of a layer, and logs their summary (naming it `name`). A principal kind without
+ * a budget counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
  */
 export function createBudgets(
   budgetOptions: Omit<Parameters<BuildLimiter>[0], 'bucket' | 'skip'> & {
@@ -180,12 +178,8 @@ function isFailedAuthentication(error: unknown): boolean {
 
 /** A digest of the credentials a request presents, so that no key holds them. */
 function credentialDigest(req: Request): string {
-  const { authorization, cookie } = req.headers;
-  const presented = [
-    req.headers['sec-websocket-protocol'],
-    authorization,
-    cookie && AUTH_COOKIE.exec(cookie)?.[1],
-  ];
+  const { authorization, cookie, 'sec-websocket-protocol': protocols } = req.headers;
+  const presented = [protocols, authorization, cookie && AUTH_COOKIE.exec(cookie)?.[1]];
   return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
 }
 
@@ -196,9 +190,8 @@ function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): Re
     const own = verdict === 'user' || verdict === 'service' ? budgets[verdict] : undefined;
     if (own === undefined) limiters.push(budgets.address);
     else if (own !== 'unlimited') limiters.push(own);
-    if (verdict === 'failed' && budgets.failedAuthentication) {
-      failed.push(budgets.failedAuthentication);
-    }
+    const cutOff = verdict === 'failed' && budgets.failedAuthentication;
+    if (cutOff) failed.push(cutOff);
   }
   // Last, after the address budgets' headers are taken off: a 401 tells of the budget that cuts it off.
   if (failed.length > 0) limiters.push(clearRateLimitHeaders, ...failed);

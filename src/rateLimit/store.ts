@@ -10,10 +10,7 @@ import type { RateLimitBucket, RateLimitOptions } from './types';
 export const DEFAULT_REDIS_TIMEOUT_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
-/**
- * `rl:global:` or `rl:plugin:<pluginId>:` (then `route:<route>:` for a route rule), then `<bucket>:` for a
- * per-principal budget, so that no two budgets share a counter.
- */
+/** `rl:global:` or `rl:plugin:<pluginId>:[route:<route>:]`, then `<bucket>:` for a per-principal budget. */
 export function rateLimitKeyPrefix(pluginId?: string, bucket?: RateLimitBucket, route?: string) {
   const rule = route === undefined ? '' : `route:${route}:`;
   const layer = pluginId === undefined ? 'rl:global:' : `rl:plugin:${pluginId}:${rule}`;
@@ -32,10 +29,7 @@ export interface RateLimitStoreFactoryOptions {
   stores?: Map<string, Store>;
 }
 
-/**
- * The store of one limiter (express-rate-limit wants one each): a `MemoryStore`, whose timer is unref'd, or a
- * Redis store. An unknown type throws, never falls back to memory.
- */
+/** The store of one limiter: a `MemoryStore` (timer unref'd) or a Redis one; an unknown type throws. */
 export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOptions): Store {
   const { options, prefix, connections, lifecycle, metrics, stores } = factoryOptions;
   const { store: storeOptions, passOnStoreError } = options;
