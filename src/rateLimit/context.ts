@@ -47,9 +47,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
   const listeners = new Set<() => void>();
   const connections = createRedisConnections({ logger, outageSettleMs });
   const redisStores = ({ global, plugins }: RateLimitSettings) =>
-    [global, ...Object.values(plugins)].flatMap(each =>
-      each?.store.type === 'redis' ? [each.store] : [],
-    );
+    [global, ...Object.values(plugins)].flatMap(o => (o?.store.type === 'redis' ? [o.store] : []));
   // The secret never changes live, so each key's digest is computed once, not per request.
   let secret: string | undefined;
   const secretRead = readKeySecret(settings, redisStores(settings)[0], connections, logger);

@@ -158,20 +158,13 @@ function createLimiterStep(
     }
     if (limiterOptions?.principals) {
       const shared = { name, build, pluginId, route, logger, lifecycle, metrics: metrics() };
-      layers.push({
-        budgets: createBudgets({ ...shared, options: limiterOptions }),
-        counts: () => true,
-      });
+      const budgets = createBudgets({ ...shared, options: limiterOptions });
+      layers.push({ budgets, counts: () => true });
     }
   }
   if (layers.length > 0) {
-    const principalLimiter = createPrincipalLimiter({
-      ...options,
-      layers,
-      httpAuth: httpAuth!,
-      policyName,
-      logger,
-    });
+    const principalOptions = { ...options, layers, httpAuth: httpAuth!, policyName, logger };
+    const principalLimiter = createPrincipalLimiter(principalOptions);
     const mount =
       allPlugins && mountPath && LITERAL_MOUNT_PATH.test(mountPath)
         ? mountPath.replace(/\/+$/, '').toLowerCase()
@@ -191,11 +184,9 @@ function createLimiterStep(
     return passThrough;
   }
   const { limit, windowMs, store, ipAllowList, principals } = limiterOptions;
-  if (pluginId !== undefined && principals) {
-    logger?.warn(
-      `Per-principal budgets of ${name} need the plugin's httpAuth; counting its requests per client address`,
-    );
-  }
+  const perAddress = "need the plugin's httpAuth; counting its requests per client address";
+  const httpAuthMissing = pluginId !== undefined && principals;
+  if (httpAuthMissing) logger?.warn(`Per-principal budgets of ${name} ${perAddress}`);
   const leavesCredentials = pluginId === undefined && principals !== undefined;
   const left = '; requests with credentials are counted by the plugin routers they reach';
   logger?.info(
@@ -205,15 +196,8 @@ function createLimiterStep(
   const skip = leavesCredentials
     ? (_req: Request, res: Response) => !res.locals[COUNTED_AT_ROOT as never]
     : undefined;
-  const limiter = build({
-    options: limiterOptions,
-    pluginId,
-    route,
-    logger,
-    lifecycle,
-    metrics: metrics(),
-    skip,
-  });
+  const limited = { options: limiterOptions, pluginId, route, logger, lifecycle, skip };
+  const limiter = build({ ...limited, metrics: metrics() });
   if (!leavesCredentials) return limiter;
   return function allPluginsRateLimit(req, res, next) {
     if (!isLeftToPluginRouter(req, res)) res.locals[COUNTED_AT_ROOT as never] = true as never;
