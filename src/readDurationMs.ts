@@ -23,21 +23,17 @@ export function readDurationMs(config: Config, key: string, options: ReadDuratio
   const { fullKey = key, fallbackMs, maxMs = MAX_TIMER_DELAY_MS } = options;
   if (!config.has(key)) return fallbackMs;
   const got = describeValue(config.getOptional(key));
+  const fail = (expected: string, cause?: unknown, shown = got) =>
+    new HttpRouterConfigError(fullKey, `expected ${expected}, got ${shown}`, { cause });
   let ms: number;
   try {
     ms = durationToMilliseconds(readDurationFromConfig(config, { key }));
   } catch (error) {
-    const expected = "expected a duration such as '10s', 'PT10S' or { seconds: 10 }";
-    throw new HttpRouterConfigError(fullKey, `${expected}, got ${got}`, { cause: error });
+    throw fail("a duration such as '10s', 'PT10S' or { seconds: 10 }", error);
   }
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new HttpRouterConfigError(fullKey, `expected a positive duration, got ${got}`);
-  }
-  if (ms > maxMs) {
-    const timer =
-      maxMs === MAX_TIMER_DELAY_MS ? ' (about 24 days), the longest a Node.js timer waits' : '';
-    const expected = `expected at most ${maxMs} ms${timer}`;
-    throw new HttpRouterConfigError(fullKey, `${expected}, got ${got} (${ms} ms)`);
-  }
+  if (!Number.isFinite(ms) || ms <= 0) throw fail('a positive duration');
+  const timer =
+    maxMs === MAX_TIMER_DELAY_MS ? ' (about 24 days), the longest a Node.js timer waits' : '';
+  if (ms > maxMs) throw fail(`at most ${maxMs} ms${timer}`, undefined, `${got} (${ms} ms)`);
   return ms;
 }

@@ -9,9 +9,9 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { TooManyRequestsError } from '../errors';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics';
+import { createAllPluginsLimitStep } from '../rateLimit/createRateLimitMiddleware';
 import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
 import type { CredentialsReader } from '../rateLimit/types';
-import { createAllPluginsLimitStep } from './rootHttpRouterServiceFactory';
 import type { RootWebSocketRouter, WebSocketHandlerOptions } from './types';
 
 /** The most bearer candidates one upgrade may offer, as upstream: each costs a verification. */

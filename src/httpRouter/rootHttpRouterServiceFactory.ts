@@ -4,23 +4,8 @@ import {
   type RootHttpRouterFactoryOptions,
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
-import type { RequestHandler } from 'express';
 import { RootRateLimitNotAppliedError } from '../errors';
-import { passThrough } from '../middleware/passThrough';
-import { createRateLimitMiddleware } from '../rateLimit/createRateLimitMiddleware';
-
-/** Each backend's all-plugins limiter, keyed by its root config; weak, so a stopped backend is forgotten. */
-const allPluginsLimiters = new WeakMap<object, RequestHandler>();
-
-/**
- * The upgrade step that runs the all-plugins limiter of the backend whose root config is `backend`. Upstream's
- * root router skips its app's middleware for upgrades; an upgrade hook there would remove this.
- */
-export function createAllPluginsLimitStep(backend: object): RequestHandler {
-  return function allPluginsLimit(req, res, next) {
-    (allPluginsLimiters.get(backend) ?? passThrough)(req, res, next);
-  };
-}
+import { createAllPluginsLimiter } from '../rateLimit/createRateLimitMiddleware';
 
 /**
  * Makes `middleware.rateLimit()` give our all-plugins limiter, and `applyDefaults()` fail without it. Upstream's
@@ -34,9 +19,7 @@ export function withOurRateLimit(
   let built = false;
   middleware.rateLimit = function rateLimit() {
     built = true;
-    const limiter = createRateLimitMiddleware({ config, logger, lifecycle });
-    allPluginsLimiters.set(config, limiter);
-    return limiter;
+    return createAllPluginsLimiter({ config, logger, lifecycle });
   };
   return {
     ...context,

@@ -8,9 +8,7 @@ import { parseRedisConnection } from '../redis/connection';
 import type { RateLimitOptions, RateLimitRouteRule, RateLimitSettings } from './types';
 import type { RateLimitStoreOptions } from './types';
 
-/** Where the rate limit settings live in app-config. */
 export const RATE_LIMIT_CONFIG_KEY = 'backend.rateLimit';
-/** Where the express `trust proxy` setting lives in app-config. */
 export const TRUST_PROXY_CONFIG_KEY = 'backend.trustProxy';
 
 /** What `true` and each key left out read as: a busy user with several tabs stays well under this. */
@@ -44,6 +42,7 @@ const ROUTE_NAME = /^[A-Za-z0-9][\w.-]*$/;
 /** What a key accepts, as error messages say it. */
 const EXPECTED = {
   rateLimit: 'true (rate limiting with defaults) or an object of rate limit settings',
+  plugin: 'an object of rate limit settings',
   flag: 'true or false',
   count: 'a positive whole number of requests',
   budget: "a positive whole number of requests, or 'unlimited'",
@@ -63,8 +62,7 @@ const TRUST_PROXY_WARNING =
 
 /**
  * Reads `backend.rateLimit` (and `backend.trustProxy`, for a warning) into frozen options, one set per limiter.
- * Never logs: problems that need not stop the backend come back as `warnings`; a value it cannot use throws
- * {@link HttpRouterConfigError} naming the full key, the value and what is accepted.
+ * Never logs: problems that need not stop the backend come back as `warnings`; a value it cannot use throws.
  */
 export function readRateLimitOptions(config: Config): RateLimitSettings {
   const at = RATE_LIMIT_CONFIG_KEY;
@@ -88,8 +86,7 @@ export function readRateLimitOptions(config: Config): RateLimitSettings {
   const pluginBlocks = read(block, 'getOptionalConfig', 'plugin', at, 'an object');
   for (const pluginId of pluginBlocks?.keys() ?? []) {
     const pluginAt = `${at}.plugin.${pluginId}`;
-    const expected = 'an object of rate limit settings';
-    const pluginBlock = read(pluginBlocks!, 'getConfig', pluginId, `${at}.plugin`, expected);
+    const pluginBlock = read(pluginBlocks!, 'getConfig', pluginId, `${at}.plugin`, EXPECTED.plugin);
     warnings.push(...unknownKeys(pluginBlock, pluginAt, [...KEYS.limiter, 'routes'], true));
     const options = readLimiter(pluginBlock, pluginAt, topLevel, warnings);
     const routes = readRoutes(pluginBlock, pluginAt, options, warnings);
@@ -127,24 +124,20 @@ function readLimiter(block: Config, at: string, parent: RateLimitOptions, warnin
   }
   const limit = count('incomingRequestLimit') ?? parent.limit;
   const ipAllowList = read(block, 'getOptionalStringArray', 'ipAllowList', at, EXPECTED.ips);
-  ipAllowList?.forEach((entry, index) => {
-    if (isIpAllowListEntry(entry)) return;
-    const got = `expected ${EXPECTED.ip}, got ${describeValue(entry)}`;
-    throw new HttpRouterConfigError(`${at}.ipAllowList[${index}]`, got);
-  });
+  const bad = ipAllowList?.findIndex(entry => !isIpAllowListEntry(entry)) ?? -1;
+  if (bad >= 0) {
+    const got = `expected ${EXPECTED.ip}, got ${describeValue(ipAllowList![bad])}`;
+    throw new HttpRouterConfigError(`${at}.ipAllowList[${bad}]`, got);
+  }
   const misspelled = block.has(MISSPELLED_SKIP);
-  if (misspelled && block.has('skipSuccessfulRequests')) {
-    throw new HttpRouterConfigError(
-      `${at}.${MISSPELLED_SKIP}`,
-      `set either skipSuccessfulRequests or its deprecated misspelling ${MISSPELLED_SKIP} (but not both); keep skipSuccessfulRequests`,
-    );
+  const [old, correct] = [`${at}.${MISSPELLED_SKIP}`, 'skipSuccessfulRequests'];
+  if (misspelled && block.has(correct)) {
+    const both = `set either ${correct} or its deprecated misspelling ${MISSPELLED_SKIP} (but not both)`;
+    throw new HttpRouterConfigError(old, `${both}; keep ${correct}`);
   }
-  if (misspelled) {
-    warnings.push(
-      `Config key '${at}.${MISSPELLED_SKIP}' is a deprecated misspelling; rename it to '${at}.skipSuccessfulRequests'`,
-    );
-  }
-  const skipSuccessful = flag(misspelled ? MISSPELLED_SKIP : 'skipSuccessfulRequests');
+  const rename = `is a deprecated misspelling; rename it to '${at}.${correct}'`;
+  if (misspelled) warnings.push(`Config key '${old}' ${rename}`);
+  const skipSuccessful = flag(misspelled ? MISSPELLED_SKIP : correct);
   const principals = defined({
     user: principal('userRequestLimit') ?? parent.principals?.user,
     service: principal('serviceRequestLimit') ?? parent.principals?.service,
@@ -233,10 +226,8 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
     const message = (error as Error).message;
     throw new HttpRouterConfigError(`${storeAt}.connection`, message, { cause: error });
   }
-  const duration = (key: string) =>
-    store.has(key)
-      ? readDurationMs(store, key, { fullKey: `${storeAt}.${key}`, fallbackMs: 0 })
-      : undefined;
+  const duration = (key: string, fullKey = `${storeAt}.${key}`) =>
+    store.has(key) ? readDurationMs(store, key, { fullKey, fallbackMs: 0 }) : undefined;
   const retryAfterMs = duration('retryAfter');
   if (retryAfterMs !== undefined && retryAfterMs % 1000 !== 0) {
     throw expectedError(store, 'retryAfter', storeAt, "a whole number of seconds such as '5s'");
@@ -252,17 +243,14 @@ function readStore(block: Config, at: string): RateLimitStoreOptions | undefined
 type Getter = keyof Config & `get${string}`;
 type Reads<G extends Getter> = ReturnType<Config[G]>;
 
-/**
- * Reads `key` with a typed getter of Backstage config and checks the value it gives with `valid`; throws an
- * {@link HttpRouterConfigError} naming the full key, the value and `expected`.
- */
+/** Reads `key` with a typed getter and checks it with `valid`; throws naming the key, the value and `expected`. */
 function read<G extends Getter>(
   block: Config,
   getter: G,
   key: string,
   at: string,
   expected: string,
-  valid: (value: NonNullable<Reads<G>>) => boolean = () => true,
+  valid?: (value: NonNullable<Reads<G>>) => boolean,
 ): Reads<G> {
   let value: Reads<G>;
   try {
@@ -270,7 +258,7 @@ function read<G extends Getter>(
   } catch (error) {
     throw expectedError(block, key, at, expected, error);
   }
-  if (value !== undefined && !valid(value as NonNullable<Reads<G>>)) {
+  if (value !== undefined && valid && !valid(value as NonNullable<Reads<G>>)) {
     throw expectedError(block, key, at, expected);
   }
   return value;
@@ -295,10 +283,7 @@ export function isIpAllowListEntry(entry: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
 }
 
-/**
- * A message for each key of `block` not in `known`, with the closest known key. A limiter block warns that the
- * key is ignored, and also reads the misspelled skip flag.
- */
+/** A message per key of `block` not in `known`, with the closest; a limiter block ignores those keys. */
 function unknownKeys(block: Config, at: string, known: readonly string[], limiter = false) {
   return block
     .keys()

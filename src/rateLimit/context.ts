@@ -10,6 +10,7 @@ import type { Config } from '@backstage/config';
 import { toError } from '@backstage/errors';
 import type { Store } from 'express-rate-limit';
 import { createHmac, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createHttpRouterMetrics, type HttpRouterMetrics } from '../metrics';
 import { createRedisConnections, type RedisConnections } from '../redis/connection';
 import { RATE_LIMIT_CONFIG_KEY, readRateLimitOptions } from './config';
@@ -27,12 +28,10 @@ const MAX_DIGESTS = 10_000;
 /** What the limiters of one backend share: the settings, the Redis connections, the all-plugins budgets. */
 export type RateLimitContext = ReturnType<typeof createRateLimitContext>;
 
-/** Options for {@link createRateLimitContext}. */
+/** Options for {@link createRateLimitContext}; `logger` and `lifecycle` default to none. */
 export interface RateLimitContextOptions {
   config: Config;
-  /** Receives config warnings, start-up summaries and Redis outages. Defaults to none. */
   logger?: LoggerService;
-  /** Stops every store at shutdown. Defaults to none. */
   lifecycle?: LifecycleService;
   /** Where the all-plugins budgets count their decisions. Defaults to OpenTelemetry's global meter. */
   metrics?: HttpRouterMetrics;
@@ -48,9 +47,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
   const listeners = new Set<() => void>();
   const connections = createRedisConnections({ logger, outageSettleMs });
   const redisStores = ({ global, plugins }: RateLimitSettings) =>
-    [global, ...Object.values(plugins)].flatMap(limiter =>
-      limiter?.store.type === 'redis' ? [limiter.store] : [],
-    );
+    [global, ...Object.values(plugins)].flatMap(o => (o?.store.type === 'redis' ? [o.store] : []));
   // The secret never changes live, so each key's digest is computed once, not per request.
   let secret: string | undefined;
   const secretRead = readKeySecret(settings, redisStores(settings)[0], connections, logger);
@@ -88,11 +85,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
     const leases = redisStores(context.settings).map(({ connection, timeoutMs }) =>
       connections.acquire({ connection, timeoutMs: timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS }),
     );
-    try {
-      await connections.verify();
-    } finally {
-      leases.forEach(lease => lease.release());
-    }
+    return connections.verify().finally(() => leases.forEach(lease => lease.release()));
   };
   const context = {
     /** Replaced when `backend.rateLimit` changes to settings that validate. */
@@ -131,11 +124,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
  * The new settings with each limiter's store as it was: a store cannot move without losing or splitting its
  * counts, so a changed `store` or `keySecret` waits for a restart, with one warning.
  */
-function keepStores(
-  next: RateLimitSettings,
-  previous: RateLimitSettings,
-  logger: LoggerService | undefined,
-): RateLimitSettings {
+function keepStores(next: RateLimitSettings, previous: RateLimitSettings, logger?: LoggerService) {
   const fallback = (previous.global ?? Object.values(previous.plugins)[0])?.store;
   let moved = next.keySecret !== previous.keySecret;
   const keep = (options: RateLimitOptions, pluginId?: string): RateLimitOptions => {
@@ -146,11 +135,8 @@ function keepStores(
   };
   const plugins = Object.entries(next.plugins).map(([id, options]) => [id, keep(options, id)]);
   const kept = { ...next, keySecret: previous.keySecret, global: next.global && keep(next.global) };
-  if (moved) {
-    logger?.warn(
-      `A change of ${RATE_LIMIT_CONFIG_KEY}.store or .keySecret applies after a restart; the other changes apply now`,
-    );
-  }
+  const later = `${RATE_LIMIT_CONFIG_KEY}.store or .keySecret applies after a restart`;
+  if (moved) logger?.warn(`A change of ${later}; the other changes apply now`);
   return { ...kept, plugins: Object.fromEntries(plugins) };
 }
 
@@ -170,10 +156,9 @@ async function readKeySecret(
   const timeoutMs = redis.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const lease = connections.acquire({ connection: redis.connection, timeoutMs });
   const key = KEY_SECRET_REDIS_KEY;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not answer')), KEY_SECRET_TIMEOUT_MS);
-    timer.unref();
+  // AbortSignal.timeout's timer does not keep the process alive.
+  const timeout = once(AbortSignal.timeout(KEY_SECRET_TIMEOUT_MS), 'abort').then(() => {
+    throw new Error('Redis did not answer');
   });
   const exchange = async () => {
     await lease.firstAttempt();
@@ -193,20 +178,16 @@ async function readKeySecret(
     );
     return generated;
   } finally {
-    clearTimeout(timer);
     lease.release();
   }
 }
 
-/** Hands out the rate-limit context of a backend, built on first use. */
-export interface RateLimitContextService {
-  /** The context; throws the config error, if any, to every caller, as a plugin's start-up failure. */
-  get(): RateLimitContext;
-}
-
-/** The rate-limit context that the plugin routers of one backend share: one config read, one set of connections. */
-export const rateLimitContextServiceRef: ServiceRef<RateLimitContextService, 'root'> =
-  createServiceRef<RateLimitContextService>({
+/**
+ * The rate-limit context that the plugin routers of one backend share: one config read, one set of connections.
+ * `get()` builds it on first use, and throws its config error, if any, to every caller as a start-up failure.
+ */
+export const rateLimitContextServiceRef: ServiceRef<{ get(): RateLimitContext }, 'root'> =
+  createServiceRef<{ get(): RateLimitContext }>({
     id: 'backstage-http-router.rate-limit-context',
     scope: 'root',
     defaultFactory: async service =>

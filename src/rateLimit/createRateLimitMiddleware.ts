@@ -14,17 +14,16 @@ import { createBudgets, createPrincipalLimiter, type PathAccess } from './princi
 import type { PrincipalLayer } from './principals';
 import type { RateLimitRouteRule } from './types';
 
+/** On `app.locals`, the mount paths of plugin routers that count credentials in the all-plugins budgets. */
 const PRINCIPAL_MOUNTS = Symbol('rate-limit principal mounts');
 /** Set on `res.locals` when the all-plugins limiter of the root router counted the request. */
 const COUNTED_AT_ROOT = Symbol('rate-limit counted at the root');
 /** Literal mount paths only, matched as express matches them; others are counted at the root. */
 const LITERAL_MOUNT_PATH = /^\/[\w\-.~/]*$/;
+/** Each backend's all-plugins limiter, keyed by its root config; weak, so a stopped backend is forgotten. */
+const allPluginsLimiters = new WeakMap<object, RequestHandler>();
 
-/**
- * Options for {@link createRateLimitMiddleware}.
- *
- * @public
- */
+/** Options for {@link createRateLimitMiddleware}. @public */
 export interface RateLimitMiddlewareOptions {
   /** The plugin whose router the limiter guards. Defaults to none: the all-plugins limiter. */
   pluginId?: string;
@@ -42,19 +41,36 @@ export interface RateLimitMiddlewareOptions {
 
 /**
  * Creates the rate limiter of one plugin, or the all-plugins limiter when `pluginId` is left out.
- *
  * @remarks
  * Reads `backend.rateLimit` when called, so bad config fails at start-up. A plugin is limited when it has a
  * `plugin.<pluginId>` block, which takes the keys it leaves out from the top-level block; the all-plugins limiter
  * follows the top-level keys and is off with `global: false`. Over the limit it answers 429 itself; a store that
  * fails closed gives a 503 `ServiceUnavailableError` to `next`. With nothing to limit it passes every request on.
- *
  * @public
  */
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RequestHandler {
   const { config, logger, lifecycle, ...handlerOptions } = options;
   const context = createRateLimitContext({ config, logger, lifecycle });
   return createRateLimitHandler(context, handlerOptions);
+}
+
+/** The root router's all-plugins limiter, which WebSocket upgrades of the same backend also pass. */
+export function createAllPluginsLimiter(
+  options: Omit<RateLimitMiddlewareOptions, 'pluginId'>,
+): RequestHandler {
+  const limiter = createRateLimitMiddleware(options);
+  allPluginsLimiters.set(options.config, limiter);
+  return limiter;
+}
+
+/**
+ * The upgrade step that runs the all-plugins limiter of the backend whose root config is `backend`. Upstream's
+ * root router skips its app's middleware for upgrades; an upgrade hook there would remove this.
+ */
+export function createAllPluginsLimitStep(backend: object): RequestHandler {
+  return function allPluginsLimit(req, res, next) {
+    (allPluginsLimiters.get(backend) ?? passThrough)(req, res, next);
+  };
 }
 
 /** Options for {@link createRateLimitHandler}; `logger` and `lifecycle` default to the context's. */
@@ -67,10 +83,7 @@ export interface RateLimitHandlerOptions extends Omit<RateLimitMiddlewareOptions
   mountPath?: string;
 }
 
-/**
- * The rate limit step of one plugin router, or the all-plugins limiter, rebuilt when the settings change. A
- * request the plugin's budgets let through is then counted by each route rule it matches, in order.
- */
+/** A plugin router's rate limit step (or the all-plugins one), rebuilt on change; then each matching route rule. */
 export function createRateLimitHandler(
   context: RateLimitContext,
   options: RateLimitHandlerOptions,
@@ -84,7 +97,7 @@ export function createRateLimitHandler(
       // express answers HEAD with the GET route.
       methods:
         rule.methods &&
-        new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods),
+        new Set([...rule.methods, ...(rule.methods.includes('GET') ? ['HEAD'] : [])]),
       // Case-insensitive, as the plugin's router routes: a changed case must not step around a rule.
       matches: compilePolicyPath(rule.path, { sensitive: false }).matches,
       step: createLimiterStep(context, { ...options, countsAllPlugins: false }, rule),
@@ -99,9 +112,8 @@ export function createRateLimitHandler(
         if (error !== undefined) return next(error);
         while (index < matchers.length) {
           const { methods, matches, step } = matchers[index++];
-          if ((!methods || methods.has(req.method)) && matches(path)) {
+          if ((!methods || methods.has(req.method)) && matches(path))
             return step(req, res, countInNextRule);
-          }
         }
         return next();
       };
@@ -109,9 +121,7 @@ export function createRateLimitHandler(
     };
   };
   let current = build();
-  context.onChange(() => {
-    current = build();
-  });
+  context.onChange(() => void (current = build()));
   return function liveRateLimit(req, res, next) {
     current(req, res, next);
   };
@@ -123,7 +133,7 @@ function createLimiterStep(
   options: RateLimitHandlerOptions,
   rule?: RateLimitRouteRule,
 ): RequestHandler {
-  const { pluginId, httpAuth, lookupAccess, mountPath } = options;
+  const { pluginId, httpAuth, mountPath } = options;
   const { settings, limiter: build } = context;
   const lifecycle = options.lifecycle ?? context.lifecycle;
   const logger = options.logger ?? context.logger;
@@ -153,13 +163,8 @@ function createLimiterStep(
     }
   }
   if (layers.length > 0) {
-    const principalLimiter = createPrincipalLimiter({
-      layers,
-      httpAuth: httpAuth!,
-      lookupAccess,
-      policyName,
-      logger,
-    });
+    const principalOptions = { ...options, layers, httpAuth: httpAuth!, policyName, logger };
+    const principalLimiter = createPrincipalLimiter(principalOptions);
     const mount =
       allPlugins && mountPath && LITERAL_MOUNT_PATH.test(mountPath)
         ? mountPath.replace(/\/+$/, '').toLowerCase()
@@ -169,7 +174,7 @@ function createLimiterStep(
     return function pluginRateLimit(req, res, next) {
       if (recordedIn !== req.app) {
         recordedIn = req.app;
-        (mountsOf(req.app)![PRINCIPAL_MOUNTS] ??= new Set()).add(mount);
+        ((req.app.locals as Mounts)[PRINCIPAL_MOUNTS] ??= new Set()).add(mount);
       }
       principalLimiter(req, res, next);
     };
@@ -178,28 +183,21 @@ function createLimiterStep(
     logger?.info(`Rate limiting is off for ${name}`);
     return passThrough;
   }
-  if (pluginId !== undefined && limiterOptions.principals) {
-    logger?.warn(
-      `Per-principal budgets of ${name} need the plugin's httpAuth; counting its requests per client address`,
-    );
-  }
-  const leavesCredentials = pluginId === undefined && limiterOptions.principals !== undefined;
+  const { limit, windowMs, store, ipAllowList, principals } = limiterOptions;
+  const perAddress = "need the plugin's httpAuth; counting its requests per client address";
+  const httpAuthMissing = pluginId !== undefined && principals;
+  if (httpAuthMissing) logger?.warn(`Per-principal budgets of ${name} ${perAddress}`);
+  const leavesCredentials = pluginId === undefined && principals !== undefined;
+  const left = '; requests with credentials are counted by the plugin routers they reach';
   logger?.info(
-    `Rate limiting ${name}: ${limiterOptions.limit} requests per ${limiterOptions.windowMs} ms per client, ` +
-      `${limiterOptions.store.type} store, allow list ${JSON.stringify(limiterOptions.ipAllowList)}` +
-      (leavesCredentials
-        ? '; requests with credentials are counted by the plugin routers they reach'
-        : ''),
+    `Rate limiting ${name}: ${limit} requests per ${windowMs} ms per client, ${store.type} store, ` +
+      `allow list ${JSON.stringify(ipAllowList)}${leavesCredentials ? left : ''}`,
   );
-  const limiter = build({
-    options: limiterOptions,
-    pluginId,
-    route,
-    logger,
-    lifecycle,
-    metrics: metrics(),
-    skip: leavesCredentials ? (_req, res) => !res.locals[COUNTED_AT_ROOT as never] : undefined,
-  });
+  const skip = leavesCredentials
+    ? (_req: Request, res: Response) => !res.locals[COUNTED_AT_ROOT as never]
+    : undefined;
+  const limited = { options: limiterOptions, pluginId, route, logger, lifecycle, skip };
+  const limiter = build({ ...limited, metrics: metrics() });
   if (!leavesCredentials) return limiter;
   return function allPluginsRateLimit(req, res, next) {
     if (!isLeftToPluginRouter(req, res)) res.locals[COUNTED_AT_ROOT as never] = true as never;
@@ -207,18 +205,13 @@ function createLimiterStep(
   };
 }
 
-/** Where plugin routers that count credentials in the all-plugins budgets record their mount paths. */
-function mountsOf(app: { locals: object } | undefined) {
-  return app?.locals as { [PRINCIPAL_MOUNTS]?: Set<string> } | undefined;
-}
+type Mounts = { [PRINCIPAL_MOUNTS]?: Set<string> };
 
 /** Whether a request with credentials reaches a plugin router that counts it per principal. */
 function isLeftToPluginRouter(req: Request, res: Response): boolean {
   if (!carriesCredentials(req, res)) return false;
-  const mounts = mountsOf(req.app)?.[PRINCIPAL_MOUNTS];
-  if (!mounts) return false;
   const path = req.path.toLowerCase();
-  for (const mount of mounts) {
+  for (const mount of (req.app.locals as Mounts)[PRINCIPAL_MOUNTS] ?? []) {
     if (path === mount || path.startsWith(`${mount}/`)) return true;
   }
   return false;

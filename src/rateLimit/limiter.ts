@@ -30,9 +30,8 @@ export function clientAddressKey(req: Request): string {
   return ip === undefined ? 'unknown-client' : ipKeyGenerator(ip, IPV6_SUBNET);
 }
 
-export function credentialsReaderOf(res: Response): CredentialsReader | undefined {
-  return res.locals[CREDENTIALS_READER as never];
-}
+export const credentialsReaderOf = (res: Response): CredentialsReader | undefined =>
+  res.locals[CREDENTIALS_READER as never];
 
 /** Whether a request brings credentials: `Authorization`, the user cookie, or what its own reader says. */
 export function carriesCredentials(req: Request, res: Response): boolean {
@@ -42,10 +41,7 @@ export function carriesCredentials(req: Request, res: Response): boolean {
   return authorization !== undefined || (cookie !== undefined && AUTH_COOKIE.test(cookie));
 }
 
-/**
- * A predicate on `req.ip`, none for an empty list so that callers need not compute `req.ip`. Node's `BlockList`
- * matches an IPv4-mapped IPv6 address as the IPv4 address it carries.
- */
+/** A predicate on `req.ip`, none for an empty list; `BlockList` matches IPv4-mapped IPv6 as its IPv4. */
 export function createIpAllowList(
   entries: readonly string[],
 ): ((ip: string | undefined) => boolean) | undefined {
@@ -75,12 +71,10 @@ export type Limiter = RequestHandler & {
   readonly refuse: (res: Response, failure: unknown) => Error;
 };
 
-/** Options for {@link createLimiter}. */
+/** Options for {@link createLimiter}; `pluginId` and `route` name it as {@link limiterName} does. */
 export interface LimiterOptions {
   options: RateLimitOptions;
-  /** Defaults to none: the all-plugins limiter. */
   pluginId?: string;
-  /** The plugin's route rule the limiter counts. Defaults to none: the plugin's own budget. */
   route?: string;
   store: Store;
   /** Defaults to none: express-rate-limit's messages go to the console. */
@@ -111,23 +105,20 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
   const keyGenerator = digestKey
     ? (req: Request, res: Response) => digestKey(keyOf(req, res))
     : keyOf;
-  const name = limiterName(pluginId, route);
-  const policyName = bucket ? `${name}-${bucket.kind}` : name;
   const kind = bucket?.kind;
+  const policyName = `${limiterName(pluginId, route)}${kind ? `-${kind}` : ''}`;
   const limit = bucket?.limit ?? options.limit;
-  const { windowMs } = options;
-  const dryRun = options.dryRun === true;
+  const { windowMs, dryRun } = options;
   const isAllowed = bucket ? undefined : createIpAllowList(options.ipAllowList);
   const checkProxyHeaders = createProxyHeaderCheck(policyName, logger);
-  const named = bucket && `the ${bucket.kind.replace('-', ' ')} limit`;
+  const named = kind && `the ${kind.replace('-', ' ')} limit`;
   const answer = createTooManyRequestsHandler(
     route === undefined ? named : `${named ?? 'the limit'} of route '${route}'`,
   );
-  const log = (level: 'warn' | 'error') => (error: unknown, message?: string) =>
-    logger![level](
-      `Rate limiter '${policyName}': ${message ?? toError(error).message}`,
-      toError(error),
-    );
+  const log = (level: 'warn' | 'error') => (error: unknown, message?: string) => {
+    const cause = toError(error);
+    logger![level](`Rate limiter '${policyName}': ${message ?? cause.message}`, cause);
+  };
   let quietUntil = 0;
   // Its own key-generator validations do not run with our key generator: the unknown-client key, the start-up
   // warning about `backend.trustProxy: true` and the proxy header check stand in for them.
@@ -145,12 +136,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     validate: { unsharedStore: false },
     keyGenerator,
     handler(req, res, next, optionsUsed) {
-      if (!dryRun) {
-        metrics?.recordDecision('limited', kind);
-        answer(req, res, next, optionsUsed);
-        return;
-      }
-      metrics?.recordDecision('dry_run_limited', kind);
+      metrics?.recordDecision(dryRun ? 'dry_run_limited' : 'limited', kind);
+      if (!dryRun) return answer(req, res, next, optionsUsed);
       res.removeHeader('Retry-After');
       if (Date.now() >= quietUntil) {
         quietUntil = Date.now() + windowMs;
@@ -174,9 +161,8 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
     const refusal = new ServiceUnavailableError('Rate limiting is unavailable; try again later');
     // The Redis store logs an outage when it starts and when it ends.
     if (failure instanceof RateLimitStoreUnavailableError) return markAsLogged(refusal);
-    if (!logger) return refusal;
-    logger.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
-    return markAsLogged(refusal);
+    logger?.error(`Rate limiter '${policyName}' failed; refusing the request`, toError(failure));
+    return logger ? markAsLogged(refusal) : refusal;
   };
 
   // The allow list is checked here rather than in `skip`, so that a request rateLimit() passes on is an allowed
@@ -192,18 +178,15 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
       }
     }
     void limiter(req, res, (failure?: unknown) => {
-      if (failure === undefined) {
-        metrics?.recordDecision('allowed', kind);
-        next();
-      } else if (failure === DRY_RUN_PASS) next();
-      // The handler's own, when headers were already sent.
-      else if (failure instanceof TooManyRequestsError) next(failure);
-      else next(refuse(res, failure));
+      if (failure === undefined) metrics?.recordDecision('allowed', kind);
+      if (failure === undefined || failure === DRY_RUN_PASS) return next();
+      // A TooManyRequestsError is the handler's own, when headers were already sent.
+      next(failure instanceof TooManyRequestsError ? failure : refuse(res, failure));
     });
   };
   const isSpent = async (req: Request, res: Response) => {
     const count = await limiter.getKey(await keyGenerator(req, res));
-    const current = count?.resetTime === undefined || count.resetTime.getTime() > Date.now();
+    const current = (count?.resetTime?.getTime() ?? Infinity) > Date.now();
     return !dryRun && count !== undefined && count.totalHits >= limit && current;
   };
   return Object.assign(middleware, { windowMs, isSpent, refuse });
@@ -212,21 +195,18 @@ export function createLimiter(limiterOptions: LimiterOptions): Limiter {
 /**
  * express-rate-limit's `handler`: 429, `Retry-After` and Backstage's error body, naming the budget (never whose
  * it is); the seconds until the client's window ends, or the whole window when the store does not say.
- *
  * @param named - How the message names the limit. Defaults to `the limit`.
  */
 export function createTooManyRequestsHandler(named = 'the limit'): Options['handler'] {
   return function answerTooManyRequests(req, res, next, optionsUsed) {
-    const { windowMs, requestPropertyName } = optionsUsed;
-    const { limit, resetTime } = (req as AugmentedRequest)[requestPropertyName];
-    const windowSeconds = Math.ceil(windowMs / 1000);
+    const { limit, resetTime } = (req as AugmentedRequest)[optionsUsed.requestPropertyName];
+    const windowSeconds = Math.ceil(optionsUsed.windowMs / 1000);
     const retryAfterSeconds = resetTime
       ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
       : windowSeconds;
-    const error = new TooManyRequestsError(
-      `Too many requests: ${named} is ${limit} per ${windowSeconds} seconds; try again in ${retryAfterSeconds} seconds`,
-      { retryAfterSeconds },
-    );
+    const message = `Too many requests: ${named} is ${limit} per ${windowSeconds} seconds`;
+    const retry = `try again in ${retryAfterSeconds} seconds`;
+    const error = new TooManyRequestsError(`${message}; ${retry}`, { retryAfterSeconds });
     if (res.headersSent) return next(error);
     // Set again, so that the header and the message agree to the second.
     res.setHeader('Retry-After', String(retryAfterSeconds));

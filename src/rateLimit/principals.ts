@@ -1,11 +1,6 @@
-import type {
-  HttpAuthService,
-  LifecycleService,
-  LoggerService,
-} from '@backstage/backend-plugin-api';
+import type { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
 import type { Request, RequestHandler, Response } from 'express';
 import { createHash } from 'node:crypto';
-import type { RateLimitMetrics } from '../metrics';
 import {
   AUTH_COOKIE,
   carriesCredentials,
@@ -16,7 +11,7 @@ import {
   createProxyHeaderCheck,
   type Limiter,
 } from './limiter';
-import type { RateLimitBucket, RateLimitOptions } from './types';
+import type { PrincipalRequestLimit, RateLimitBucket } from './types';
 
 /** What an auth policy asks of a path: nothing (credentials required), `user-cookie` or `unauthenticated`. */
 export type PathAccess = 'unauthenticated' | 'user-cookie' | undefined;
@@ -35,32 +30,19 @@ const RATE_LIMIT_HEADERS =
 
 type Verdict = 'none' | 'failed' | 'user' | 'service';
 
-/**
- * The budgets of one layer, a plugin's or the all-plugins one. A principal kind without a budget of its own
- * counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
- */
-export interface Budgets {
-  isAllowed: ((ip: string | undefined) => boolean) | undefined;
-  /** Where the layer's `allow_listed` decisions go. */
-  metrics?: RateLimitMetrics;
-  address: Limiter;
-  user: Limiter | 'unlimited' | undefined;
-  service: Limiter | 'unlimited' | undefined;
-  failedAuthentication: Limiter | undefined;
-}
+/** The budgets of one layer, a plugin's or the all-plugins one. */
+export type Budgets = ReturnType<typeof createBudgets>;
 
-/** Builds one limiter per budget of `options.principals`, and logs their summary. */
-export function createBudgets(budgetOptions: {
-  /** How the start-up summary names the layer, e.g. `plugin 'catalog'`. */
-  name: string;
-  build: BuildLimiter;
-  options: RateLimitOptions;
-  pluginId?: string;
-  route?: string;
-  logger?: LoggerService;
-  lifecycle?: LifecycleService;
-  metrics?: RateLimitMetrics;
-}): Budgets {
+/**
+ * Builds one limiter per budget of a layer, and logs their summary (naming it `name`). A principal kind without
+ * a budget counts in `address`, as requests without verified credentials do; `'unlimited'` is never counted.
+ */
+export function createBudgets(
+  budgetOptions: Omit<Parameters<BuildLimiter>[0], 'bucket' | 'skip'> & {
+    name: string;
+    build: BuildLimiter;
+  },
+) {
   const { name, build, options, ...shared } = budgetOptions;
   const { user, service, failedAuthentication } = options.principals ?? {};
   shared.logger?.info(
@@ -74,24 +56,21 @@ export function createBudgets(budgetOptions: {
     `${clientAddressKey(req)}:${res.locals[CREDENTIAL_DIGEST as never]}`;
   // Failed authentications (401s) stay counted whatever the skip options say, or the cut-off never comes.
   const unskipped = { ...options, skipSuccessfulRequests: false, skipFailedRequests: false };
-  const budget = (kind: RateLimitBucket, limit: number, key = principalKey) =>
-    build({
-      ...shared,
-      options: kind === 'failed-authentication' ? unskipped : options,
-      bucket: { kind, limit, key },
-    });
-  const perPrincipal = (kind: 'user' | 'service', limit: number | 'unlimited' | undefined) =>
-    limit === undefined || limit === 'unlimited' ? limit : budget(kind, limit);
+  const budget = (kind: RateLimitBucket, limit: number, key = principalKey) => {
+    const own = kind === 'failed-authentication' ? unskipped : options;
+    return build({ ...shared, options: own, bucket: { kind, limit, key } });
+  };
+  const perPrincipal = (kind: 'user' | 'service', limit?: PrincipalRequestLimit) =>
+    typeof limit === 'number' ? budget(kind, limit) : limit;
   return {
     isAllowed: createIpAllowList(options.ipAllowList),
     metrics: shared.metrics,
     address: budget('address', options.limit, clientAddressKey),
     user: perPrincipal('user', user),
     service: perPrincipal('service', service),
-    failedAuthentication:
-      failedAuthentication === undefined
-        ? undefined
-        : budget('failed-authentication', failedAuthentication, failureKey),
+    failedAuthentication: failedAuthentication
+      ? budget('failed-authentication', failedAuthentication, failureKey)
+      : undefined,
   };
 }
 
@@ -199,12 +178,8 @@ function isFailedAuthentication(error: unknown): boolean {
 
 /** A digest of the credentials a request presents, so that no key holds them. */
 function credentialDigest(req: Request): string {
-  const { authorization, cookie } = req.headers;
-  const presented = [
-    req.headers['sec-websocket-protocol'],
-    authorization,
-    cookie && AUTH_COOKIE.exec(cookie)?.[1],
-  ];
+  const { authorization, cookie, 'sec-websocket-protocol': protocols } = req.headers;
+  const presented = [protocols, authorization, cookie && AUTH_COOKIE.exec(cookie)?.[1]];
   return createHash('sha256').update(presented.join('\n')).digest('base64url').slice(0, 22);
 }
 
@@ -215,9 +190,8 @@ function chooseLimiters(layers: readonly PrincipalLayer[], verdict: Verdict): Re
     const own = verdict === 'user' || verdict === 'service' ? budgets[verdict] : undefined;
     if (own === undefined) limiters.push(budgets.address);
     else if (own !== 'unlimited') limiters.push(own);
-    if (verdict === 'failed' && budgets.failedAuthentication) {
-      failed.push(budgets.failedAuthentication);
-    }
+    const cutOff = verdict === 'failed' && budgets.failedAuthentication;
+    if (cutOff) failed.push(cutOff);
   }
   // Last, after the address budgets' headers are taken off: a 401 tells of the budget that cuts it off.
   if (failed.length > 0) limiters.push(clearRateLimitHeaders, ...failed);

@@ -10,38 +10,26 @@ import type { RateLimitBucket, RateLimitOptions } from './types';
 export const DEFAULT_REDIS_TIMEOUT_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
-/**
- * `rl:global:` or `rl:plugin:<pluginId>:` (then `route:<route>:` for a route rule), then `<bucket>:` for a
- * per-principal budget, so that no two budgets share a counter.
- */
-export function rateLimitKeyPrefix(
-  pluginId?: string,
-  bucket?: RateLimitBucket,
-  route?: string,
-): string {
+/** `rl:global:` or `rl:plugin:<pluginId>:[route:<route>:]`, then `<bucket>:` for a per-principal budget. */
+export function rateLimitKeyPrefix(pluginId?: string, bucket?: RateLimitBucket, route?: string) {
   const rule = route === undefined ? '' : `route:${route}:`;
   const layer = pluginId === undefined ? 'rl:global:' : `rl:plugin:${pluginId}:${rule}`;
   return bucket === undefined ? layer : `${layer}${bucket}:`;
 }
 
-/** Options for {@link createRateLimitStore}. */
+/** Options for {@link createRateLimitStore}; `lifecycle` (stops the store) and `metrics` default to none. */
 export interface RateLimitStoreFactoryOptions {
   /** Its `store` and `passOnStoreError` are read. */
   options: RateLimitOptions;
   prefix: string;
   connections: RedisConnections;
-  /** Stops the store at shutdown. Defaults to none. */
   lifecycle?: LifecycleService;
-  /** Records each Redis wait. Defaults to none. */
   metrics?: RateLimitMetrics;
   /** The stores built so far, by prefix, so that a rebuilt limiter keeps its counts. Defaults to none. */
   stores?: Map<string, Store>;
 }
 
-/**
- * The store of one limiter (express-rate-limit wants one each): a `MemoryStore`, whose timer is unref'd, or a
- * Redis store. An unknown type throws, never falls back to memory.
- */
+/** The store of one limiter: a `MemoryStore` (timer unref'd) or a Redis one; an unknown type throws. */
 export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOptions): Store {
   const { options, prefix, connections, lifecycle, metrics, stores } = factoryOptions;
   const { store: storeOptions, passOnStoreError } = options;
@@ -56,14 +44,11 @@ export function createRateLimitStore(factoryOptions: RateLimitStoreFactoryOption
     const redis = { connection, timeoutMs, retryAfterSeconds, passOnStoreError, prefix, metrics };
     store = createRedisStore({ connections, ...redis });
   } else {
-    throw new HttpRouterConfigError(
-      `${RATE_LIMIT_CONFIG_KEY}.store.type`,
-      `expected 'memory' or 'redis', got ${describeValue((storeOptions as { type: unknown }).type)}`,
-    );
+    const got = describeValue((storeOptions as { type: unknown }).type);
+    const at = `${RATE_LIMIT_CONFIG_KEY}.store.type`;
+    throw new HttpRouterConfigError(at, `expected 'memory' or 'redis', got ${got}`);
   }
   stores?.set(prefix, store);
-  lifecycle?.addShutdownHook(async () => {
-    await store.shutdown?.();
-  });
+  lifecycle?.addShutdownHook(() => store.shutdown?.());
   return store;
 }

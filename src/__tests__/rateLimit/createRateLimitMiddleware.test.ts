@@ -1,11 +1,17 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
 import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import request from 'supertest';
 import { ERROR_CODES } from '../../errors';
 import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
-import { createTestApp } from '../helpers/createTestApp';
+import { createErrorHandler } from '../../middleware/createErrorHandler';
 import { createTestLifecycle } from '../helpers/createTestLifecycle';
+import { mockLogger } from './mockLogger';
+
+/** An express app with the handlers and, last, the plugin error handler, which answers in Backstage's body. */
+function createTestApp(...handlers: express.Handler[]) {
+  return express().use(...handlers, createErrorHandler({ logger: mockLogger() }));
+}
 
 function routes() {
   const router = express.Router();
@@ -16,8 +22,8 @@ function routes() {
 }
 
 function setup(backend: JsonObject, options: { pluginId?: string; trustProxy?: unknown } = {}) {
-  const config = mockServices.rootConfig({ data: { backend } });
-  const logger = mockServices.logger.mock();
+  const config = new ConfigReader({ backend });
+  const logger = mockLogger();
   const testLifecycle = createTestLifecycle();
   const middleware = createRateLimitMiddleware({
     pluginId: 'pluginId' in options ? options.pluginId : 'catalog',
@@ -122,10 +128,10 @@ describe('createRateLimitMiddleware', () => {
     // No module-level memory of what was logged; the factory reads the config once per backend
     // instead (see principalRateLimitBackend.test.ts for one warning with several plugins).
     it('logs each config warning every time it reads the config', () => {
-      const config = mockServices.rootConfig({
-        data: { backend: { rateLimit: { windw: '1m', plugin: { catalog: {} } } } },
+      const config = new ConfigReader({
+        backend: { rateLimit: { windw: '1m', plugin: { catalog: {} } } },
       });
-      const logger = mockServices.logger.mock();
+      const logger = mockLogger();
       createRateLimitMiddleware({ config, logger });
       createRateLimitMiddleware({ config, logger, pluginId: 'catalog' });
       expect(logger.warn).toHaveBeenCalledTimes(2);
@@ -160,11 +166,9 @@ describe('createRateLimitMiddleware', () => {
     });
 
     it('answers 429 with the Backstage error body when used alone in a plain express app', async () => {
-      const config = mockServices.rootConfig({
-        data: {
-          backend: {
-            rateLimit: { incomingRequestLimit: 1, ipAllowList: [], plugin: { catalog: {} } },
-          },
+      const config = new ConfigReader({
+        backend: {
+          rateLimit: { incomingRequestLimit: 1, ipAllowList: [], plugin: { catalog: {} } },
         },
       });
       // No error handler at all: express's default one would answer with an HTML page and a stack trace.
@@ -188,11 +192,9 @@ describe('createRateLimitMiddleware', () => {
     });
 
     it('works without logger and lifecycle, as upstream calls it', async () => {
-      const config = mockServices.rootConfig({
-        data: {
-          backend: {
-            rateLimit: { incomingRequestLimit: 1, ipAllowList: [], plugin: { catalog: {} } },
-          },
+      const config = new ConfigReader({
+        backend: {
+          rateLimit: { incomingRequestLimit: 1, ipAllowList: [], plugin: { catalog: {} } },
         },
       });
       const app = createTestApp(

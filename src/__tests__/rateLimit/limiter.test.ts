@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mockServices } from '@backstage/backend-test-utils';
 import express, { type Handler, type Request } from 'express';
 import { MemoryStore, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
@@ -10,6 +9,7 @@ import { createLimiter } from '../../rateLimit/limiter';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/config';
 import { RateLimitStoreUnavailableError } from '../../errors';
 import type { RateLimitOptions } from '../../rateLimit/types';
+import { mockLogger } from './mockLogger';
 
 /** A store whose server is down: every call fails as a Redis client's would. */
 class UnreachableStore implements Store {
@@ -51,7 +51,7 @@ function setup(
   overrides: Partial<RateLimitOptions> = {},
   extra: { pluginId?: string | null; store?: Store; errorHandler?: boolean } = {},
 ) {
-  const logger = mockServices.logger.mock();
+  const logger = mockLogger();
   const options: RateLimitOptions = {
     ...DEFAULT_RATE_LIMIT_OPTIONS,
     limit: 3,
@@ -313,7 +313,7 @@ describe('createLimiter', () => {
   });
 
   it('counts the all-plugins and the plugin limiter independently on one request', async () => {
-    const logger = mockServices.logger.mock();
+    const logger = mockLogger();
     const global = createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 5, ipAllowList: [] },
       store: new MemoryStore(),

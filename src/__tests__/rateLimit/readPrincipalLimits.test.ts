@@ -1,5 +1,6 @@
-import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import type { HttpAuthService } from '@backstage/backend-plugin-api';
 import { ConfigReader } from '@backstage/config';
+import { AuthenticationError } from '@backstage/errors';
 import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import request from 'supertest';
@@ -7,6 +8,15 @@ import { ERROR_CODES } from '../../errors';
 import { readRateLimitOptions } from '../../rateLimit/config';
 import { createRateLimitContext } from '../../rateLimit/context';
 import { createRateLimitHandler } from '../../rateLimit/createRateLimitMiddleware';
+
+const USER_TOKEN = 'Bearer user-token';
+/** Verifies {@link USER_TOKEN} as one user and refuses anything else, as the plugin's httpAuth would. */
+const httpAuth = {
+  async credentials(req: { headers: { authorization?: string } }) {
+    if (req.headers.authorization !== USER_TOKEN) throw new AuthenticationError('Invalid token');
+    return { principal: { type: 'user', userEntityRef: 'user:default/mock' } };
+  },
+} as unknown as HttpAuthService;
 
 const read = (rateLimit: JsonObject) =>
   readRateLimitOptions(new ConfigReader({ backend: { rateLimit } }));
@@ -66,7 +76,7 @@ describe('per-principal keys of backend.rateLimit', () => {
 describe('the all-plugins limiter with top-level per-principal budgets', () => {
   /** The all-plugins limiter of the root router, and the catalog plugin's router at `pluginMount` when given. */
   function setup(rateLimit: JsonObject, pluginMount?: string) {
-    const config = mockServices.rootConfig({ data: { backend: { rateLimit } } });
+    const config = new ConfigReader({ backend: { rateLimit } });
     const context = createRateLimitContext({ config });
     const app = express();
     app.use(createRateLimitHandler(context, {}));
@@ -75,7 +85,7 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
         pluginMount,
         createRateLimitHandler(context, {
           pluginId: 'catalog',
-          httpAuth: mockServices.httpAuth(),
+          httpAuth,
           countsAllPlugins: true,
           mountPath: pluginMount,
         }),
@@ -92,8 +102,7 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
       { ipAllowList: [], incomingRequestLimit: 2, userRequestLimit: 5 },
       '/api/catalog',
     );
-    const withToken = () =>
-      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    const withToken = () => request(app).get('/api/catalog/ok').set('Authorization', USER_TOKEN);
     // The plugin router makes itself known to the root router with its first request, which counts once, at
     // the root, per address.
     expect((await withToken()).status).toBe(200);
@@ -109,8 +118,7 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
       { ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 3 },
       '/api/catalog',
     );
-    const withToken = () =>
-      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    const withToken = () => request(app).get('/api/catalog/ok').set('Authorization', USER_TOKEN);
     const statuses = [];
     for (let i = 0; i < 5; i++) {
       statuses.push((await withToken()).status);
@@ -121,16 +129,14 @@ describe('the all-plugins limiter with top-level per-principal budgets', () => {
 
   it('counts requests with credentials that reach no plugin router of ours', async () => {
     const app = setup({ ipAllowList: [], incomingRequestLimit: 1, userRequestLimit: 5 });
-    const withToken = () =>
-      request(app).get('/api/catalog/ok').set('Authorization', mockCredentials.user.header());
+    const withToken = () => request(app).get('/api/catalog/ok').set('Authorization', USER_TOKEN);
     expect((await withToken()).status).toBe(200);
     expect((await withToken()).status).toBe(429);
   });
 
   it('counts every request per address without per-principal budgets, as before', async () => {
     const app = setup({ ipAllowList: [], incomingRequestLimit: 1 });
-    const withToken = () =>
-      request(app).get('/ok').set('Authorization', mockCredentials.user.header());
+    const withToken = () => request(app).get('/ok').set('Authorization', USER_TOKEN);
     expect((await withToken()).status).toBe(200);
     expect((await withToken()).status).toBe(429);
   });
