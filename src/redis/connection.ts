@@ -211,7 +211,8 @@ function openConnection(
       sendCommand: (({ command: [name, ...args] }) =>
         client instanceof Cluster && name === 'SCRIPT'
           ? Promise.all(client.nodes('master').map(node => node.call(name, ...args))).then(
-              ([reply]) => reply,
+              replies =>
+                replies[0] ?? Promise.reject(new Error('no Redis Cluster master is connected')),
             )
           : client.call(name, ...args)) as SendCommandClusterFn,
       isReady,

@@ -53,9 +53,15 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const send = (name: Operation, key: string): Promise<unknown> => {
     if (scripts === 'loaded') return redis[name](key);
     if (!scripts) {
-      const loading = redis.init(limiter).then(() => {
-        if (scripts === loading) scripts = 'loaded';
-      });
+      const loading = redis.init(limiter).then(
+        () => {
+          if (scripts === loading) scripts = 'loaded';
+        },
+        (error: unknown) => {
+          if (scripts === loading) scripts = undefined;
+          throw error;
+        },
+      );
       scripts = loading;
     }
     return scripts.then((): Promise<unknown> => redis[name](key));
