@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { SendCommandClusterFn } from 'rate-limit-redis';
 import { HttpRouterConfigError, RedisStoreOptionError } from '../errors';
 import { redisConnectionAttribute, registerRedisFallbackProbe } from './fallbackProbe';
 import { createRedisBreaker } from './breaker';
@@ -102,7 +102,6 @@ export function parseRedisConnection(connection: unknown): RedisTarget {
 export type RedisConnections = ReturnType<typeof createRedisConnections>;
 /** A store's share of one Redis connection. */
 export type RedisLease = ReturnType<RedisConnections['acquire']>;
-type RawCommand = { key?: string; isReadOnly?: boolean; command: string[] };
 
 /**
  * Creates the Redis connections the stores of one backend share: one client per Redis whatever the number of
@@ -208,9 +207,14 @@ function openConnection(
     /** Why Redis refused the database of the URL, until it accepts it again. */
     refusal: undefined as HttpRouterConfigError | undefined,
     lease: {
-      /** Sends a raw command, routed by its key in a cluster. */
-      sendCommand: ({ command: [name, ...args] }: RawCommand) => client.call(name, ...args),
-      script: (lua: string) => defineScript(client, lua),
+      /** Sends a raw command, routed by its key in a cluster; `SCRIPT` goes to every master, as it names no key. */
+      sendCommand: (({ command: [name, ...args] }) =>
+        client instanceof Cluster && name === 'SCRIPT'
+          ? Promise.all(client.nodes('master').map(node => node.call(name, ...args))).then(
+              replies =>
+                replies[0] ?? Promise.reject(new Error('no Redis Cluster master is connected')),
+            )
+          : client.call(name, ...args)) as SendCommandClusterFn,
       isReady,
       /** Settles when the first connection attempt has ended; `undefined` once it has. */
       firstAttempt: () => (attempting ? firstAttempt : undefined),
@@ -271,12 +275,4 @@ function openConnection(
     void Promise.race([Promise.allSettled(masters), deadline]).then(reportReady);
   });
   return entry;
-}
-
-/** ioredis sends EVAL on a socket's first use of the script, EVALSHA after, and EVAL again on NOSCRIPT. */
-function defineScript(client: Redis | Cluster, lua: string) {
-  const name = `script${createHash('sha1').update(lua).digest('hex')}`;
-  if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
-  type Script = (key: string, ...args: string[]) => Promise<unknown>;
-  return (client as unknown as Record<string, Script>)[name].bind(client);
 }

@@ -1,18 +1,10 @@
-import { MemoryStore, type Store } from 'express-rate-limit';
+import { MemoryStore, type Options, type Store } from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
 import { RateLimitStoreUnavailableError } from '../errors';
 import type { RateLimitMetrics } from '../metrics';
 import { MAX_TIMER_DELAY_MS } from '../readDurationMs';
 import { redisWaitFailure } from './breaker';
 import type { RedisConnections } from './connection';
-
-// The keys and values of rate-limit-redis, so that instances of either count together.
-const INCREMENT_LUA = `local ttl = redis.call('PTTL', KEYS[1])
-if ttl <= 0 then
-  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
-  return { 1, tonumber(ARGV[1]) }
-end
-return { redis.call('INCR', KEYS[1]), ttl }`;
-const GET_LUA = `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`;
 
 /** Options for {@link createRedisStore}; stores with the same `connection` and `timeoutMs` share a client. */
 export interface RedisStoreOptions {
@@ -34,28 +26,45 @@ type Operation = 'get' | 'increment' | 'decrement' | 'resetKey';
 
 const ignore = () => undefined;
 
-/** Reads a script's `{ hits, ttl }`; no hits is no entry. */
-function toInfo([hits, ttl]: [number | string | null, number]) {
-  return hits === null ? undefined : { totalHits: +hits, resetTime: new Date(Date.now() + ttl) };
-}
-
 /**
- * Creates an express-rate-limit store counting in Redis, one round trip per operation: each waits `timeoutMs` at
- * most, then the breaker sends the others to the fallback (a `MemoryStore`, or a 503 with `passOnStoreError: false`).
+ * Creates an express-rate-limit store counting in Redis through rate-limit-redis: each operation waits `timeoutMs`
+ * at most, then the breaker sends the others to the fallback (a `MemoryStore`, or a 503 with `passOnStoreError: false`).
  */
 export function createRedisStore(options: RedisStoreOptions): Store {
   const { prefix, passOnStoreError, retryAfterSeconds } = options;
   const memory = new MemoryStore();
   const lease = options.connections.acquire(options);
   const { breaker, firstAttempt, isReady } = lease;
-  const [increment, get] = [lease.script(INCREMENT_LUA), lease.script(GET_LUA)];
-  let windowMs = '0';
+  let limiter: Options;
+  /** Whether rate-limit-redis has its scripts' SHA1s: `undefined` until it loads them, again after a failed load. */
+  let scripts: Promise<void> | 'loaded' | undefined;
+  const redis = new RedisStore({
+    prefix,
+    sendCommandCluster: details => {
+      const reply = lease.sendCommand(details);
+      if (details.command[0] !== 'SCRIPT') return reply;
+      // rate-limit-redis keeps a failed load and fails every later count with it; dropping it there would remove this.
+      return reply.catch((error: unknown) => {
+        scripts = undefined;
+        throw error;
+      });
+    },
+  });
   const send = (name: Operation, key: string): Promise<unknown> => {
-    const redisKey = prefix + key;
-    if (name === 'increment') return increment(redisKey, windowMs).then(toInfo as never);
-    if (name === 'get') return get(redisKey).then(toInfo as never);
-    const command = [name === 'decrement' ? 'DECR' : 'DEL', redisKey];
-    return lease.sendCommand({ key: redisKey, isReadOnly: false, command }).then(ignore);
+    if (scripts === 'loaded') return redis[name](key);
+    if (!scripts) {
+      const loading = redis.init(limiter).then(
+        () => {
+          if (scripts === loading) scripts = 'loaded';
+        },
+        (error: unknown) => {
+          if (scripts === loading) scripts = undefined;
+          throw error;
+        },
+      );
+      scripts = loading;
+    }
+    return scripts.then((): Promise<unknown> => redis[name](key));
   };
 
   const fallBack = async (name: Operation, key: string, cause: unknown) => {
@@ -94,7 +103,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         breaker.trip(error);
         if (name === 'increment') {
           // Counted in memory (or refused): a hit that reaches a hung Redis later would count twice.
-          sent.then(() => send('decrement', key)).catch(ignore);
+          sent.then(() => redis.decrement(key)).catch(ignore);
         }
         return fallBack(name, key, error);
       },
@@ -105,10 +114,12 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     // Counters live in Redis, so two instances with one prefix share them.
     localKeys: false,
     prefix,
-    init(limiter) {
+    init(options) {
       // Past 2^31-1 ms setInterval fires every millisecond; Redis has no such limit, so the fallback forgets early.
-      memory.init({ ...limiter, windowMs: Math.min(limiter.windowMs, MAX_TIMER_DELAY_MS) });
-      windowMs = String(limiter.windowMs);
+      memory.init({ ...options, windowMs: Math.min(options.windowMs, MAX_TIMER_DELAY_MS) });
+      // Nothing is sent yet: the scripts load on first use, when Redis may be up.
+      limiter = options;
+      scripts = undefined;
     },
     get: key => run('get', key),
     increment: key => run('increment', key),

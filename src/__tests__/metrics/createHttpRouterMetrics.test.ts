@@ -1,6 +1,5 @@
 import { metrics } from '@opentelemetry/api';
-import { createHttpRouterMetrics } from '../../metrics';
-import { METRIC_NAMES, STORE_DURATION_BUCKETS_S } from '../../metrics';
+import { createHttpRouterMetrics, METRIC_NAMES, STORE_DURATION_BUCKETS_S } from '../../metrics';
 import { startMetricsSdk, type MetricsSdk, type RecordedPoint } from '../helpers/metricsSdk';
 
 function pointsOf(points: RecordedPoint[], name: string) {

@@ -7,9 +7,7 @@ import {
 import { metricsServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { metrics } from '@opentelemetry/api';
-import { createHttpRouterMetrics } from '../../metrics';
-import { METRIC_NAMES } from '../../metrics';
-import { optionalMetricsServiceRef } from '../../metrics';
+import { createHttpRouterMetrics, METRIC_NAMES, optionalMetricsServiceRef } from '../../metrics';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
 
 /** A plugin that records one refusal through the router's instruments at start-up, as the router will. */

@@ -1,8 +1,8 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { createMockLogger } from '../helpers/createMockLogger';
 import { createRedisBreaker, RedisTimeoutError, redisWaitFailure } from '../../redis/breaker';
 
 describe('the circuit breaker of a Redis connection', () => {
-  let logger: ReturnType<typeof mockServices.logger.mock>;
+  let logger: ReturnType<typeof createMockLogger>;
   const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
   const createBreaker = () =>
     createRedisBreaker({
@@ -16,7 +16,7 @@ describe('the circuit breaker of a Redis connection', () => {
 
   beforeEach(() => {
     jest.useFakeTimers({ now: 1_000 });
-    logger = mockServices.logger.mock();
+    logger = createMockLogger();
   });
 
   afterEach(() => {

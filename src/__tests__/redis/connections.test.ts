@@ -1,4 +1,4 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { createMockLogger } from '../helpers/createMockLogger';
 import {
   createRedisConnections,
   type RedisConnections,
@@ -108,7 +108,7 @@ describe('the Redis connections of a backend', () => {
   });
 
   it('ends its outage log when the last lease is released: a pending end is said at once, nothing after', async () => {
-    const logger = mockServices.logger.mock();
+    const logger = createMockLogger();
     const warnings = () => logger.warn.mock.calls.map(([message]) => String(message));
     const lease = createRedisConnections({ logger }).acquire({
       connection: redis.url,
