@@ -286,61 +286,82 @@ async function countInChildProcess(counts: ChildCount[], caFile?: string): Promi
   return JSON.parse(stdout) as ChildReport[];
 }
 
+/** A TLS-enabled Redis and the counts of the TLS tests against it, each running in a child process. */
+interface TlsRun {
+  redis: RedisServerHandle;
+  reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<ChildReport>>;
+}
+
+async function startTlsRun(certificates: TestCertificates): Promise<TlsRun> {
+  const tlsPort = await freePort();
+  // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
+  const redis = await startRedisServer({
+    args: [
+      '--tls-port', String(tlsPort),
+      '--tls-cert-file', certificates.certFile,
+      '--tls-key-file', certificates.keyFile,
+      '--tls-ca-cert-file', certificates.caFile,
+      '--tls-auth-clients', 'no',
+    ], // prettier-ignore
+  }).catch(error => {
+    throw new Error(
+      `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
+      { cause: error },
+    );
+  });
+  const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+  // Two children, since a process trusts NODE_EXTRA_CA_CERTS only from its start; each runs its counts at once.
+  const trusting = countInChildProcess(
+    [
+      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
+      {
+        connection: `rediss://127.0.0.1:${redis.port}`,
+        prefix: 'rl:plugin:tls:',
+        key: 'client-c',
+        hits: 1,
+      },
+    ],
+    certificates.caFile,
+  );
+  const untrusting = countInChildProcess([
+    { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-b', hits: 3 },
+  ]);
+  const reports = {
+    trusted: trusting.then(([report]) => report),
+    plainPort: trusting.then(([, report]) => report),
+    untrusted: untrusting.then(([report]) => report),
+  };
+  // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
+  Object.values(reports).forEach(report => report.catch(() => undefined));
+  return { redis, reports };
+}
+
+/**
+ * Started with the file, not the block: the children wait mostly on handshakes and a connect timeout, which
+ * overlap the tests before them.
+ */
+let certificates: Promise<TestCertificates>;
+let tlsRun: Promise<TlsRun>;
+
+beforeAll(() => {
+  certificates = createTestCertificates();
+  tlsRun = certificates.then(startTlsRun);
+  tlsRun.catch(() => undefined);
+});
+
+afterAll(async () => {
+  const run = await tlsRun?.catch(() => undefined);
+  await Promise.allSettled(Object.values(run?.reports ?? {}));
+  await run?.redis.stop();
+  await (await certificates?.catch(() => undefined))?.remove();
+});
+
 describe('the Redis rate-limit store over TLS (rediss://)', () => {
-  let certificates: TestCertificates;
   let redis: RedisServerHandle;
-  let tlsPort: number;
-  /** Each test's count, started at once in `beforeAll`: they wait mostly on handshakes and a connect timeout. */
-  let reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<ChildReport>>;
+  let reports: TlsRun['reports'];
 
   beforeAll(async () => {
-    certificates = await createTestCertificates();
-    tlsPort = await freePort();
-    // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
-    redis = await startRedisServer({
-      args: [
-        '--tls-port', String(tlsPort),
-        '--tls-cert-file', certificates.certFile,
-        '--tls-key-file', certificates.keyFile,
-        '--tls-ca-cert-file', certificates.caFile,
-        '--tls-auth-clients', 'no',
-      ], // prettier-ignore
-    }).catch(error => {
-      throw new Error(
-        `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
-        { cause: error },
-      );
-    });
-    const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
-    // Two children, since a process trusts NODE_EXTRA_CA_CERTS only from its start; each runs its counts at once.
-    const trusting = countInChildProcess(
-      [
-        { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
-        {
-          connection: `rediss://127.0.0.1:${redis.port}`,
-          prefix: 'rl:plugin:tls:',
-          key: 'client-c',
-          hits: 1,
-        },
-      ],
-      certificates.caFile,
-    );
-    const untrusting = countInChildProcess([
-      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-b', hits: 3 },
-    ]);
-    reports = {
-      trusted: trusting.then(([report]) => report),
-      plainPort: trusting.then(([, report]) => report),
-      untrusted: untrusting.then(([report]) => report),
-    };
-    // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
-    Object.values(reports).forEach(report => report.catch(() => undefined));
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(Object.values(reports ?? {}));
-    await redis?.stop();
-    await certificates?.remove();
+    ({ redis, reports } = await tlsRun);
   });
 
   it('counts in Redis through a TLS connection to a server whose authority the process trusts', async () => {
@@ -511,18 +532,29 @@ const NODE_DOWN_TIMEOUT = '1s';
 /** Addresses of twelve clients, whose keys spread over the nodes. */
 const clientAddress = (index: number) => `198.51.100.${index + 1}`;
 
+/** Started with the file, so that the cluster forms while the tests before its block run. */
+let clusterStarted: Promise<RedisClusterHandle>;
+
+beforeAll(() => {
+  clusterStarted = startRedisCluster();
+  clusterStarted.catch(() => undefined);
+});
+
+afterAll(async () => {
+  await (await clusterStarted?.catch(() => undefined))?.stop();
+});
+
 describe('the Redis rate-limit store on a Redis Cluster', () => {
   let cluster: RedisClusterHandle;
   const logger = mockServices.logger.mock();
   const apps: LimitedApp[] = [];
 
   beforeAll(async () => {
-    cluster = await startRedisCluster();
+    cluster = await clusterStarted;
   });
 
   afterAll(async () => {
     await Promise.all(apps.map(app => app.shutdown()));
-    await cluster.stop();
   });
 
   const createApp = (limit: number) => {
