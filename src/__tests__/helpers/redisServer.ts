@@ -26,6 +26,11 @@ const EXIT_TIMEOUT_MS = 5_000;
  * take longer than the 100 ms default. Tests of timeouts and outages set their own.
  */
 export const HEALTHY_REDIS_TIMEOUT = '5s';
+/**
+ * `store.timeout`, in ms, for tests that make Redis hang: what a hung Redis costs once, yet longer than a loaded
+ * machine's round trip to a healthy one, so that no outage opens before the test makes one.
+ */
+export const OUTAGE_TIMEOUT_MS = 500;
 
 /** A `redis-server` process started by a test on a loopback port. */
 export interface RedisServerHandle {

@@ -6,6 +6,7 @@ import { createLogCollector } from '../helpers/createLogCollector';
 import { type MetricsSdk, startMetricsSdk } from '../helpers/metricsSdk';
 import {
   HEALTHY_REDIS_TIMEOUT,
+  OUTAGE_TIMEOUT_MS,
   type RedisServerHandle,
   startRedisServer,
 } from '../helpers/redisServer';
@@ -23,11 +24,6 @@ import { waitUntil } from './redis/waitUntil';
 
 /** How long Redis must answer before an outage is reported over, shortened for these tests. */
 const SETTLE_MS = 200;
-/**
- * `store.timeout` of the outage tests: what a hung Redis costs once, yet longer than a loaded machine's round trip,
- * so that no outage opens before the test makes one.
- */
-const OUTAGE_TIMEOUT_MS = 500;
 const OUTAGE_TIMEOUT = `${OUTAGE_TIMEOUT_MS}ms`;
 /** The warning of a store whose Redis hung past {@link OUTAGE_TIMEOUT_MS}. */
 const HUNG = new RegExp(`did not answer within ${OUTAGE_TIMEOUT_MS} ms`);
