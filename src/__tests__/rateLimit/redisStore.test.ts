@@ -43,11 +43,24 @@ describe('the Redis rate-limit store', () => {
       .split('\n')
       .filter(line => line.includes('name=backstage-http-router-rate-limit')).length;
 
+  /** Stores a test made itself; shut down after it, also when it fails, so that no connection outlives the file. */
+  const stores: Array<ReturnType<typeof createTestRedisStore>> = [];
+  const createStore = (prefix: string) => {
+    const store = createTestRedisStore({
+      connection: redis.url,
+      prefix,
+      timeoutMs: HEALTHY_REDIS_TIMEOUT_MS,
+    });
+    stores.push(store);
+    return store;
+  };
+
   beforeAll(async () => {
     redis = await startRedisServer();
   });
   afterEach(async () => {
     await shutdownLimitedApps();
+    await Promise.all(stores.splice(0).map(store => store.shutdown?.()));
   });
   afterAll(async () => {
     await redis.stop();
@@ -81,11 +94,7 @@ describe('the Redis rate-limit store', () => {
   });
 
   it('counts, takes a hit back with decrement and forgets a client with resetKey, in Redis', async () => {
-    const store = createTestRedisStore({
-      connection: redis.url,
-      prefix: 'rl:direct:',
-      timeoutMs: HEALTHY_REDIS_TIMEOUT_MS,
-    });
+    const store = createStore('rl:direct:');
     store.init?.({ windowMs: 60_000 } as Options);
     const increment = async () => ((await store.increment('k')) as IncrementResponse).totalHits;
 
@@ -96,18 +105,16 @@ describe('the Redis rate-limit store', () => {
     await store.resetKey('k');
     expect(await redis.cli('EXISTS', 'rl:direct:k')).toBe('0');
     expect(await increment()).toBe(1);
-    await store.shutdown?.();
   });
 
   it('keeps the fallback clean-up timer within range for a window longer than a timer can wait', async () => {
     // Beyond 2^31-1 ms Node replaces the delay by 1 ms: the clean-up would then run a thousand times a second.
     const setIntervalSpy = jest.spyOn(global, 'setInterval');
     try {
-      const store = createTestRedisStore({ connection: redis.url, prefix: 'rl:long:' });
+      const store = createStore('rl:long:');
       store.init?.({ windowMs: 30 * 24 * 3600 * 1000 } as Options);
       const delays = setIntervalSpy.mock.calls.map(([, delay]) => delay);
       expect(delays).toEqual([2 ** 31 - 1]);
-      await store.shutdown?.();
     } finally {
       setIntervalSpy.mockRestore();
     }
