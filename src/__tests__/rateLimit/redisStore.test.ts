@@ -338,7 +338,7 @@ async function startTlsRun(certificates: TestCertificates): Promise<TlsRun> {
 }
 
 /**
- * Started with the file, not the block: the children wait mostly on handshakes and a connect timeout, which
+ * Started with the file, not the block: the counts wait mostly on handshakes and a connect timeout, which
  * overlap the tests before them.
  */
 let certificates: Promise<TestCertificates>;
