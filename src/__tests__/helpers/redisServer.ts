@@ -25,7 +25,13 @@ const EXIT_TIMEOUT_MS = 5_000;
  * `store.timeout` for tests that expect a healthy Redis to count every request: on a loaded machine a round trip can
  * take longer than the 100 ms default. Tests of timeouts and outages set their own.
  */
-export const HEALTHY_REDIS_TIMEOUT = '5s';
+export const HEALTHY_REDIS_TIMEOUT_MS = 5_000;
+export const HEALTHY_REDIS_TIMEOUT = `${HEALTHY_REDIS_TIMEOUT_MS}ms`;
+/**
+ * `store.timeout`, in ms, for tests that make Redis hang: what a hung Redis costs once, yet longer than a loaded
+ * machine's round trip to a healthy one, so that no outage opens before the test makes one.
+ */
+export const OUTAGE_TIMEOUT_MS = 500;
 
 /** A `redis-server` process started by a test on a loopback port. */
 export interface RedisServerHandle {

@@ -18,7 +18,11 @@ import { METRIC_NAMES } from '../../metrics';
 import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExamplePlugin';
 import { freePort } from '../helpers/freePort';
 import { type MetricsSdk, startMetricsSdk } from '../helpers/metricsSdk';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
+import {
+  OUTAGE_TIMEOUT_MS,
+  type RedisServerHandle,
+  startRedisServer,
+} from '../helpers/redisServer';
 import { budgetKey, TEST_KEY_SECRET } from '../helpers/startRateLimitBackend';
 import {
   answer,
@@ -213,7 +217,6 @@ describe('rootHttpRouterServiceFactory with a configure of your own', () => {
 });
 
 describe('rootHttpRouterServiceFactory with a Redis store', () => {
-  const STORE_TIMEOUT_MS = 2_000;
   let redis: RedisServerHandle;
   let backend: RootRouterBackend;
   let sdk: MetricsSdk;
@@ -236,7 +239,7 @@ describe('rootHttpRouterServiceFactory with a Redis store', () => {
     backend = await startRootRouterBackend(rootHttpRouterServiceFactory, {
       rateLimit: {
         ipAllowList: [],
-        store: { type: 'redis', connection: redis.url, timeout: `${STORE_TIMEOUT_MS}ms` },
+        store: { type: 'redis', connection: redis.url, timeout: `${OUTAGE_TIMEOUT_MS}ms` },
         keySecret: TEST_KEY_SECRET,
       },
     });

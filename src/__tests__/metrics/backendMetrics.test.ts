@@ -18,7 +18,11 @@ import { createExamplePlugin, EXAMPLE_POLICIES } from '../helpers/createExampleP
 import { createTestApp } from '../helpers/createTestApp';
 import { createTestLifecycle } from '../helpers/createTestLifecycle';
 import { startMetricsSdk, type MetricsSdk } from '../helpers/metricsSdk';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
+import {
+  OUTAGE_TIMEOUT_MS,
+  startRedisServer,
+  type RedisServerHandle,
+} from '../helpers/redisServer';
 import { redisRateLimit, startRateLimitBackend, budgetKey } from '../helpers/startRateLimitBackend';
 import { startRootRouterBackend } from '../helpers/startRootRouterBackend';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
@@ -603,9 +607,6 @@ describe('rate limiting', () => {
   });
 });
 
-/** The store's timeout in the histogram tests: long enough for a healthy Redis on a busy machine. */
-const TIMEOUT_MS = 1_000;
-
 describe('Redis metrics', () => {
   let sdk: MetricsSdk;
   let redis: RedisServerHandle;
@@ -644,7 +645,7 @@ describe('Redis metrics', () => {
           series: `${point.attributes['error.type'] ?? 'answered'} ${point.count}`,
           sum: point.value,
           upTo100ms: sum(0, bucketsUpTo(0.1)),
-          pastTimeout: sum(bucketsUpTo(TIMEOUT_MS / 1000)),
+          pastTimeout: sum(bucketsUpTo(OUTAGE_TIMEOUT_MS / 1000)),
         };
       });
 
@@ -718,7 +719,7 @@ describe('Redis metrics', () => {
         skipSuccessfulRequests: false,
         skipFailedRequests: false,
         passOnStoreError: true,
-        store: { type: 'redis', connection: redis.url, timeoutMs: TIMEOUT_MS },
+        store: { type: 'redis', connection: redis.url, timeoutMs: OUTAGE_TIMEOUT_MS },
       };
       const store = createRateLimitStore({
         options,

@@ -14,6 +14,7 @@ import {
   type RedisServerHandle,
   startRedisServer,
   HEALTHY_REDIS_TIMEOUT,
+  OUTAGE_TIMEOUT_MS,
 } from '../helpers/redisServer';
 import { createTestRedisStore } from '../helpers/redisStores';
 import { startCountingAuthBackend } from '../helpers/startCountingAuthBackend';
@@ -420,8 +421,7 @@ describe('per-principal budgets on a real Redis', () => {
         store: {
           type: 'redis',
           connection: redis.url,
-          // Longer than a loaded machine's round trip, so that the first request is served.
-          timeout: { seconds: 1 },
+          timeout: { milliseconds: OUTAGE_TIMEOUT_MS },
           retryAfter: { seconds: 7 },
         },
         plugin: { example: {} },

@@ -10,6 +10,7 @@ import { createRedisConnections } from '../../redis/connection';
 import { createTestCertificates, type TestCertificates } from '../helpers/createTestCertificates';
 import { freePort } from '../helpers/freePort';
 import {
+  HEALTHY_REDIS_TIMEOUT_MS,
   type RedisServerHandle,
   startRedisServer,
   type RedisClusterHandle,
@@ -26,6 +27,7 @@ import {
   type LimitedApp,
   type LimitedAppOptions,
 } from './redis/createLimitedApp';
+import { countHits } from './redis/countInChildProcess';
 import { waitUntil } from './redis/waitUntil';
 
 const CLIENT_A = '198.51.100.1';
@@ -41,11 +43,24 @@ describe('the Redis rate-limit store', () => {
       .split('\n')
       .filter(line => line.includes('name=backstage-http-router-rate-limit')).length;
 
+  /** Stores a test made itself; shut down after it, also when it fails, so that no connection outlives the file. */
+  const stores: Array<ReturnType<typeof createTestRedisStore>> = [];
+  const createStore = (prefix: string) => {
+    const store = createTestRedisStore({
+      connection: redis.url,
+      prefix,
+      timeoutMs: HEALTHY_REDIS_TIMEOUT_MS,
+    });
+    stores.push(store);
+    return store;
+  };
+
   beforeAll(async () => {
     redis = await startRedisServer();
   });
   afterEach(async () => {
     await shutdownLimitedApps();
+    await Promise.all(stores.splice(0).map(store => store.shutdown?.()));
   });
   afterAll(async () => {
     await redis.stop();
@@ -79,7 +94,7 @@ describe('the Redis rate-limit store', () => {
   });
 
   it('counts, takes a hit back with decrement and forgets a client with resetKey, in Redis', async () => {
-    const store = createTestRedisStore({ connection: redis.url, prefix: 'rl:direct:' });
+    const store = createStore('rl:direct:');
     store.init?.({ windowMs: 60_000 } as Options);
     const increment = async () => ((await store.increment('k')) as IncrementResponse).totalHits;
 
@@ -90,18 +105,16 @@ describe('the Redis rate-limit store', () => {
     await store.resetKey('k');
     expect(await redis.cli('EXISTS', 'rl:direct:k')).toBe('0');
     expect(await increment()).toBe(1);
-    await store.shutdown?.();
   });
 
   it('keeps the fallback clean-up timer within range for a window longer than a timer can wait', async () => {
     // Beyond 2^31-1 ms Node replaces the delay by 1 ms: the clean-up would then run a thousand times a second.
     const setIntervalSpy = jest.spyOn(global, 'setInterval');
     try {
-      const store = createTestRedisStore({ connection: redis.url, prefix: 'rl:long:' });
+      const store = createStore('rl:long:');
       store.init?.({ windowMs: 30 * 24 * 3600 * 1000 } as Options);
       const delays = setIntervalSpy.mock.calls.map(([, delay]) => delay);
       expect(delays).toEqual([2 ** 31 - 1]);
-      await store.shutdown?.();
     } finally {
       setIntervalSpy.mockRestore();
     }
@@ -255,24 +268,14 @@ describe('the Redis rate-limit store at start-up', () => {
 
 const execFileAsync = promisify(execFile);
 
-/** What `countInChildProcess.ts` prints. */
-interface ChildReport {
-  totals: number[];
-  warnings: string[];
-  errors: string[];
-}
+/** What `countHits` reports, and `countInChildProcess.ts` prints for each count. */
+type CountReport = Awaited<ReturnType<typeof countHits>>;
 
 type ChildCount = { connection: string; prefix: string; key: string; hits: number };
 
-/**
- * Runs each count with a store of its own, at once, in one child process that trusts `caFile` on top of Node's
- * built-in authorities when given.
- */
-async function countInChildProcess(counts: ChildCount[], caFile?: string): Promise<ChildReport[]> {
+/** Runs each count with a store of its own, at once, in one child process that also trusts `caFile`. */
+async function countInChildProcess(counts: ChildCount[], caFile: string): Promise<CountReport[]> {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile };
-  if (caFile === undefined) {
-    delete env.NODE_EXTRA_CA_CERTS;
-  }
   const { stdout } = await execFileAsync(
     process.execPath,
     [
@@ -283,64 +286,83 @@ async function countInChildProcess(counts: ChildCount[], caFile?: string): Promi
     // Below jest's own timeout, so that a child that hangs is killed with the test that waits for it.
     { env, timeout: 20_000 },
   );
-  return JSON.parse(stdout) as ChildReport[];
+  return JSON.parse(stdout) as CountReport[];
 }
 
+/** A TLS-enabled Redis and the counts of the TLS tests against it, running. */
+interface TlsRun {
+  redis: RedisServerHandle;
+  reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<CountReport>>;
+}
+
+async function startTlsRun(certificates: TestCertificates): Promise<TlsRun> {
+  const tlsPort = await freePort();
+  // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
+  const redis = await startRedisServer({
+    args: [
+      '--tls-port', String(tlsPort),
+      '--tls-cert-file', certificates.certFile,
+      '--tls-key-file', certificates.keyFile,
+      '--tls-ca-cert-file', certificates.caFile,
+      '--tls-auth-clients', 'no',
+    ], // prettier-ignore
+  }).catch(error => {
+    throw new Error(
+      `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
+      { cause: error },
+    );
+  });
+  const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+  // A child, since a process trusts NODE_EXTRA_CA_CERTS only from its start; it runs its counts at once.
+  const trusting = countInChildProcess(
+    [
+      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
+      {
+        connection: `rediss://127.0.0.1:${redis.port}`,
+        prefix: 'rl:plugin:tls:',
+        key: 'client-c',
+        hits: 1,
+      },
+    ],
+    certificates.caFile,
+  );
+  const reports = {
+    trusted: trusting.then(([report]) => report),
+    plainPort: trusting.then(([, report]) => report),
+    // This process trusts Node's built-in authorities only, never the throwaway one.
+    untrusted: countHits(tlsUrl, 'rl:plugin:tls:', 'client-b', 3),
+  };
+  // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
+  Object.values(reports).forEach(report => report.catch(() => undefined));
+  return { redis, reports };
+}
+
+/**
+ * Started with the file, not the block: the counts wait mostly on handshakes and a connect timeout, which
+ * overlap the tests before them.
+ */
+let certificates: Promise<TestCertificates>;
+let tlsRun: Promise<TlsRun>;
+
+beforeAll(() => {
+  certificates = createTestCertificates();
+  tlsRun = certificates.then(startTlsRun);
+  tlsRun.catch(() => undefined);
+});
+
+afterAll(async () => {
+  const run = await tlsRun?.catch(() => undefined);
+  await Promise.allSettled(Object.values(run?.reports ?? {}));
+  await run?.redis.stop();
+  await (await certificates?.catch(() => undefined))?.remove();
+});
+
 describe('the Redis rate-limit store over TLS (rediss://)', () => {
-  let certificates: TestCertificates;
   let redis: RedisServerHandle;
-  let tlsPort: number;
-  /** Each test's count, started at once in `beforeAll`: they wait mostly on handshakes and a connect timeout. */
-  let reports: Record<'trusted' | 'untrusted' | 'plainPort', Promise<ChildReport>>;
+  let reports: TlsRun['reports'];
 
   beforeAll(async () => {
-    certificates = await createTestCertificates();
-    tlsPort = await freePort();
-    // The plain port serves the test's own redis-cli, and shows that a rediss:// URL never falls back to plain.
-    redis = await startRedisServer({
-      args: [
-        '--tls-port', String(tlsPort),
-        '--tls-cert-file', certificates.certFile,
-        '--tls-key-file', certificates.keyFile,
-        '--tls-ca-cert-file', certificates.caFile,
-        '--tls-auth-clients', 'no',
-      ], // prettier-ignore
-    }).catch(error => {
-      throw new Error(
-        `The TLS tests need a redis-server built with TLS support (Debian's is): ${(error as Error).message}`,
-        { cause: error },
-      );
-    });
-    const tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
-    // Two children, since a process trusts NODE_EXTRA_CA_CERTS only from its start; each runs its counts at once.
-    const trusting = countInChildProcess(
-      [
-        { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-a', hits: 3 },
-        {
-          connection: `rediss://127.0.0.1:${redis.port}`,
-          prefix: 'rl:plugin:tls:',
-          key: 'client-c',
-          hits: 1,
-        },
-      ],
-      certificates.caFile,
-    );
-    const untrusting = countInChildProcess([
-      { connection: tlsUrl, prefix: 'rl:plugin:tls:', key: 'client-b', hits: 3 },
-    ]);
-    reports = {
-      trusted: trusting.then(([report]) => report),
-      plainPort: trusting.then(([, report]) => report),
-      untrusted: untrusting.then(([report]) => report),
-    };
-    // Each test awaits its own; until then a failed child must not count as an unhandled rejection.
-    Object.values(reports).forEach(report => report.catch(() => undefined));
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(Object.values(reports ?? {}));
-    await redis?.stop();
-    await certificates?.remove();
+    ({ redis, reports } = await tlsRun);
   });
 
   it('counts in Redis through a TLS connection to a server whose authority the process trusts', async () => {
@@ -425,7 +447,8 @@ describe('a Redis database that the server does not have', () => {
 
     // Restarted with fewer databases, as an operator might by mistake.
     await redis.restart(['--databases', '4']);
-    await waitUntil('the store reports the refusal', () => errors().length > 0);
+    // Each app's connection finds the refusal on its own reconnection.
+    await waitUntil('both stores report the refusal', () => errors().length === 2);
     const whileRefused = [
       ...(await sendRequests(open, CLIENT_A, 3)),
       ...(await sendRequests(closed, CLIENT_A, 2)),
@@ -511,18 +534,29 @@ const NODE_DOWN_TIMEOUT = '1s';
 /** Addresses of twelve clients, whose keys spread over the nodes. */
 const clientAddress = (index: number) => `198.51.100.${index + 1}`;
 
+/** Started with the file, so that the cluster forms while the tests before its block run. */
+let clusterStarted: Promise<RedisClusterHandle>;
+
+beforeAll(() => {
+  clusterStarted = startRedisCluster();
+  clusterStarted.catch(() => undefined);
+});
+
+afterAll(async () => {
+  await (await clusterStarted?.catch(() => undefined))?.stop();
+});
+
 describe('the Redis rate-limit store on a Redis Cluster', () => {
   let cluster: RedisClusterHandle;
   const logger = mockServices.logger.mock();
   const apps: LimitedApp[] = [];
 
   beforeAll(async () => {
-    cluster = await startRedisCluster();
+    cluster = await clusterStarted;
   });
 
   afterAll(async () => {
     await Promise.all(apps.map(app => app.shutdown()));
-    await cluster.stop();
   });
 
   const createApp = (limit: number) => {
