@@ -14,7 +14,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 30000,
-  // Jest's default on a two-core machine is one worker; most of a file's time is loading Backstage's test
-  // utilities, which a second worker overlaps.
-  maxWorkers: '100%',
+  // Most test time waits on Redis, sockets and timers rather than the CPU, so one worker more than the cores
+  // finishes sooner (measured on two cores: 2 workers 44 s, 3 workers 36 s, 4 workers 38 s).
+  maxWorkers: 3,
 };
