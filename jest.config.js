@@ -14,7 +14,6 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 30000,
-  // Most test time waits on Redis, sockets and timers rather than the CPU, so one worker more than the cores
-  // finishes sooner (measured on two cores: 2 workers 44 s, 3 workers 36 s, 4 workers 38 s).
+  // Most test time waits on Redis, sockets and timers rather than the CPU: on two cores, three workers finish first.
   maxWorkers: 3,
 };
