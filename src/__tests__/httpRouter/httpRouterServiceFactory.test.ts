@@ -275,6 +275,8 @@ describe('http.use refuses what is not a handler', () => {
     ['a string', 'not a handler', '"not a handler"'],
     ['an array holding a number', [() => undefined, 42], '42'],
     ['an empty array', [], 'an empty array'],
+    ['undefined', undefined, 'undefined'],
+    ['an array holding undefined', [() => undefined, undefined], 'undefined'],
   ])('refuses %s, naming the plugin and the value', async (_name, value, shown) => {
     const plugin = createProbePlugin(async http => {
       http.use(value as unknown as Handler);
