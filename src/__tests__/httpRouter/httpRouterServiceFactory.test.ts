@@ -271,12 +271,12 @@ describe.each([
 });
 
 describe('http.use refuses what is not a handler', () => {
-  it.each([
+  it.each<[string, unknown, string]>([
     ['a string', 'not a handler', '"not a handler"'],
-    ['an array holding a number', [() => undefined, 42], '42'],
+    ['an array holding a number', [(): void => undefined, 42], '42'],
     ['an empty array', [], 'an empty array'],
     ['undefined', undefined, 'undefined'],
-    ['an array holding undefined', [() => undefined, undefined], 'undefined'],
+    ['an array holding undefined', [(): void => undefined, undefined], 'undefined'],
   ])('refuses %s, naming the plugin and the value', async (_name, value, shown) => {
     const plugin = createProbePlugin(async http => {
       http.use(value as unknown as Handler);

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { createProxyHeaderCheck } from '../../rateLimit/limiter';
-import { mockLogger } from './mockLogger';
+import { createMockLogger } from '../helpers/createMockLogger';
 
 /** The parts of a request the check reads: headers, `req.ip`, the socket peer and the app's `trust proxy`. */
 function fakeRequest(options: {
@@ -54,7 +54,7 @@ describe('createProxyHeaderCheck', () => {
       undefined,
     ],
   ])('%s', (_name, options, allowed, warning) => {
-    const logger = mockLogger();
+    const logger = createMockLogger();
     const check = createProxyHeaderCheck('plugin-catalog', logger);
     for (let i = 0; i < 3; i++) {
       check(fakeRequest(options), allowed);
@@ -68,7 +68,7 @@ describe('createProxyHeaderCheck', () => {
   });
 
   it('warns about each problem once', () => {
-    const logger = mockLogger();
+    const logger = createMockLogger();
     const check = createProxyHeaderCheck('global', logger);
     check(fakeRequest({ headers: XFF, ip: '127.0.0.1' }), true);
     check(fakeRequest({ headers: XFF, ip: '198.51.100.1' }), false);

@@ -6,11 +6,11 @@ import { ERROR_CODES } from '../../errors';
 import { createRateLimitMiddleware } from '../../rateLimit/createRateLimitMiddleware';
 import { createErrorHandler } from '../../middleware/createErrorHandler';
 import { createTestLifecycle } from '../helpers/createTestLifecycle';
-import { mockLogger } from './mockLogger';
+import { createMockLogger } from '../helpers/createMockLogger';
 
 /** An express app with the handlers and, last, the plugin error handler, which answers in Backstage's body. */
 function createTestApp(...handlers: express.Handler[]) {
-  return express().use(...handlers, createErrorHandler({ logger: mockLogger() }));
+  return express().use(...handlers, createErrorHandler({ logger: createMockLogger() }));
 }
 
 function routes() {
@@ -23,7 +23,7 @@ function routes() {
 
 function setup(backend: JsonObject, options: { pluginId?: string; trustProxy?: unknown } = {}) {
   const config = new ConfigReader({ backend });
-  const logger = mockLogger();
+  const logger = createMockLogger();
   const testLifecycle = createTestLifecycle();
   const middleware = createRateLimitMiddleware({
     pluginId: 'pluginId' in options ? options.pluginId : 'catalog',
@@ -131,7 +131,7 @@ describe('createRateLimitMiddleware', () => {
       const config = new ConfigReader({
         backend: { rateLimit: { windw: '1m', plugin: { catalog: {} } } },
       });
-      const logger = mockLogger();
+      const logger = createMockLogger();
       createRateLimitMiddleware({ config, logger });
       createRateLimitMiddleware({ config, logger, pluginId: 'catalog' });
       expect(logger.warn).toHaveBeenCalledTimes(2);

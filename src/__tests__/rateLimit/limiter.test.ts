@@ -9,7 +9,7 @@ import { createLimiter } from '../../rateLimit/limiter';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/config';
 import { RateLimitStoreUnavailableError } from '../../errors';
 import type { RateLimitOptions } from '../../rateLimit/types';
-import { mockLogger } from './mockLogger';
+import { createMockLogger } from '../helpers/createMockLogger';
 
 /** A store whose server is down: every call fails as a Redis client's would. */
 class UnreachableStore implements Store {
@@ -51,7 +51,7 @@ function setup(
   overrides: Partial<RateLimitOptions> = {},
   extra: { pluginId?: string | null; store?: Store; errorHandler?: boolean } = {},
 ) {
-  const logger = mockLogger();
+  const logger = createMockLogger();
   const options: RateLimitOptions = {
     ...DEFAULT_RATE_LIMIT_OPTIONS,
     limit: 3,
@@ -313,7 +313,7 @@ describe('createLimiter', () => {
   });
 
   it('counts the all-plugins and the plugin limiter independently on one request', async () => {
-    const logger = mockLogger();
+    const logger = createMockLogger();
     const global = createLimiter({
       options: { ...DEFAULT_RATE_LIMIT_OPTIONS, limit: 5, ipAllowList: [] },
       store: new MemoryStore(),
