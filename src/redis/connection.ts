@@ -207,12 +207,17 @@ function openConnection(
     /** Why Redis refused the database of the URL, until it accepts it again. */
     refusal: undefined as HttpRouterConfigError | undefined,
     lease: {
-      /** Sends a raw command, routed by its key in a cluster; `SCRIPT` goes to every master, as it names no key. */
+      /**
+       * Sends a raw command, routed by its key in a cluster; `SCRIPT` names no key, so it goes to every master and
+       * the first answer counts: a hung master must not hold up the others (it answers NOSCRIPT later, and
+       * rate-limit-redis loads the script again there).
+       */
       sendCommand: (({ command: [name, ...args] }) =>
         client instanceof Cluster && name === 'SCRIPT'
-          ? Promise.all(client.nodes('master').map(node => node.call(name, ...args))).then(
-              replies =>
-                replies[0] ?? Promise.reject(new Error('no Redis Cluster master is connected')),
+          ? Promise.any(client.nodes('master').map(node => node.call(name, ...args))).catch(
+              (error: AggregateError) => {
+                throw error.errors[0] ?? new Error('no Redis Cluster master is connected');
+              },
             )
           : client.call(name, ...args)) as SendCommandClusterFn,
       isReady,

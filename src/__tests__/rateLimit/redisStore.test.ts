@@ -624,6 +624,47 @@ describe('the Redis rate-limit store on a Redis Cluster', () => {
     }
   });
 
+  it('counts in Redis on the masters that loaded its script when another master refuses to load it', async () => {
+    const [refusing, ...others] = cluster.nodes;
+    const grant = (node: RedisServerHandle, rule: string) =>
+      node.cli('ACL', 'SETUSER', 'partial', 'on', '>secret', '~*', '+@all', rule);
+    await Promise.all([grant(refusing, '-script'), ...others.map(node => grant(node, '+script'))]);
+    const myself = (await refusing.cli('CLUSTER', 'NODES'))
+      .split('\n')
+      .find(line => line.includes('myself'));
+    const refusedSlots = (myself ?? '')
+      .split(' ')
+      .slice(8)
+      .map(range => range.split('-').map(Number));
+    const ownedByRefusing = async (key: string) => {
+      const slot = Number(await cluster.cli('CLUSTER', 'KEYSLOT', key));
+      return refusedSlots.some(([first, last = first]) => slot >= first && slot <= last);
+    };
+    const store = createTestRedisStore({
+      connection: cluster.urls.map(url => url.replace('redis://', 'redis://partial:secret@')),
+      prefix: 'rl:partial:',
+      timeoutMs: HEALTHY_REDIS_TIMEOUT_MS,
+    });
+    try {
+      store.init?.({ windowMs: 60_000 } as Options);
+      const keys = Array.from({ length: 12 }, (_, index) => `client-${index}`);
+      const elsewhere: string[] = [];
+      for (const key of keys) {
+        await store.increment(key);
+        if (!(await ownedByRefusing(`rl:partial:${key}`))) elsewhere.push(key);
+      }
+
+      expect(elsewhere.length).toBeGreaterThan(0);
+      const inRedis = await Promise.all(
+        elsewhere.map(key => cluster.cli('GET', `rl:partial:${key}`)),
+      );
+      expect(inRedis).toEqual(elsewhere.map(() => '1'));
+    } finally {
+      await store.shutdown?.();
+      await Promise.all(cluster.nodes.map(node => node.cli('ACL', 'DELUSER', 'partial')));
+    }
+  });
+
   // Last, since it takes a node down; it waits for the cluster to heal before it ends.
   it('answers every request with one master gone, logs that as one outage, and counts in Redis once it is back', async () => {
     const nodeLogger = mockServices.logger.mock();
