@@ -11,6 +11,7 @@ export const ERROR_CODES = {
 
 /** A value as a config or option error shows it: JSON where it has one, else its string. */
 export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -26,7 +27,11 @@ export class HttpRouterConfigError extends Error {
   readonly key: string;
 
   constructor(key: string, message: string, options?: { cause?: unknown }) {
-    super(`Invalid config at '${key}': ${message}`, options);
+    // No `cause` property at all when there is none, so logs show no `[cause]: undefined`.
+    super(
+      `Invalid config at '${key}': ${message}`,
+      options?.cause === undefined ? undefined : options,
+    );
     this.key = key;
   }
 }
@@ -91,7 +96,7 @@ export class RootRateLimitNotAppliedError extends Error {
   constructor() {
     super(
       "applyDefaults() of '@backstage/backend-defaults/rootHttpRouter' did not call middleware.rateLimit(), so " +
-        "'backend.rateLimit' cannot be applied: use a @backstage/backend-defaults of this package's peerDependencies.",
+        "'backend.rateLimit' cannot be applied by backstage-http-router's rootHttpRouterServiceFactory: use a @backstage/backend-defaults of this package's peerDependencies.",
     );
   }
 }

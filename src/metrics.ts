@@ -58,7 +58,7 @@ export type WebSocketUpgradeOutcome =
 export interface HttpRouterMetrics {
   /** The instruments of the limiter named as in its `RateLimit-Policy` header (`global`, `plugin-<id>`). */
   rateLimit(limiter: string): {
-    /** `bucket` is the budget kind (`ip`, `user`, ...), never the principal. */
+    /** `bucket` is the budget kind (`address`, `user`, `service`, `failed-authentication`), never the principal. */
     recordDecision(outcome: RateLimitOutcome, bucket?: string): void;
     /** One count's wait on Redis, in milliseconds; `failure` when it ended unanswered. */
     recordStoreWait(durationMs: number, failure?: RateLimitStoreFailure): void;

@@ -27,6 +27,7 @@ describe('HttpRouterConfigError', () => {
       "Invalid config at 'backend.rateLimit.window': expected a duration, got 'x'",
     );
     expect(error.cause).toBeUndefined();
+    expect(Object.hasOwn(error, 'cause')).toBe(false);
   });
 
   it('keeps the cause it is given', () => {
@@ -120,6 +121,7 @@ describe('describeValue', () => {
     ['an array', ['a', 1], '["a",1]'],
     ['a circular object', circular, '[object Object]'],
     ['a bigint', BigInt(7), '7'],
+    ['a function, without its source', function secret() {}, 'a function'],
   ])('renders %s', (_what, value, rendered) => {
     expect(describeValue(value)).toBe(rendered);
   });

@@ -40,7 +40,8 @@ const onlyForAuthPaths = (router: RequestHandler): RequestHandler =>
 /**
  * Our steps, then the plugin's routes, as one handler that runs them as upstream's express router of them does: an
  * error from a step skips the plugin's routes and their error handlers to `errorHandler`, as does one the plugin's
- * own handlers pass on; `next('route')` goes on, `next('router')` leaves. Each step calls `next` once.
+ * own handlers pass on; `next('route')` goes on, `next('router')` leaves. Each step calls `next` once and returns
+ * no promise. A loop rather than a router of routers, so that a request walks no express layers of ours.
  */
 function composePluginRouter(
   steps: RequestHandler[],

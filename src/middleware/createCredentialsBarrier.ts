@@ -14,10 +14,10 @@ import {
 } from '../authPolicy/registry';
 import { HttpRouterConfigError, describeValue } from '../errors';
 import type { CredentialsBarrierMetrics } from '../metrics';
+import { AUTH_COOKIE } from '../rateLimit/limiter';
 import { passThrough } from './passThrough';
 
 const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
-const AUTH_COOKIE = /(?:^|;)\s*backstage-auth\s*=/;
 
 /**
  * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the
@@ -112,8 +112,8 @@ export function createCredentialsBarrier(options: CredentialsBarrierOptions): Cr
       },
       (error: unknown) => {
         metrics?.recordRefusal(credentialsRefusalReason(req, allowLimitedAccess));
-        // A rejection without a reason must still refuse: `next(undefined)` would let the request through.
-        next(error ?? new AuthenticationError('Missing credentials'));
+        // A rejection with a falsy reason must still refuse: `next()` of it would let the request through.
+        next(error || new AuthenticationError('Missing credentials'));
       },
     );
   };

@@ -153,7 +153,7 @@ function readLimiter(block: Config, at: string, parent: RateLimitOptions, warnin
       skipFailedRequests: flag('skipFailedRequests') ?? parent.skipFailedRequests,
       passOnStoreError: flag('passOnStoreError') ?? parent.passOnStoreError,
       store,
-      // Without any per-principal key the options are exactly as before those keys existed.
+      // No `principals` property unless a per-principal key is set.
       principals: Object.keys(principals).length > 0 ? Object.freeze(principals) : undefined,
       webSocketConnectionLimit:
         count('webSocketConnectionLimit', EXPECTED.webSockets) ?? parent.webSocketConnectionLimit,

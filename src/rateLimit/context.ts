@@ -54,19 +54,19 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
   void secretRead.then(read => (secret = read));
   /** The keyed digest that stands for a budget key in the store and in `RateLimit-Policy`. */
   const digestKey = (key: string) =>
-    secret === undefined ? secretRead.then(() => digest(key)) : digest(key);
+    secret === undefined ? secretRead.then(read => digest(key, read)) : digest(key, secret);
   const digests = new Map<string, string>();
-  const digest = (key: string) => {
+  const digest = (key: string, keyedWith: string) => {
     let keyed = digests.get(key);
     if (keyed === undefined) {
       if (digests.size >= MAX_DIGESTS) digests.clear();
-      keyed = createHmac('sha256', secret!).update(key).digest('base64url').slice(0, 27);
+      keyed = createHmac('sha256', keyedWith).update(key).digest('base64url').slice(0, 27);
       digests.set(key, keyed);
     }
     return keyed;
   };
   const stores = new Map<string, Store>();
-  const limiter: BuildLimiter = ({ lifecycle: own = lifecycle, ...limiterOptions }) => {
+  const buildLimiter: BuildLimiter = ({ lifecycle: own = lifecycle, ...limiterOptions }) => {
     const { options, pluginId, bucket, route, metrics } = limiterOptions;
     const prefix = rateLimitKeyPrefix(pluginId, bucket?.kind, route);
     const factoryOptions = { options, prefix, connections, lifecycle: own, metrics, stores };
@@ -77,7 +77,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
   const buildAllPlugins = ({ global }: RateLimitSettings) => {
     if (!global?.principals) return undefined;
     const metrics = (options.metrics ?? createHttpRouterMetrics()).rateLimit('global');
-    const shared = { name: 'all plugins', build: limiter, logger, lifecycle, metrics };
+    const shared = { name: 'all plugins', build: buildLimiter, logger, lifecycle, metrics };
     return createBudgets({ ...shared, options: global });
   };
   let verified: Promise<void> | undefined;
@@ -92,7 +92,7 @@ export function createRateLimitContext(options: RateLimitContextOptions) {
     settings,
     logger,
     lifecycle,
-    limiter,
+    buildLimiter,
     onChange: (listener: () => void) => void listeners.add(listener),
     /** The all-plugins per-principal budgets, built on first use; none unless `global` has principals. */
     allPlugins: (): Budgets | undefined =>

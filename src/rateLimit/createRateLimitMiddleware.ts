@@ -134,7 +134,7 @@ function createLimiterStep(
   rule?: RateLimitRouteRule,
 ): RequestHandler {
   const { pluginId, httpAuth, mountPath } = options;
-  const { settings, limiter: build } = context;
+  const { settings, buildLimiter: build } = context;
   const lifecycle = options.lifecycle ?? context.lifecycle;
   const logger = options.logger ?? context.logger;
   const allPlugins = options.countsAllPlugins ? context.allPlugins() : undefined;

@@ -11,8 +11,8 @@ import type { CredentialsReader, RateLimitBucket, RateLimitOptions } from './typ
 
 /** IPv6 clients count per /56 network: one customer site usually holds a whole /56 or /48. */
 const IPV6_SUBNET = 56;
-/** Backstage's user cookie (a whole cookie name), which httpAuth reads on `user-cookie` paths. */
-export const AUTH_COOKIE = /(?:^|;\s*)backstage-auth=([^;]*)/;
+/** Backstage's user cookie (a whole cookie name, spaces around `=` as cookie parsers allow), and its value. */
+export const AUTH_COOKIE = /(?:^|;)\s*backstage-auth\s*=\s*([^;]*)/;
 /** The `res.locals` key of the credentials reader of a request httpAuth cannot read (a WebSocket upgrade). */
 export const CREDENTIALS_READER = Symbol('rate-limit credentials reader');
 /** What the `handler` passes on in a dry run, so that the request is neither refused nor counted as allowed. */

@@ -112,7 +112,11 @@ export function createRedisBreaker(options: RedisBreakerOptions) {
             succeeded();
             resolve(value);
           },
-          (error: unknown) => void (waits.delete(wait) && reject(error)),
+          (error: unknown) =>
+            void (
+              waits.delete(wait) &&
+              reject(error instanceof Error ? error : new Error(String(error)))
+            ),
         );
       });
     },

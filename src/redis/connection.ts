@@ -130,11 +130,13 @@ export function createRedisConnections(
       };
       return { ...entry.lease, release };
     },
-    /** Waits (2 s at most) for each first attempt; rejects when Redis refused the database one names. */
+    /** Waits up to `CONNECT_TIMEOUT_MS` for each first attempt; rejects when Redis refused the database one names. */
     async verify() {
       const open = [...opened.values()];
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise(resolve => (timer = setTimeout(resolve, CONNECT_TIMEOUT_MS)));
+      const deadline = new Promise(
+        resolve => (timer = setTimeout(resolve, CONNECT_TIMEOUT_MS).unref()),
+      );
       await Promise.race([Promise.all(open.map(({ lease }) => lease.firstAttempt())), deadline]);
       clearTimeout(timer);
       const refusal = open.find(entry => entry.refusal)?.refusal;

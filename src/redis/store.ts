@@ -35,7 +35,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const memory = new MemoryStore();
   const lease = options.connections.acquire(options);
   const { breaker, firstAttempt, isReady } = lease;
-  let limiter: Options;
+  let limiter: Options | undefined;
   /** Whether rate-limit-redis has its scripts' SHA1s: `undefined` until it loads them, again after a failed load. */
   let scripts: Promise<void> | 'loaded' | undefined;
   const redis = new RedisStore({
@@ -52,6 +52,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   });
   const send = (name: Operation, key: string): Promise<unknown> => {
     if (scripts === 'loaded') return redis[name](key);
+    // A programming error, not an outage: it must not open the breaker as one.
+    if (!limiter) throw new Error('the Redis rate-limit store was used before init() was called');
     if (!scripts) {
       const loading = redis.init(limiter).then(
         () => {

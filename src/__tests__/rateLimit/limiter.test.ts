@@ -5,7 +5,7 @@ import express, { type Handler, type Request } from 'express';
 import { MemoryStore, type ClientRateLimitInfo, type Store } from 'express-rate-limit';
 import request from 'supertest';
 import { createErrorHandler } from '../../middleware/createErrorHandler';
-import { createLimiter } from '../../rateLimit/limiter';
+import { carriesCredentials, createLimiter } from '../../rateLimit/limiter';
 import { DEFAULT_RATE_LIMIT_OPTIONS } from '../../rateLimit/config';
 import { RateLimitStoreUnavailableError } from '../../errors';
 import type { RateLimitOptions } from '../../rateLimit/types';
@@ -331,5 +331,22 @@ describe('createLimiter', () => {
     expect(await hit(app, 2)).toEqual([200, 429]);
     expect(logger.error).not.toHaveBeenCalled();
     expect(logger.warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('carriesCredentials', () => {
+  it.each([
+    ['the auth cookie', 'backstage-auth=t', true],
+    ['the auth cookie after others', 'a=1; backstage-auth=t', true],
+    [
+      'the auth cookie with spaces around =, as cookie parsers read it',
+      'a=1;  backstage-auth = t',
+      true,
+    ],
+    ['a cookie whose name ends in the auth cookie', 'x-backstage-auth=1', false],
+    ['other cookies only', 'session=1; theme=dark', false],
+  ])('reads %s as %s', (_name, cookie, expected) => {
+    const req = { headers: { cookie } } as Request;
+    expect(carriesCredentials(req, { locals: {} } as never)).toBe(expected);
   });
 });
