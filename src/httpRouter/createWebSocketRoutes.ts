@@ -9,8 +9,10 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { TooManyRequestsError } from '../errors';
 import type { WebSocketMetrics, WebSocketUpgradeOutcome } from '../metrics';
+import { DISABLE_CONFIG_KEY } from '../middleware/createCredentialsBarrier';
+import { TRUST_PROXY_CONFIG_KEY } from '../rateLimit/config';
 import { createAllPluginsLimitStep } from '../rateLimit/createRateLimitMiddleware';
-import { clientAddressKey, CREDENTIALS_READER } from '../rateLimit/limiter';
+import { clientAddressKey, CREDENTIALS_READER, credentialsReaderOf } from '../rateLimit/limiter';
 import type { CredentialsReader } from '../rateLimit/types';
 import type { RootWebSocketRouter, WebSocketHandlerOptions } from './types';
 
@@ -100,9 +102,8 @@ export interface WebSocketRoutesOptions {
  */
 export function createWebSocketRoutes(options: WebSocketRoutesOptions) {
   const { pluginId, rootHttpRouter, auth, config, connectionCounters, metrics } = options;
-  const allowNone =
-    config.getOptionalBoolean('backend.auth.dangerouslyDisableDefaultAuthPolicy') ?? false;
-  const upgradeOf = (res: Response) => res.locals[CREDENTIALS_READER as never] as Upgrade;
+  const allowNone = config.getOptionalBoolean(DISABLE_CONFIG_KEY) ?? false;
+  const upgradeOf = (res: Response) => credentialsReaderOf(res) as Upgrade;
   // Once per upgrade: the limiter verifies first (through the reader), the authentication step reuses it.
   const authenticate = (upgrade: Upgrade) =>
     (upgrade.verified ??= authenticateUpgrade(auth, upgrade, allowNone));
@@ -110,7 +111,7 @@ export function createWebSocketRoutes(options: WebSocketRoutesOptions) {
   // An app of its own, so that `req.ip` follows `backend.trustProxy` as in the root app, and res.json exists.
   const app = express();
   app.disable('x-powered-by');
-  const trustProxy = config.getOptional('backend.trustProxy');
+  const trustProxy = config.getOptional(TRUST_PROXY_CONFIG_KEY);
   if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   app.use(createAllPluginsLimitStep(config), options.rateLimit);
   app.use(function lifecycleGate(req, res, next) {

@@ -5,6 +5,7 @@ import {
 } from '@backstage/backend-defaults/rootHttpRouter';
 import type { RootHttpRouterService, ServiceFactory } from '@backstage/backend-plugin-api';
 import { RootRateLimitNotAppliedError } from '../errors';
+import { RATE_LIMIT_CONFIG_KEY } from '../rateLimit/config';
 import { createAllPluginsLimiter } from '../rateLimit/createRateLimitMiddleware';
 
 /**
@@ -26,7 +27,7 @@ export function withOurRateLimit(
     applyDefaults() {
       built = false;
       context.applyDefaults();
-      if (!built && config.has('backend.rateLimit')) throw new RootRateLimitNotAppliedError();
+      if (!built && config.has(RATE_LIMIT_CONFIG_KEY)) throw new RootRateLimitNotAppliedError();
     },
   };
 }

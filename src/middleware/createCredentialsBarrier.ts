@@ -17,7 +17,7 @@ import type { CredentialsBarrierMetrics } from '../metrics';
 import { AUTH_COOKIE } from '../rateLimit/limiter';
 import { passThrough } from './passThrough';
 
-const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
+export const DISABLE_CONFIG_KEY = 'backend.auth.dangerouslyDisableDefaultAuthPolicy';
 
 /**
  * Why the barrier refused a request, read from what it carried (`httpAuth` keeps no promise on its messages): the

@@ -11,7 +11,7 @@ import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer
 import { redisRateLimit } from '../helpers/startRateLimitBackend';
 import { startWebSocketBackend, type WebSocketBackend } from '../helpers/startWebSocketBackend';
 import { closed, openWebSocket, type UpgradeResult } from '../helpers/webSocketClient';
-import { waitUntil } from '../rateLimit/redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 /** A promise the test settles by hand. */
 function deferred() {

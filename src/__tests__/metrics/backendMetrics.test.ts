@@ -26,7 +26,7 @@ import {
 import { redisRateLimit, startRateLimitBackend, budgetKey } from '../helpers/startRateLimitBackend';
 import { startRootRouterBackend } from '../helpers/startRootRouterBackend';
 import { TEST_AUTH_SERVICES } from '../helpers/testAuthServices';
-import { waitUntil } from '../rateLimit/redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 type Backend = Awaited<ReturnType<typeof startTestBackend>>;
 

@@ -20,7 +20,7 @@ import {
   sendRequest,
   sendRequests,
 } from './redis/createLimitedApp';
-import { waitUntil } from './redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 /** How long Redis must answer before an outage is reported over, shortened for these tests. */
 const SETTLE_MS = 200;

@@ -28,7 +28,7 @@ import {
   type LimitedAppOptions,
 } from './redis/createLimitedApp';
 import { countHits } from './redis/countInChildProcess';
-import { waitUntil } from './redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 const CLIENT_A = '198.51.100.1';
 const CLIENT_B = '198.51.100.2';

@@ -5,7 +5,7 @@ import {
   type RedisLease,
 } from '../../redis/connection';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { waitUntil } from '../rateLimit/redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 /** The name the rate-limit client gives its connections (`CLIENT SETNAME`). */
 const CONNECTION_NAME = 'backstage-http-router-rate-limit';

@@ -1,7 +1,7 @@
 import type { Options } from 'express-rate-limit';
 import { createTestRedisStore } from '../helpers/redisStores';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redisServer';
-import { waitUntil } from '../rateLimit/redis/waitUntil';
+import { waitUntil } from '../helpers/waitUntil';
 
 describe('the Redis rate-limit store', () => {
   let redis: RedisServerHandle;
