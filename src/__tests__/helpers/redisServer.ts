@@ -160,8 +160,28 @@ export async function startRedisServer(
   options: StartRedisServerOptions & { port?: number } = {},
 ): Promise<RedisServerHandle> {
   assertRedisInstalled();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisServerOn(options.port ?? (await freePort()), options);
+    } catch (error) {
+      // Another process can take a free port before redis-server binds it: then try another port.
+      const portLost = error instanceof EarlyExitError && options.port === undefined;
+      if (!portLost || attempt === PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** How many ports a server start tries before it gives up. */
+const PORT_ATTEMPTS = 5;
+
+/** redis-server exited before it answered PING: most often, its port was taken meanwhile. */
+class EarlyExitError extends Error {}
+
+async function startRedisServerOn(
+  port: number,
+  options: StartRedisServerOptions,
+): Promise<RedisServerHandle> {
   const { password, args = [] } = options;
-  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), `redis-${port}-`));
   const serverArgs = [
     '--port', String(port),
@@ -181,7 +201,7 @@ export async function startRedisServer(
     const failed = new Promise<never>((_resolve, reject) => {
       launched.once('error', reject);
       launched.once('exit', code =>
-        reject(new Error(`redis-server on port ${port} exited early with code ${code}`)),
+        reject(new EarlyExitError(`redis-server on port ${port} exited early with code ${code}`)),
       );
     });
     failed.catch(() => undefined);
@@ -246,23 +266,28 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const nodes: RedisServerHandle[] = [];
   try {
     const ports: Array<{ port: number; busPort: number }> = [];
-    for (let i = 0; i < CLUSTER_SLOTS.length; i++) {
-      // The bus port defaults to port + 10000, which may be taken or out of range, so pick one too.
-      ports.push({ port: await freePort(), busPort: await freePort() });
-    }
-    const started = await Promise.allSettled(
-      ports.map(({ port, busPort }) =>
-        startRedisServer({
-          port,
-          args: [
-            '--cluster-enabled', 'yes',
-            '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-            '--cluster-port', String(busPort),
-            '--cluster-node-timeout', '2000',
-          ], // prettier-ignore
-        }),
-      ),
-    );
+    const startNode = async (index: number): Promise<RedisServerHandle> => {
+      for (let attempt = 1; ; attempt++) {
+        // The bus port defaults to port + 10000, which may be taken or out of range, so pick one too.
+        const [port, busPort] = [await freePort(), await freePort()];
+        ports[index] = { port, busPort };
+        try {
+          return await startRedisServer({
+            port,
+            args: [
+              '--cluster-enabled', 'yes',
+              '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+              '--cluster-port', String(busPort),
+              '--cluster-node-timeout', '2000',
+            ], // prettier-ignore
+          });
+        } catch (error) {
+          // Another process can take either free port before the node binds it: then try other ports.
+          if (!(error instanceof EarlyExitError) || attempt === PORT_ATTEMPTS) throw error;
+        }
+      }
+    };
+    const started = await Promise.allSettled(CLUSTER_SLOTS.map((_, index) => startNode(index)));
     for (const result of started) {
       if (result.status === 'rejected') {
         throw result.reason;
