@@ -62,8 +62,8 @@ export interface RedisServerHandle {
 export interface StartRedisServerOptions {
   /** Makes the server require this password (`--requirepass`). */
   password?: string;
-  /** Further `redis-server` arguments. */
-  args?: string[];
+  /** Further `redis-server` arguments, or a function giving them for the port the server is about to take. */
+  args?: string[] | ((port: number) => Promise<string[]>);
 }
 
 /** A local Redis Cluster of master nodes started by a test. */
@@ -161,8 +161,10 @@ export async function startRedisServer(
 ): Promise<RedisServerHandle> {
   assertRedisInstalled();
   for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const args = typeof options.args === 'function' ? await options.args(port) : options.args;
     try {
-      return await startRedisServerOn(options.port ?? (await freePort()), options);
+      return await startRedisServerOn(port, { password: options.password, args });
     } catch (error) {
       // Another process can take a free port before redis-server binds it: then try another port.
       const portLost = error instanceof EarlyExitError && options.port === undefined;
@@ -179,7 +181,7 @@ class EarlyExitError extends Error {}
 
 async function startRedisServerOn(
   port: number,
-  options: StartRedisServerOptions,
+  options: { password?: string; args?: string[] },
 ): Promise<RedisServerHandle> {
   const { password, args = [] } = options;
   const dir = await mkdtemp(join(tmpdir(), `redis-${port}-`));
@@ -265,28 +267,21 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'redis-cluster-'));
   const nodes: RedisServerHandle[] = [];
   try {
-    const ports: Array<{ port: number; busPort: number }> = [];
-    const startNode = async (index: number): Promise<RedisServerHandle> => {
-      for (let attempt = 1; ; attempt++) {
-        // The bus port defaults to port + 10000, which may be taken or out of range, so pick one too.
-        const [port, busPort] = [await freePort(), await freePort()];
-        ports[index] = { port, busPort };
-        try {
-          return await startRedisServer({
-            port,
-            args: [
-              '--cluster-enabled', 'yes',
-              '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-              '--cluster-port', String(busPort),
-              '--cluster-node-timeout', '2000',
-            ], // prettier-ignore
-          });
-        } catch (error) {
-          // Another process can take either free port before the node binds it: then try other ports.
-          if (!(error instanceof EarlyExitError) || attempt === PORT_ATTEMPTS) throw error;
-        }
-      }
-    };
+    const busPorts: number[] = [];
+    const startNode = (index: number) =>
+      startRedisServer({
+        // The bus port defaults to port + 10000, which may be taken or out of range, so pick one too; a retry on
+        // another port picks another.
+        args: async port => {
+          busPorts[index] = await freePort();
+          return [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+            '--cluster-port', String(busPorts[index]),
+            '--cluster-node-timeout', '2000',
+          ]; // prettier-ignore
+        },
+      });
     const started = await Promise.allSettled(CLUSTER_SLOTS.map((_, index) => startNode(index)));
     for (const result of started) {
       if (result.status === 'rejected') {
@@ -306,7 +301,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       nodes
         .slice(1)
         .map(node =>
-          node.cli('CLUSTER', 'MEET', '127.0.0.1', String(ports[0].port), String(ports[0].busPort)),
+          node.cli('CLUSTER', 'MEET', '127.0.0.1', String(nodes[0].port), String(busPorts[0])),
         ),
     );
     await waitFor('cluster_state:ok and three known nodes on every node', async () => {
